@@ -1,0 +1,2 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import '../local/polyfills';
