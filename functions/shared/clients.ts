@@ -1,0 +1,47 @@
+/**
+ * AWS SDK clients, built once per container and only when first used. Endpoints come from the
+ * standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables, which SDK v3 honours itself:
+ * that is how the local stack is reached, with no local branches here.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentials } from './credential-broker';
+
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+
+export const dynamo = lazy(() =>
+  DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+);
+export const iam = lazy(() => new IAMClient({}));
+export const sts = lazy(() => new STSClient({}));
+export const secretsManager = lazy(() => new SecretsManagerClient({}));
+export const eventBridge = lazy(() => new EventBridgeClient({}));
+export const stepFunctions = lazy(() => new SFNClient({}));
+
+/** An STS client that signs with the given credentials (the next hop of a role chain). */
+export function stsWith(credentials: AwsCredentials): STSClient {
+  return new STSClient({ credentials });
+}
+
+/**
+ * An S3 client for one bucket region and one set of (assumed-role) credentials.
+ * `requestChecksumCalculation: 'WHEN_REQUIRED'` keeps `x-amz-checksum-*` out of presigned PUTs:
+ * SDK clients from 3.729 on add the CRC of an empty body otherwise, and real S3 then rejects uploads.
+ */
+export function s3With(region: string, credentials: AwsCredentials): S3Client {
+  return new S3Client({
+    region,
+    credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}

@@ -1,0 +1,162 @@
+/**
+ * Assumed-role credentials with a known expiry, cached until they get close to it.
+ *
+ * The chain for a custom backend is: function role -> platform role `binary_backend_<org>_<name>`
+ * (hop 1) -> customer role with ExternalId = org ID (hop 2). Role chaining caps each session at one
+ * hour, and a presigned S3 URL dies with the credentials that signed it, so the expiry must be known:
+ * that is why even default storage is signed with an assumed signer role rather than the function's
+ * own environment credentials, whose expiry cannot be seen.
+ *
+ * Concurrent callers for the same chain share one in-flight AssumeRole, so a burst of thousands of
+ * URL requests costs one STS call per hop, not one per request.
+ */
+import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleDeniedError, asTransientOr, awsErrorName, httpStatus } from './errors';
+
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  expiration?: Date;
+}
+
+/** Which link of the chain an AssumeRole was for: lets callers tell "platform fault" from "customer not ready". */
+export type Hop = 'platform' | 'customer' | 'signer';
+
+export interface AssumeRoleRequest {
+  roleArn: string;
+  sessionName: string;
+  externalId?: string;
+  /** At most 3600 for chained sessions. */
+  durationSeconds?: number;
+}
+
+export interface CredentialBrokerDeps {
+  /** STS client signing with the function's own credentials (hop 1, signer role). */
+  sts: () => STSClient;
+  /** STS client signing with the given credentials (hop 2). */
+  stsWith: (credentials: AwsCredentials) => STSClient;
+  clock: () => Date;
+  /** Refresh cached credentials when fewer than this many seconds are left. Default 900. */
+  refreshThresholdSeconds?: number;
+}
+
+export interface CustomerChain {
+  platformRoleArn: string;
+  customerRoleArn: string;
+  externalId: string;
+  sessionName: string;
+}
+
+/** Chained role sessions last at most one hour (STS rejects DurationSeconds > 3600 when chaining). */
+export const CHAINED_SESSION_SECONDS = 3600;
+
+/**
+ * One AssumeRole, uncached. AccessDenied becomes AssumeRoleDeniedError tagged with the hop;
+ * throttling and 5xx become TransientError; anything else is rethrown.
+ */
+export async function assumeRole(client: STSClient, hop: Hop, req: AssumeRoleRequest): Promise<AwsCredentials> {
+  try {
+    const out = await client.send(
+      new AssumeRoleCommand({
+        RoleArn: req.roleArn,
+        RoleSessionName: req.sessionName,
+        ExternalId: req.externalId,
+        DurationSeconds: req.durationSeconds ?? CHAINED_SESSION_SECONDS,
+      }),
+    );
+    const c = out.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.Expiration) {
+      throw new Error(`STS AssumeRole for ${req.roleArn} answered without complete credentials`);
+    }
+    return {
+      accessKeyId: c.AccessKeyId,
+      secretAccessKey: c.SecretAccessKey,
+      sessionToken: c.SessionToken,
+      expiration: new Date(c.Expiration),
+    };
+  } catch (err) {
+    if (awsErrorName(err) === 'AccessDenied' || httpStatus(err) === 403) {
+      throw new AssumeRoleDeniedError(
+        `AssumeRole denied on the ${hop} role ${req.roleArn}${req.externalId === undefined ? ' (no external ID)' : ''}`,
+        hop,
+        { cause: err },
+      );
+    }
+    throw asTransientOr(err, `STS AssumeRole on the ${hop} role`);
+  }
+}
+
+interface CacheEntry {
+  credentials?: AwsCredentials;
+  inflight?: Promise<AwsCredentials>;
+}
+
+/** Caches credentials per chain until they near expiry. See the module comment. */
+export class CredentialBroker {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly thresholdMs: number;
+  /** AssumeRole calls made, for benchmarks and tests. */
+  assumeRoleCalls = 0;
+
+  constructor(private readonly deps: CredentialBrokerDeps) {
+    this.thresholdMs = (deps.refreshThresholdSeconds ?? 900) * 1000;
+  }
+
+  /** Seconds of life left in `credentials` at the broker's clock (Infinity when no expiry is known). */
+  secondsLeft(credentials: AwsCredentials): number {
+    if (!credentials.expiration) return Number.POSITIVE_INFINITY;
+    return Math.floor((credentials.expiration.getTime() - this.deps.clock().getTime()) / 1000);
+  }
+
+  /** Hop 1 alone, or the signer role: assumed with the function's own credentials. */
+  roleCredentials(hop: Hop, roleArn: string, sessionName: string): Promise<AwsCredentials> {
+    return this.cached(`${hop}|${roleArn}`, () => this.call(this.deps.sts(), hop, { roleArn, sessionName }));
+  }
+
+  /** The customer's credentials through the platform role, with ExternalId. */
+  customerCredentials(chain: CustomerChain): Promise<AwsCredentials> {
+    const key = `customer|${chain.platformRoleArn}|${chain.customerRoleArn}|${chain.externalId}`;
+    return this.cached(key, async () => {
+      const platform = await this.roleCredentials('platform', chain.platformRoleArn, chain.sessionName);
+      return this.call(this.deps.stsWith(platform), 'customer', {
+        roleArn: chain.customerRoleArn,
+        sessionName: chain.sessionName,
+        externalId: chain.externalId,
+      });
+    });
+  }
+
+  /** Forget cached credentials, e.g. after the customer's role answered AccessDenied to a signed request. */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  private call(client: STSClient, hop: Hop, req: AssumeRoleRequest): Promise<AwsCredentials> {
+    this.assumeRoleCalls += 1;
+    return assumeRole(client, hop, req);
+  }
+
+  private cached(key: string, fetch: () => Promise<AwsCredentials>): Promise<AwsCredentials> {
+    const entry = this.cache.get(key) ?? {};
+    this.cache.set(key, entry);
+    const c = entry.credentials;
+    if (c && (!c.expiration || c.expiration.getTime() - this.deps.clock().getTime() > this.thresholdMs)) {
+      return Promise.resolve(c);
+    }
+    if (entry.inflight) return entry.inflight;
+    const inflight = fetch().then(
+      (creds) => {
+        entry.credentials = creds;
+        entry.inflight = undefined;
+        return creds;
+      },
+      (err: unknown) => {
+        entry.inflight = undefined;
+        throw err;
+      },
+    );
+    entry.inflight = inflight;
+    return inflight;
+  }
+}

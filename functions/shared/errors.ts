@@ -1,0 +1,383 @@
+/**
+ * Every error the service raises on purpose, in one place.
+ *
+ * Step Functions matches Catch/Retry on the Lambda's `errorType`, which the Node runtime takes from
+ * `error.name`. Minifiers rename classes, so every class sets `this.name` to a string literal, and the
+ * ASL (`statemachine/onboarding.asl.json`) matches those literals. A contract test checks that every
+ * custom `ErrorEquals` name exists here and that every class here is handled in the ASL.
+ *
+ * Lambda drops custom error properties on the way to Step Functions, and the Catch `Cause` differs
+ * between AWS (JSON `{errorType, errorMessage, trace}`) and aws-local-stepfunctions (the plain message).
+ * So nothing downstream relies on extra properties: the remediation for an error comes from
+ * `REMEDIATIONS`, keyed by name.
+ */
+
+export interface ErrorOptions {
+  cause?: unknown;
+}
+
+/** Base class: a named error with an optional cause. Never thrown itself. */
+export abstract class BinaryBackendError extends Error {
+  /** Whether the workflow retries this error (Retry) rather than catching it as a terminal outcome. */
+  abstract readonly retryable: boolean;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input
+// ---------------------------------------------------------------------------------------------
+
+/** Input broke a rule. The message names the field and the rule. Nothing was written. */
+export class ValidationError extends BinaryBackendError {
+  readonly retryable = false;
+  /** Field paths that failed, like `upload.bucket`. */
+  readonly fields: string[];
+  constructor(message: string, fields: string[] = [], options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'ValidationError';
+    this.fields = fields;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starting and recording an onboarding
+// ---------------------------------------------------------------------------------------------
+
+/** Another onboarding of this backend is running. The message names the running execution. */
+export class OnboardingInProgressError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'OnboardingInProgressError';
+  }
+}
+
+/** A role name that differs only in letter case from an existing backend of the org (IAM is case-insensitive). */
+export class RoleNameConflictError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'RoleNameConflictError';
+  }
+}
+
+/** This execution no longer owns the backend's pending config (a newer onboarding took over). */
+export class StaleExecutionError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'StaleExecutionError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Platform role
+// ---------------------------------------------------------------------------------------------
+
+/** A role with the platform role's name exists but is not ours (its tags do not match). It is never replaced. */
+export class PlatformRoleConflictError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'PlatformRoleConflictError';
+  }
+}
+
+/** Our own function role cannot assume our platform role after the IAM propagation grace: a platform fault. */
+export class PlatformRoleNotAssumableError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'PlatformRoleNotAssumableError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customer trust
+// ---------------------------------------------------------------------------------------------
+
+/** The customer did not apply a working trust policy before the deadline. */
+export class TrustPolicyTimeoutError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'TrustPolicyTimeoutError';
+  }
+}
+
+/** The customer's role can be assumed without the external ID, or with a wrong one (confused deputy). */
+export class ExternalIdNotEnforcedError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'ExternalIdNotEnforcedError';
+  }
+}
+
+/** After activation the customer's role can no longer be assumed (signer). No URL is returned. */
+export class CustomerTrustBrokenError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'CustomerTrustBrokenError';
+  }
+}
+
+/**
+ * STS answered AccessDenied for one hop of the chain. Callers translate it: CheckTrust reads a denied
+ * customer hop as "not yet", the signer as CustomerTrustBrokenError. Reaching Step Functions untranslated
+ * (the customer withdrew trust between CheckTrust and a verify step) it fails the onboarding.
+ */
+export class AssumeRoleDeniedError extends BinaryBackendError {
+  readonly retryable = false;
+  readonly hop: 'platform' | 'customer' | 'signer';
+  constructor(message: string, hop: 'platform' | 'customer' | 'signer', options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'AssumeRoleDeniedError';
+    this.hop = hop;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification of the customer's storage
+// ---------------------------------------------------------------------------------------------
+
+/** HeadBucket says the bucket does not exist. */
+export class BucketNotFoundError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'BucketNotFoundError';
+  }
+}
+
+/** The bucket lives in another region than the one support entered. The message names the real region. */
+export class BucketWrongRegionError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'BucketWrongRegionError';
+  }
+}
+
+/** The bucket is not owned by the account in the role ARN (ExpectedBucketOwner answered 403). */
+export class BucketOwnerMismatchError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'BucketOwnerMismatchError';
+  }
+}
+
+/** The customer's role lacks an S3 permission the seed's policy grants (put, get, list, delete). */
+export class StoragePermissionError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'StoragePermissionError';
+  }
+}
+
+/** The canary could not be downloaded through the device URL, or its bytes differ. */
+export class DownloadVerificationError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'DownloadVerificationError';
+  }
+}
+
+/** CloudFront served the canary to an unsigned request: signed URLs are not enforced. */
+export class CloudFrontSigningNotEnforcedError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'CloudFrontSigningNotEnforcedError';
+  }
+}
+
+/** The CloudFront private key is missing, unreadable, or not an RSA 2048 / EC P-256 private key. */
+export class CloudFrontKeyError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'CloudFrontKeyError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation and routing
+// ---------------------------------------------------------------------------------------------
+
+/** The conditional activation write failed: the pending config is not this execution's, or not verified. */
+export class ActivationConflictError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'ActivationConflictError';
+  }
+}
+
+/** A backend or org record the operation needs does not exist. */
+export class BackendNotFoundError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'BackendNotFoundError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transient
+// ---------------------------------------------------------------------------------------------
+
+/** Throttling, a 5xx, a lost optimistic-lock race, a network blip: safe to retry with backoff. */
+export class TransientError extends BinaryBackendError {
+  readonly retryable = true;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'TransientError';
+  }
+}
+
+/** Every custom error name, literally, for the ASL contract test and for callers that match names. */
+export const ERROR_NAMES = [
+  'ValidationError',
+  'OnboardingInProgressError',
+  'RoleNameConflictError',
+  'StaleExecutionError',
+  'PlatformRoleConflictError',
+  'PlatformRoleNotAssumableError',
+  'TrustPolicyTimeoutError',
+  'ExternalIdNotEnforcedError',
+  'CustomerTrustBrokenError',
+  'AssumeRoleDeniedError',
+  'BucketNotFoundError',
+  'BucketWrongRegionError',
+  'BucketOwnerMismatchError',
+  'StoragePermissionError',
+  'DownloadVerificationError',
+  'CloudFrontSigningNotEnforcedError',
+  'CloudFrontKeyError',
+  'ActivationConflictError',
+  'BackendNotFoundError',
+  'TransientError',
+] as const;
+export type ErrorName = (typeof ERROR_NAMES)[number];
+
+/** Errors the onboarding workflow never raises (signer-only or starter-only), so the ASL need not handle them. */
+export const NOT_RAISED_BY_WORKFLOW: readonly ErrorName[] = ['CustomerTrustBrokenError', 'OnboardingInProgressError', 'BackendNotFoundError'];
+
+/**
+ * What a person should do about each error: shown by `binary-backends status/history`, stored on the
+ * failed config by RecordFailure, and carried by the *Onboarding Failed* event.
+ */
+export const REMEDIATIONS: Record<ErrorName | 'Unknown', string> = {
+  ValidationError: 'Correct the field named in the message and start the onboarding again.',
+  OnboardingInProgressError:
+    'Wait for the running onboarding named in the message to finish (binary-backends status), or stop it, then retry.',
+  RoleNameConflictError:
+    'IAM role names ignore letter case. Reuse the existing backend name exactly, or choose a name that differs by more than case.',
+  StaleExecutionError:
+    'A newer onboarding of this backend took over. Follow that one instead (binary-backends status).',
+  PlatformRoleConflictError:
+    'A role with the platform role name exists but was not created by this service. Platform engineering must inspect it; it is never replaced automatically.',
+  PlatformRoleNotAssumableError:
+    'Platform fault: the service cannot assume its own platform role. Check the platform role trust policy (aws:PrincipalArn pattern) and the function role, then retry.',
+  TrustPolicyTimeoutError:
+    'The customer did not apply the trust policy in time. Send them the policy again (binary-backends trust-policy), confirm they applied it to the role ARN they gave, with sts:ExternalId equal to the org ID, then start a new onboarding.',
+  ExternalIdNotEnforcedError:
+    'The customer role trusts Peridio without checking the external ID. Ask the customer to add the Condition {"StringEquals": {"sts:ExternalId": "<org ID>"}} exactly as in the trust policy we sent, then start a new onboarding.',
+  CustomerTrustBrokenError:
+    "The customer's role no longer trusts Peridio's platform role. Ask the customer to restore the trust policy (binary-backends trust-policy), or deactivate the backend.",
+  AssumeRoleDeniedError:
+    "A role in the chain refused AssumeRole. If it is the customer's role, the customer removed or changed the trust policy after it was checked: ask them to re-apply it (binary-backends trust-policy) and start a new onboarding.",
+  BucketNotFoundError: 'Check the bucket name with the customer; the bucket does not exist or the name has a typo.',
+  BucketWrongRegionError:
+    'The bucket is in another region than the one given. Start the onboarding again with the region named in the message.',
+  BucketOwnerMismatchError:
+    'The bucket is not owned by the AWS account in the role ARN. Ask the customer for a role in the account that owns the bucket.',
+  StoragePermissionError:
+    "The customer's role lacks an S3 permission. Ask the customer to attach the bucket policy from the guide (s3:GetObject, s3:PutObject, s3:DeleteObject, s3:ListBucket on the bucket and bucket/*).",
+  DownloadVerificationError:
+    'Devices could not download the test object through the URL they would get. Check the CloudFront origin points at the bucket (and origin access), or the bucket policy, then retry.',
+  CloudFrontSigningNotEnforcedError:
+    'The CloudFront distribution serves objects without a signature. Ask the customer to restrict viewer access with a trusted key group containing the public key, then retry.',
+  CloudFrontKeyError:
+    'The CloudFront private key is missing or invalid. Send an RSA 2048 or EC P-256 private key in PEM form, and the public key ID (like K2JCJMDEHXQW5F), not the key group ID.',
+  ActivationConflictError:
+    'Another onboarding changed this backend while this one ran. Check binary-backends status; start a new onboarding if needed.',
+  BackendNotFoundError: 'No such backend for this org. Check the org ID and role name (binary-backends status).',
+  TransientError: 'A temporary AWS error persisted through all retries. Start the onboarding again; if it repeats, check AWS service health.',
+  Unknown: 'An unexpected error. Read the execution history (binary-backends history) and escalate to platform engineering.',
+};
+
+/** The remediation for an error name, falling back to the generic one for names we did not raise. */
+export function remediationFor(name: string): string {
+  return (REMEDIATIONS as Record<string, string>)[name] ?? REMEDIATIONS.Unknown;
+}
+
+/** AWS error names that mean "try again later", across services (SDK v3 `err.name`). */
+const TRANSIENT_AWS_NAMES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'ProvisionedThroughputExceededException',
+  'RequestThrottled',
+  'SlowDown',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'ServiceFailure',
+  'InternalError',
+  'InternalFailure',
+  'InternalServerError',
+  'InternalServerErrorException',
+  'ConcurrentModification',
+  'ConcurrentModificationException',
+  'TransactionConflictException',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+]);
+
+/** The SDK v3 error name, or '' for non-errors. */
+export function awsErrorName(err: unknown): string {
+  return err instanceof Error ? err.name : '';
+}
+
+/** The HTTP status of an SDK v3 error, when the service answered. */
+export function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+/** True for throttling, 5xx and network errors, which are worth retrying. */
+export function isTransientAwsError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (TRANSIENT_AWS_NAMES.has(err.name)) return true;
+  const code = (err as { code?: string }).code;
+  if (code && TRANSIENT_AWS_NAMES.has(code)) return true;
+  const status = httpStatus(err);
+  return status !== undefined && status >= 500;
+}
+
+/**
+ * Passes our own errors through, turns throttling/5xx/network errors into TransientError, and
+ * rethrows anything else unchanged. Use as `catch (err) { throw asTransientOr(err) }`.
+ */
+export function asTransientOr(err: unknown, context = 'AWS call'): unknown {
+  if (err instanceof BinaryBackendError) return err;
+  if (isTransientAwsError(err)) {
+    return new TransientError(`${context} failed transiently: ${awsErrorName(err)}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return err;
+}
