@@ -1,0 +1,238 @@
+/**
+ * URL signers shared by the signer Lambda and the workflow's VerifyDownload step ("the URL a device
+ * would get"). Both are pure CPU work on the hot path: no network call is made per URL.
+ *
+ * S3: SigV4 query presigning with `@smithy/signature-v4` used directly. `@aws-sdk/s3-request-presigner`
+ * builds a client middleware stack per URL and costs ~20x more (STACK.md). The only thing we take from
+ * the SDK is *where* a bucket lives: the S3 endpoint rule set, fed with the endpoint configured through
+ * `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` exactly as every SDK client reads it, is evaluated once per
+ * (endpoint config, bucket, region) and cached. So real S3 gets virtual-hosted URLs
+ * (`https://<bucket>.s3.<region>.amazonaws.com/<key>`), an IP endpoint gets path-style URLs, and there
+ * is no `if (local)` anywhere: the same derivation runs in every environment.
+ *
+ * CloudFront: canned-policy signed URLs with a cached KeyObject (RSA 2048 or EC P-256), SHA-1 by default
+ * or SHA-256 with `Hash-Algorithm=SHA256`. The RSA-SHA1 output is byte-identical to
+ * `@aws-sdk/cloudfront-signer` `getSignedUrl` for the same key, URL and expiry.
+ */
+import { sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Hash } from '@smithy/hash-node';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentials } from './credential-broker';
+import { isLoopbackHost } from './validation';
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+/** RFC 3986 strict: everything but unreserved `A-Z a-z 0-9 - . _ ~` is percent-encoded (what SigV4 signs). */
+export function rfc3986Encode(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** An object key as an S3 URL path: each segment encoded strictly, `/` kept (the SDK's `{Key+}` greedy label). */
+export function s3KeyPath(key: string): string {
+  return key.split('/').map(rfc3986Encode).join('/');
+}
+
+/**
+ * An object path as a CloudFront URL path: each segment percent-encoded, `/` kept. Segments are encoded
+ * with `encodeURIComponent`, which leaves RFC 3986 sub-delims `! ' ( ) *` as they are (legal in a path
+ * segment). That is exactly what `@aws-sdk/cloudfront-signer` produces for the same URL, so our RSA-SHA1
+ * URLs stay byte-identical to it for every key, not only for keys without those characters.
+ */
+export function cloudFrontObjectPath(objectPath: string): string {
+  return objectPath.split('/').map(encodeURIComponent).join('/');
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3
+// ---------------------------------------------------------------------------------------------
+
+/** Where a bucket's objects are addressed: the SDK's own endpoint resolution, evaluated once. */
+export interface S3BucketEndpoint {
+  protocol: 'http:' | 'https:';
+  hostname: string;
+  port?: number;
+  /** `''` for virtual-hosted style, `/<bucket>` for path style. Keys follow as `/<encoded key>`. */
+  basePath: string;
+}
+
+class EndpointCaptured extends Error {
+  constructor(readonly request: HttpRequest) {
+    super('endpoint captured');
+  }
+}
+
+const PLACEHOLDER_KEY = 'k';
+const endpointCache = new Map<string, Promise<S3BucketEndpoint>>();
+const EMPTY_CREDENTIALS = { accessKeyId: 'resolve-endpoint-only', secretAccessKey: 'resolve-endpoint-only' };
+
+/**
+ * Resolves the bucket's endpoint the way an S3Client for `region` would (endpoint rule set plus
+ * `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` / `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`), without sending
+ * anything: a build-step middleware captures the serialized request and stops the call. Cached per
+ * (configured endpoint, bucket, region), so the cost is paid once per container.
+ */
+export function resolveS3BucketEndpoint(bucket: string, region: string): Promise<S3BucketEndpoint> {
+  const cacheKey = `${process.env.AWS_ENDPOINT_URL_S3 ?? ''}|${process.env.AWS_ENDPOINT_URL ?? ''}|${process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ?? ''}|${bucket}|${region}`;
+  let found = endpointCache.get(cacheKey);
+  if (!found) {
+    found = captureEndpoint(bucket, region);
+    endpointCache.set(cacheKey, found);
+    found.catch(() => endpointCache.delete(cacheKey));
+  }
+  return found;
+}
+
+async function captureEndpoint(bucket: string, region: string): Promise<S3BucketEndpoint> {
+  const client = new S3Client({
+    region,
+    credentials: EMPTY_CREDENTIALS,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const command = new HeadObjectCommand({ Bucket: bucket, Key: PLACEHOLDER_KEY });
+  command.middlewareStack.add(
+    () => async (args) => {
+      throw new EndpointCaptured(args.request as HttpRequest);
+    },
+    { step: 'build', priority: 'low', name: 'captureBucketEndpoint' },
+  );
+  try {
+    await client.send(command);
+  } catch (err) {
+    if (!(err instanceof EndpointCaptured)) throw err;
+    const r = err.request;
+    const suffix = `/${PLACEHOLDER_KEY}`;
+    if (!r.path.endsWith(suffix)) throw new Error(`Unexpected S3 request path while resolving the endpoint: ${r.path}`);
+    return {
+      protocol: r.protocol === 'http:' ? 'http:' : 'https:',
+      hostname: r.hostname,
+      port: r.port ?? undefined,
+      basePath: r.path.slice(0, -suffix.length),
+    };
+  } finally {
+    client.destroy();
+  }
+  throw new Error('S3 endpoint resolution sent a request; it must not');
+}
+
+/** One SignatureV4 per credentials object (the broker hands out the same object while it is cached). */
+const signers = new WeakMap<AwsCredentials, SignatureV4>();
+const sha256 = Hash.bind(null, 'sha256');
+
+function signerFor(credentials: AwsCredentials, region: string): SignatureV4 {
+  let signer = signers.get(credentials);
+  if (!signer) {
+    signer = new SignatureV4({
+      service: 's3',
+      region,
+      credentials: {
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: credentials.secretAccessKey,
+        sessionToken: credentials.sessionToken,
+      },
+      sha256,
+      // S3 signs the path as sent, encoded once (the SDK's S3 presigner does the same).
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
+    signers.set(credentials, signer);
+  }
+  return signer;
+}
+
+export interface PresignS3UrlArgs {
+  credentials: AwsCredentials;
+  region: string;
+  bucket: string;
+  key: string;
+  method: 'GET' | 'PUT';
+  expiresInSeconds: number;
+  now: Date;
+  /** Signed query parameters, e.g. `{partNumber: '1', uploadId}` for UploadPart. */
+  extraQuery?: Record<string, string>;
+}
+
+/**
+ * A SigV4 presigned S3 URL. Never carries `x-amz-checksum-*` (real S3 would reject the upload).
+ * The URL works until `now + expiresInSeconds` or until the credentials expire, whichever is first:
+ * clamping to the credentials is the caller's job. Throws when expiresInSeconds is over 7 days.
+ */
+export async function presignS3Url(a: PresignS3UrlArgs): Promise<string> {
+  const endpoint = await resolveS3BucketEndpoint(a.bucket, a.region);
+  const host = endpoint.port === undefined ? endpoint.hostname : `${endpoint.hostname}:${endpoint.port}`;
+  const request = new HttpRequest({
+    method: a.method,
+    protocol: endpoint.protocol,
+    hostname: endpoint.hostname,
+    port: endpoint.port,
+    path: `${endpoint.basePath}/${s3KeyPath(a.key)}`,
+    query: a.extraQuery ? { ...a.extraQuery } : {},
+    // UNSIGNED-PAYLOAD: the body is not known when the URL is made (hoisted into the query, like the SDK).
+    headers: { host, 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' },
+  });
+  const signed = await signerFor(a.credentials, a.region).presign(request, {
+    signingDate: a.now,
+    expiresIn: a.expiresInSeconds,
+    signingRegion: a.region,
+  });
+  return `${endpoint.protocol}//${host}${signed.path}?${queryString(signed.query as Record<string, string>)}`;
+}
+
+function queryString(query: Record<string, string>): string {
+  const parts: string[] = [];
+  for (const name of Object.keys(query).sort()) {
+    parts.push(`${rfc3986Encode(name)}=${rfc3986Encode(query[name]!)}`);
+  }
+  return parts.join('&');
+}
+
+// ---------------------------------------------------------------------------------------------
+// CloudFront
+// ---------------------------------------------------------------------------------------------
+
+export interface CloudFrontUrlArgs {
+  /** `d111.cloudfront.net`, `cdn.example.com`, or the local edge `127.0.0.1:<port>`. */
+  host: string;
+  /** `<prefix><key>`, not encoded. */
+  objectPath: string;
+  keyPairId: string;
+  privateKey: KeyObject;
+  hashAlgorithm: 'SHA1' | 'SHA256';
+  expiresEpochSeconds: number;
+}
+
+/** `https://<host>/<encoded path>`; plain `http` only for a loopback host:port (the local edge). */
+export function unsignedCloudFrontUrl(host: string, objectPath: string): string {
+  const scheme = isLoopbackHost(host) ? 'http' : 'https';
+  return `${scheme}://${host}/${cloudFrontObjectPath(objectPath)}`;
+}
+
+/** The canned policy CloudFront rebuilds from the request and verifies the signature against. */
+export function cannedPolicy(resourceUrl: string, expiresEpochSeconds: number): string {
+  return `{"Statement":[{"Resource":${JSON.stringify(resourceUrl)},"Condition":{"DateLessThan":{"AWS:EpochTime":${expiresEpochSeconds}}}}]}`;
+}
+
+/** CloudFront's URL-safe base64: `+` -> `-`, `=` -> `_`, `/` -> `~`. */
+export function cloudFrontBase64(bytes: Buffer): string {
+  return bytes.toString('base64').replace(/[+=/]/g, (c) => (c === '+' ? '-' : c === '=' ? '_' : '~'));
+}
+
+/**
+ * A canned-policy signed CloudFront URL. RSA keys give PKCS#1 v1.5 signatures, EC P-256 keys DER ECDSA
+ * signatures; SHA256 adds `Hash-Algorithm=SHA256`. Query order matches `@aws-sdk/cloudfront-signer`:
+ * `Expires`, `Key-Pair-Id`, `Signature`[, `Hash-Algorithm`].
+ */
+export function cloudFrontUrl(a: CloudFrontUrlArgs): string {
+  if (!Number.isInteger(a.expiresEpochSeconds) || a.expiresEpochSeconds <= 0 || a.expiresEpochSeconds > 2_147_483_647) {
+    throw new RangeError(`expiresEpochSeconds must be a positive 32-bit epoch second (got ${a.expiresEpochSeconds})`);
+  }
+  const url = unsignedCloudFrontUrl(a.host, a.objectPath);
+  const policy = cannedPolicy(url, a.expiresEpochSeconds);
+  const signature = cryptoSign(a.hashAlgorithm === 'SHA256' ? 'sha256' : 'sha1', Buffer.from(policy), a.privateKey);
+  const tail = a.hashAlgorithm === 'SHA256' ? '&Hash-Algorithm=SHA256' : '';
+  return `${url}?Expires=${a.expiresEpochSeconds}&Key-Pair-Id=${rfc3986Encode(a.keyPairId)}&Signature=${cloudFrontBase64(signature)}${tail}`;
+}
