@@ -1,0 +1,154 @@
+/**
+ * The ASL and errors.ts must agree: Step Functions matches Retry/Catch on the literal error name, so a
+ * renamed class or a typo in the ASL silently turns a terminal outcome into "States.ALL" (or worse, a
+ * retry into a failure). These checks keep both files honest.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ERROR_NAMES, NOT_RAISED_BY_WORKFLOW } from '../../functions/shared/errors';
+
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: string;
+}
+interface Catcher {
+  ErrorEquals: string[];
+  Next: string;
+  ResultPath?: string;
+}
+interface State {
+  Type: string;
+  Resource?: unknown;
+  Retry?: Retrier[];
+  Catch?: Catcher[];
+  Next?: string;
+  Default?: string;
+  Choices?: { Next: string }[];
+  ErrorPath?: string;
+  Parameters?: Record<string, unknown>;
+  ResultPath?: string | null;
+}
+interface Definition {
+  StartAt: string;
+  States: Record<string, State>;
+}
+
+const definition = JSON.parse(readFileSync('statemachine/onboarding.asl.json', 'utf8')) as Definition;
+const states = Object.entries(definition.States);
+const tasks = states.filter(([, s]) => s.Type === 'Task');
+
+const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.ClientExecutionTimeoutException',
+];
+
+/** The serverless function keys of the workflow's steps (docs/build-plan.md "Functions"). */
+const TASK_FUNCTION_KEYS: Record<string, string> = {
+  RecordConfig: 'recordConfig',
+  CreatePlatformRole: 'createPlatformRole',
+  CheckTrust: 'checkTrust',
+  VerifyUpload: 'verifyUpload',
+  VerifyDownload: 'verifyDownload',
+  Cleanup: 'cleanup',
+  Activate: 'activate',
+  RecordFailure: 'recordFailure',
+};
+
+function allErrorNames(): string[] {
+  return states.flatMap(([, s]) => [...(s.Retry ?? []), ...(s.Catch ?? [])].flatMap((r) => r.ErrorEquals));
+}
+
+describe('Contract: statemachine/onboarding.asl.json', () => {
+  it('has every state name operators rely on', () => {
+    for (const name of [...Object.keys(TASK_FUNCTION_KEYS), 'WaitForTrust']) {
+      expect(definition.States[name], name).toBeDefined();
+    }
+    expect(definition.StartAt).toBe('RecordConfig');
+    expect(definition.States.WaitForTrust).toMatchObject({ Type: 'Wait', SecondsPath: '$.trust.waitSeconds', Next: 'CheckTrust' });
+  });
+
+  it('names only errors that exist in errors.ts (besides States.* and Lambda.*)', () => {
+    const custom = allErrorNames().filter((n) => !n.startsWith('States.') && !n.startsWith('Lambda.'));
+    const known = new Set<string>(ERROR_NAMES);
+    expect(custom.filter((n) => !known.has(n))).toEqual([]);
+  });
+
+  it('handles every error the workflow can raise, by its literal name', () => {
+    const handled = new Set(allErrorNames());
+    const missing = ERROR_NAMES.filter((n) => !NOT_RAISED_BY_WORKFLOW.includes(n)).filter((n) => !handled.has(n));
+    expect(missing).toEqual([]);
+  });
+
+  it('gives every Task a plain function ARN of a known function key', () => {
+    expect(tasks.map(([name]) => name).sort()).toEqual(Object.keys(TASK_FUNCTION_KEYS).sort());
+    for (const [name, state] of tasks) {
+      expect(state.Resource, name).toEqual({ 'Fn::GetAtt': [TASK_FUNCTION_KEYS[name], 'Arn'] });
+    }
+  });
+
+  it('retries Lambda service errors with backoff and full jitter on every Task', () => {
+    for (const [name, state] of tasks) {
+      const retrier = state.Retry?.find((r) => LAMBDA_SERVICE_ERRORS.every((e) => r.ErrorEquals.includes(e)));
+      expect(retrier, `${name} retries Lambda service errors`).toBeDefined();
+      expect(retrier!.BackoffRate ?? 2, name).toBeGreaterThan(1);
+      expect(retrier!.JitterStrategy, name).toBe('FULL');
+      expect(retrier!.MaxAttempts ?? 3, name).toBeGreaterThan(0);
+    }
+  });
+
+  it('retries TransientError with backoff and full jitter on every Task except Cleanup (which never throws it)', () => {
+    for (const [name, state] of tasks.filter(([n]) => n !== 'Cleanup')) {
+      const retrier = state.Retry?.find((r) => r.ErrorEquals.includes('TransientError'));
+      expect(retrier, `${name} retries TransientError`).toBeDefined();
+      expect(retrier!.JitterStrategy, name).toBe('FULL');
+      expect(retrier!.BackoffRate ?? 2, name).toBeGreaterThan(1);
+    }
+  });
+
+  it('never retries a terminal error', () => {
+    const terminal = new Set<string>(ERROR_NAMES.filter((n) => n !== 'TransientError'));
+    for (const [name, state] of tasks) {
+      for (const r of state.Retry ?? []) {
+        expect(r.ErrorEquals.filter((e) => terminal.has(e) || e === 'States.ALL'), name).toEqual([]);
+      }
+    }
+  });
+
+  it('routes every caught error of a step to RecordFailure, keeping the input and the error under $.error', () => {
+    const steps = tasks.filter(([n]) => n !== 'RecordFailure' && n !== 'Cleanup');
+    for (const [name, state] of steps) {
+      expect(state.Catch?.length, name).toBeGreaterThan(0);
+      for (const c of state.Catch ?? []) expect(c, name).toMatchObject({ Next: 'RecordFailure', ResultPath: '$.error' });
+      expect(state.Catch!.at(-1)!.ErrorEquals, `${name} ends with States.ALL`).toEqual(['States.ALL']);
+    }
+  });
+
+  it('runs Cleanup on both paths and never lets RecordFailure or Cleanup overwrite the original error', () => {
+    const rf = definition.States.RecordFailure!;
+    expect(rf.Next).toBe('Cleanup');
+    expect(rf.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordFailureError', Next: 'Cleanup' }]);
+    expect(definition.States.VerifyDownload!.Next).toBe('Cleanup');
+    const cleanup = definition.States.Cleanup!;
+    expect(cleanup.Catch?.[0]?.ResultPath).not.toBe('$.error');
+    const after = definition.States[cleanup.Next!]!;
+    expect(after.Type).toBe('Choice');
+    const failState = definition.States[after.Choices![0]!.Next]!;
+    expect(failState).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error' });
+    expect(after.Default).toBe('Activate');
+  });
+
+  it('passes the execution ARN and name to RecordConfig, which returns the whole context', () => {
+    expect(definition.States.RecordConfig!.Parameters).toEqual({
+      'input.$': '$',
+      'executionArn.$': '$$.Execution.Id',
+      'executionName.$': '$$.Execution.Name',
+    });
+    expect(definition.States.RecordConfig!.ResultPath).toBe('$');
+  });
+});
