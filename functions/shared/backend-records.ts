@@ -8,8 +8,10 @@
  *
  * Nothing secret is ever stored here: CloudFront keys are referenced by Secrets Manager ARN (+ version).
  */
-import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { asTransientOr } from './errors';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { RoleNameConflictError, StaleExecutionError, TransientError, asTransientOr, awsErrorName } from './errors';
+import { orgIdSchema, parseOrThrow, roleNameSchema } from './validation';
 
 export type ConfigStatus = 'PENDING' | 'AWAITING_TRUST' | 'VERIFYING' | 'VERIFIED' | 'ACTIVE' | 'FAILED' | 'ABANDONED';
 
@@ -72,6 +74,10 @@ export interface BackendConfig {
   upload: UploadConfig;
   download: DownloadConfig;
   checks: CheckResult[];
+  /** How many of `checks` are FAIL; maintained by recordChecks so Activate can require 0 in its condition. */
+  failedChecks?: number;
+  /** When CreatePlatformRole stored the customer's trust policy. */
+  trustPolicyReadyAt?: string;
   error?: ConfigError;
   createdAt: string;
   updatedAt: string;
@@ -85,6 +91,8 @@ export interface InflightClaim {
   /** sha256 of the normalised request (without requestedBy): the same request twice is a double submit. */
   requestHash: string;
   configVersion: number;
+  /** Kept so a double submit can re-send StartExecution with byte-identical input (idempotent while running). */
+  requestedBy: string;
   at: string;
 }
 
@@ -113,6 +121,11 @@ export interface OrgRecord {
   /** Optimistic-locking counter, bumped by every write. */
   version: number;
   backends: Record<string, Backend>;
+  /**
+   * lowercase roleName -> roleName. Lets the write that creates a backend refuse, in its condition, a
+   * name that differs only in case from an existing one (IAM role names are case-insensitive).
+   */
+  roleNames?: Record<string, string>;
   updatedAt: string;
 }
 
@@ -160,4 +173,603 @@ export function findBackendIgnoringCase(record: OrgRecord | undefined, roleName:
   if (!record) return undefined;
   const lower = roleName.toLowerCase();
   return Object.values(record.backends ?? {}).find((b) => b.roleName.toLowerCase() === lower);
+}
+
+// =============================================================================================
+// The workflow's context: what RecordConfig returns and every later state receives.
+// =============================================================================================
+
+/** RecordConfig's output: the whole input of every later state (ASL `ResultPath: $`). Nothing secret. */
+export interface OnboardingContext {
+  orgId: string;
+  roleName: string;
+  configVersion: number;
+  executionArn: string;
+  executionName: string;
+  requestedBy: string;
+  /** From RecordConfig's injected clock (not `$$.Execution.StartTime`), so deadlines are testable. */
+  startedAt: string;
+  trustDeadlineAt: string;
+  upload: UploadConfig;
+  download: DownloadConfig;
+  platformRoleArn: string;
+}
+
+/** CreatePlatformRole's result, at `$.platformRole`. */
+export interface PlatformRoleResult {
+  roleArn: string;
+  trustPolicyReadyAt: string;
+}
+
+/** CheckTrust's result, at `$.trust`: the Choice loops to WaitForTrust while `trusted` is false. */
+export interface TrustCheckResult {
+  trusted: boolean;
+  attempt: number;
+  /** Seconds WaitForTrust waits (`SecondsPath: $.trust.waitSeconds`); 0 once trusted. */
+  waitSeconds: number;
+  nextCheckAt?: string;
+  /** A short sentence describing what this check saw. */
+  lastCheck: string;
+}
+
+/** What a state after RecordConfig receives: the context plus earlier states' ResultPaths. */
+export interface StepInput extends OnboardingContext {
+  platformRole?: PlatformRoleResult;
+  trust?: TrustCheckResult;
+  verifyUpload?: { canaryKeys: string[] };
+  verifyDownload?: unknown;
+  cleanup?: unknown;
+  activation?: unknown;
+  /** Set by a Catch (`ResultPath: $.error`). */
+  error?: { Error?: string; Cause?: string };
+}
+
+/** Which execution a write is for, on which backend. */
+export type ExecutionRef = Pick<OnboardingContext, 'orgId' | 'roleName' | 'executionArn'>;
+
+/** Statuses of a config an execution is still working on. */
+export const IN_PROGRESS_STATUSES: readonly ConfigStatus[] = ['PENDING', 'AWAITING_TRUST', 'VERIFYING', 'VERIFIED'];
+/** Statuses of a pending config whose execution is over without activating: the next onboarding may replace it. */
+export const FINISHED_STATUSES: readonly ConfigStatus[] = ['FAILED', 'ABANDONED'];
+
+// =============================================================================================
+// Mutations. Every one is a single conditional write on the org item (or an audit item), bumps
+// `version`, and translates throttling/5xx into TransientError. DynamoDB (and dynalite) refuse an
+// update whose path's parent map does not exist, and refuse overlapping paths in one expression, so
+// the org item, its `backends` map and the backend entry are created by ensureBackend first, each with
+// if_not_exists (idempotent under retries and races).
+// =============================================================================================
+
+/** Where the records live: the DocumentClient and the table name. */
+export interface RecordStore {
+  ddb: DynamoDBDocumentClient;
+  tableName: string;
+}
+
+/** Fields of a pending config that setPendingStatus / recordTrustAttempt may set besides the status. */
+export type PendingFields = Partial<
+  Pick<BackendConfig, 'attempts' | 'lastCheckedAt' | 'lastCheckResult' | 'nextCheckAt' | 'trustPolicyReadyAt'>
+>;
+
+function isConditionFailure(err: unknown): boolean {
+  return awsErrorName(err) === 'ConditionalCheckFailedException';
+}
+
+/**
+ * Builds expression attribute names and values. Every attribute name goes through a placeholder,
+ * because role names may hold `. @ = , +` and words like `status` and `version` are reserved.
+ */
+class Expr {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  private readonly byName = new Map<string, string>();
+  private valueCount = 0;
+
+  /** `a.b.c` as `#n0.#n1.#n2`. */
+  path(...attrs: string[]): string {
+    return attrs
+      .map((a) => {
+        let key = this.byName.get(a);
+        if (!key) {
+          key = `#n${this.byName.size}`;
+          this.byName.set(a, key);
+          this.names[key] = a;
+        }
+        return key;
+      })
+      .join('.');
+  }
+
+  value(v: unknown): string {
+    const key = `:v${this.valueCount++}`;
+    this.values[key] = v;
+    return key;
+  }
+}
+
+function pendingPath(e: Expr, roleName: string, ...rest: string[]): string {
+  return e.path('backends', roleName, 'pending', ...rest);
+}
+
+/** `pending.executionArn = :me`: this execution still owns the backend's pending config. */
+function ownsPending(e: Expr, ref: ExecutionRef): string {
+  return `${pendingPath(e, ref.roleName, 'executionArn')} = ${e.value(ref.executionArn)}`;
+}
+
+function bumpVersion(e: Expr, now: Date): string {
+  return `${e.path('version')} = ${e.path('version')} + ${e.value(1)}, ${e.path('updatedAt')} = ${e.value(now.toISOString())}`;
+}
+
+async function update(
+  store: RecordStore,
+  orgId: string,
+  e: Expr,
+  updateExpression: string,
+  conditionExpression: string | undefined,
+  what: string,
+  returnOld = false,
+): Promise<Record<string, unknown> | undefined> {
+  try {
+    const out = await store.ddb.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: { pk: orgPk(orgId), sk: ORG_SK },
+        UpdateExpression: updateExpression,
+        ConditionExpression: conditionExpression,
+        ExpressionAttributeNames: e.names,
+        ExpressionAttributeValues: Object.keys(e.values).length > 0 ? e.values : undefined,
+        ReturnValues: returnOld ? 'ALL_OLD' : undefined,
+      }),
+    );
+    return out.Attributes;
+  } catch (err) {
+    if (isConditionFailure(err)) throw err;
+    throw asTransientOr(err, `DynamoDB UpdateItem (${what})`);
+  }
+}
+
+/**
+ * Makes sure the org item, its `backends` map and the backend `roleName` exist, creating what is missing.
+ * Idempotent. Throws RoleNameConflictError when the org has a backend whose name differs only in case.
+ */
+export async function ensureBackend(
+  store: RecordStore,
+  args: { orgId: string; roleName: string; now: Date },
+): Promise<OrgRecord> {
+  const { orgId, roleName, now } = args;
+  for (let round = 0; round < 3; round += 1) {
+    const record = await getOrgRecord(store.ddb, store.tableName, orgId);
+    const existing = findBackendIgnoringCase(record, roleName);
+    if (existing && existing.roleName !== roleName) throw roleNameConflict(orgId, roleName, existing.roleName);
+    if (record?.backends?.[roleName] && record.roleNames?.[roleName.toLowerCase()] === roleName) return record;
+
+    if (!record?.backends || !record.roleNames) {
+      const e = new Expr();
+      await update(
+        store,
+        orgId,
+        e,
+        `SET ${e.path('orgId')} = ${e.value(orgId)}, ` +
+          `${e.path('backends')} = if_not_exists(${e.path('backends')}, ${e.value({})}), ` +
+          `${e.path('roleNames')} = if_not_exists(${e.path('roleNames')}, ${e.value({})}), ` +
+          `${e.path('version')} = if_not_exists(${e.path('version')}, ${e.value(0)}) + ${e.value(1)}, ` +
+          `${e.path('updatedAt')} = ${e.value(now.toISOString())}`,
+        undefined,
+        'create org record',
+      );
+    }
+
+    const e = new Expr();
+    const lower = roleName.toLowerCase();
+    const fresh: Backend = { roleName, lastConfigVersion: 0 };
+    try {
+      await update(
+        store,
+        orgId,
+        e,
+        `SET ${e.path('backends', roleName)} = if_not_exists(${e.path('backends', roleName)}, ${e.value(fresh)}), ` +
+          `${e.path('roleNames', lower)} = ${e.value(roleName)}, ${bumpVersion(e, now)}`,
+        `attribute_not_exists(${e.path('roleNames', lower)}) OR ${e.path('roleNames', lower)} = ${e.value(roleName)}`,
+        'create backend',
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const after = await getOrgRecord(store.ddb, store.tableName, orgId);
+      const holder = after?.roleNames?.[lower];
+      throw roleNameConflict(orgId, roleName, holder ?? findBackendIgnoringCase(after, roleName)?.roleName ?? lower);
+    }
+  }
+  const record = await getOrgRecord(store.ddb, store.tableName, orgId);
+  if (record?.backends?.[roleName]) return record;
+  throw new TransientError(`Could not create backend ${roleName} of org ${orgId} after 3 rounds`);
+}
+
+function roleNameConflict(orgId: string, roleName: string, existing: string): RoleNameConflictError {
+  return new RoleNameConflictError(
+    `roleName: "${roleName}" differs only in letter case from the existing backend "${existing}" of org ${orgId}; ` +
+      'IAM role names ignore case, so use exactly that name or a different one',
+  );
+}
+
+/**
+ * Allocates the next configVersion of a backend and records the starter's in-flight claim, in one write
+ * conditioned on `lastConfigVersion` still being `expectedLastConfigVersion`. Returns the claim, or
+ * undefined when another writer allocated first (re-read and decide again). The backend must exist
+ * (ensureBackend).
+ */
+export async function allocateConfigVersion(
+  store: RecordStore,
+  args: {
+    orgId: string;
+    roleName: string;
+    expectedLastConfigVersion: number;
+    now: Date;
+    /** Builds the claim for the allocated version (it knows how to name the execution). */
+    claimFor: (configVersion: number) => InflightClaim;
+  },
+): Promise<InflightClaim | undefined> {
+  const next = args.expectedLastConfigVersion + 1;
+  const claim = args.claimFor(next);
+  const e = new Expr();
+  const last = e.path('backends', args.roleName, 'lastConfigVersion');
+  try {
+    await update(
+      store,
+      args.orgId,
+      e,
+      `SET ${last} = ${e.value(next)}, ${e.path('backends', args.roleName, 'inflight')} = ${e.value(claim)}, ${bumpVersion(e, args.now)}`,
+      `${last} = ${e.value(args.expectedLastConfigVersion)}`,
+      'allocate config version',
+    );
+    return claim;
+  } catch (err) {
+    if (isConditionFailure(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Writes an execution's pending config (RecordConfig). Succeeds when the backend has no pending config,
+ * when it is this execution's own (a retry), or when it is FAILED or ABANDONED. Returns false when another
+ * execution still holds it (mark it abandoned first if it is no longer running). Never touches `active`
+ * or `serving`. `lastConfigVersion`, when given, is raised to it (executions started outside the starter).
+ */
+export async function writePendingConfig(
+  store: RecordStore,
+  args: { orgId: string; roleName: string; config: BackendConfig; now: Date; lastConfigVersion?: number },
+): Promise<boolean> {
+  const { orgId, roleName, config, now } = args;
+  const e = new Expr();
+  const pending = e.path('backends', roleName, 'pending');
+  const sets = [`${pending} = ${e.value(config)}`, bumpVersion(e, now)];
+  if (args.lastConfigVersion !== undefined) {
+    sets.push(`${e.path('backends', roleName, 'lastConfigVersion')} = ${e.value(args.lastConfigVersion)}`);
+  }
+  const condition =
+    `attribute_exists(${e.path('backends', roleName)}) AND (attribute_not_exists(${pending}) OR ` +
+    `${pendingPath(e, roleName, 'executionArn')} = ${e.value(config.executionArn)} OR ` +
+    `${pendingPath(e, roleName, 'status')} IN (${FINISHED_STATUSES.map((s) => e.value(s)).join(', ')}))`;
+  try {
+    await update(store, orgId, e, `SET ${sets.join(', ')}`, condition, 'write pending config');
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
+/** Sets pending.<field> for each defined field, and REMOVEs those explicitly set to undefined in `remove`. */
+function pendingSets(e: Expr, roleName: string, fields: Record<string, unknown>): { sets: string[]; removes: string[] } {
+  const sets: string[] = [];
+  const removes: string[] = [];
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) removes.push(pendingPath(e, roleName, k));
+    else sets.push(`${pendingPath(e, roleName, k)} = ${e.value(v)}`);
+  }
+  return { sets, removes };
+}
+
+/**
+ * Updates this execution's pending config, conditioned on it still being this execution's and not
+ * finished (FAILED / ABANDONED). Throws StaleExecutionError otherwise.
+ */
+async function updateOwnPending(
+  store: RecordStore,
+  ref: ExecutionRef,
+  fields: Record<string, unknown>,
+  now: Date,
+  what: string,
+  backendFields: Record<string, unknown> = {},
+): Promise<void> {
+  const e = new Expr();
+  const { sets, removes } = pendingSets(e, ref.roleName, { ...fields, updatedAt: now.toISOString() });
+  for (const [k, v] of Object.entries(backendFields)) sets.push(`${e.path('backends', ref.roleName, k)} = ${e.value(v)}`);
+  sets.push(bumpVersion(e, now));
+  const expression = `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`;
+  const condition =
+    `${ownsPending(e, ref)} AND NOT (${pendingPath(e, ref.roleName, 'status')} IN ` +
+    `(${FINISHED_STATUSES.map((s) => e.value(s)).join(', ')}))`;
+  try {
+    await update(store, ref.orgId, e, expression, condition, what);
+  } catch (err) {
+    if (isConditionFailure(err)) throw staleExecution(ref, what);
+    throw err;
+  }
+}
+
+function staleExecution(ref: ExecutionRef, what: string): StaleExecutionError {
+  return new StaleExecutionError(
+    `Cannot ${what}: execution ${ref.executionArn} no longer owns the pending config of backend ` +
+      `${ref.roleName} of org ${ref.orgId} (a newer onboarding took over, or this one was marked finished)`,
+  );
+}
+
+/**
+ * Sets this execution's pending status (and optional fields; a field given as undefined is removed).
+ * Throws StaleExecutionError when another execution holds the pending config or it is FAILED/ABANDONED.
+ */
+export async function setPendingStatus(
+  store: RecordStore,
+  ref: ExecutionRef,
+  status: ConfigStatus,
+  opts: { now: Date; fields?: PendingFields },
+): Promise<void> {
+  await updateOwnPending(store, ref, { ...(opts.fields ?? {}), status }, opts.now, `set status ${status}`);
+}
+
+/**
+ * Records one CheckTrust attempt on this execution's pending config: attempts, lastCheckedAt,
+ * lastCheckResult, nextCheckAt (removed when undefined), and the status when given (VERIFYING on success).
+ * Throws StaleExecutionError like setPendingStatus.
+ */
+export async function recordTrustAttempt(
+  store: RecordStore,
+  ref: ExecutionRef,
+  attempt: { attempts: number; checkedAt: Date; result: string; nextCheckAt?: string; status?: ConfigStatus },
+): Promise<void> {
+  const fields: Record<string, unknown> = {
+    attempts: attempt.attempts,
+    lastCheckedAt: attempt.checkedAt.toISOString(),
+    lastCheckResult: attempt.result,
+    nextCheckAt: attempt.nextCheckAt,
+  };
+  if (attempt.status) fields.status = attempt.status;
+  await updateOwnPending(store, ref, fields, attempt.checkedAt, 'record a trust check');
+}
+
+/**
+ * Stores the platform role ARN and the customer's trust policy (+ instructions) on the backend, and sets
+ * this execution's pending status to AWAITING_TRUST. Throws StaleExecutionError like setPendingStatus.
+ */
+export async function storeTrustPolicy(
+  store: RecordStore,
+  ref: ExecutionRef,
+  args: { platformRoleArn: string; trustPolicy: string; instructions: string; now: Date },
+): Promise<void> {
+  await updateOwnPending(
+    store,
+    ref,
+    { status: 'AWAITING_TRUST', trustPolicyReadyAt: args.now.toISOString() },
+    args.now,
+    'store the trust policy',
+    { platformRoleArn: args.platformRoleArn, trustPolicy: args.trustPolicy, trustPolicyInstructions: args.instructions },
+  );
+}
+
+/**
+ * Adds verification checks to this execution's pending config, replacing any earlier check of the same
+ * name, and keeps `failedChecks` in step (Activate requires it to be 0). Read-modify-write guarded by the
+ * record's `version`, retried on a lost race. Throws StaleExecutionError like setPendingStatus.
+ */
+export async function recordChecks(
+  store: RecordStore,
+  ref: ExecutionRef,
+  checks: CheckResult[],
+  now: Date,
+): Promise<CheckResult[]> {
+  for (let round = 0; round < 5; round += 1) {
+    const record = await getOrgRecord(store.ddb, store.tableName, ref.orgId);
+    const pending = record?.backends?.[ref.roleName]?.pending;
+    if (!record || !pending || pending.executionArn !== ref.executionArn || FINISHED_STATUSES.includes(pending.status)) {
+      throw staleExecution(ref, 'record checks');
+    }
+    const names = new Set(checks.map((c) => c.name));
+    const merged = [...(pending.checks ?? []).filter((c) => !names.has(c.name)), ...checks];
+    const e = new Expr();
+    const expression =
+      `SET ${pendingPath(e, ref.roleName, 'checks')} = ${e.value(merged)}, ` +
+      `${pendingPath(e, ref.roleName, 'failedChecks')} = ${e.value(merged.filter((c) => c.result === 'FAIL').length)}, ` +
+      `${pendingPath(e, ref.roleName, 'updatedAt')} = ${e.value(now.toISOString())}, ${bumpVersion(e, now)}`;
+    try {
+      await update(store, ref.orgId, e, expression, `${e.path('version')} = ${e.value(record.version)} AND ${ownsPending(e, ref)}`, 'record checks');
+      return merged;
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+  throw new TransientError(`record checks for ${ref.executionArn}: the org record kept changing; retry`);
+}
+
+export interface Activation {
+  serving: BackendConfig;
+  /** The config that served before, when this was a re-onboarding. */
+  previousServing?: BackendConfig;
+  /** The backend that was active before (undefined = default storage). */
+  previousActive?: string;
+  /** True when this execution had already activated (a retried Activate). */
+  alreadyActive: boolean;
+}
+
+/**
+ * Activation, as ONE conditional write: succeeds only if the pending config is this execution's, its
+ * status is VERIFIED and no check failed. Moves pending -> serving (status ACTIVE, activatedAt) and points
+ * `active` at this backend. Returns undefined when the condition fails (the caller raises
+ * ActivationConflictError). A retry after success returns `alreadyActive: true`.
+ */
+export async function activatePending(store: RecordStore, ref: ExecutionRef, now: Date): Promise<Activation | undefined> {
+  for (let round = 0; round < 5; round += 1) {
+    const record = await getOrgRecord(store.ddb, store.tableName, ref.orgId);
+    const backend = record?.backends?.[ref.roleName];
+    if (!record || !backend) return undefined;
+    if (!backend.pending && backend.serving?.executionArn === ref.executionArn && backend.serving.status === 'ACTIVE') {
+      return { serving: backend.serving, alreadyActive: true, previousActive: record.active };
+    }
+    const pending = backend.pending;
+    if (!pending || pending.executionArn !== ref.executionArn || pending.status !== 'VERIFIED' || (pending.failedChecks ?? 0) > 0) {
+      return undefined;
+    }
+    const serving: BackendConfig = { ...pending, status: 'ACTIVE', activatedAt: now.toISOString(), updatedAt: now.toISOString() };
+    delete serving.nextCheckAt;
+    const e = new Expr();
+    const expression =
+      `SET ${e.path('backends', ref.roleName, 'serving')} = ${e.value(serving)}, ` +
+      `${e.path('active')} = ${e.value(ref.roleName)}, ${bumpVersion(e, now)} ` +
+      `REMOVE ${e.path('backends', ref.roleName, 'pending')}`;
+    // `version` pins everything read above (the pending config we copy included); the other clauses say
+    // the rule itself, so the write is safe even on its own.
+    const condition =
+      `${e.path('version')} = ${e.value(record.version)} AND ${ownsPending(e, ref)} AND ` +
+      `${pendingPath(e, ref.roleName, 'status')} = ${e.value('VERIFIED')} AND ` +
+      `(attribute_not_exists(${pendingPath(e, ref.roleName, 'failedChecks')}) OR ${pendingPath(e, ref.roleName, 'failedChecks')} = ${e.value(0)})`;
+    try {
+      await update(store, ref.orgId, e, expression, condition, 'activate');
+      return { serving, previousServing: backend.serving, previousActive: record.active, alreadyActive: false };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Writes FAILED and the error on this execution's pending config only (conditioned on executionArn).
+ * Returns false, writing nothing, when the config is not this execution's (or there is no record at all).
+ * Never touches `serving` or `active`.
+ */
+export async function recordFailure(store: RecordStore, ref: ExecutionRef, error: ConfigError, now: Date): Promise<boolean> {
+  const e = new Expr();
+  const { sets, removes } = pendingSets(e, ref.roleName, {
+    status: 'FAILED',
+    error,
+    nextCheckAt: undefined,
+    updatedAt: now.toISOString(),
+  });
+  sets.push(bumpVersion(e, now));
+  try {
+    await update(store, ref.orgId, e, `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`, ownsPending(e, ref), 'record failure');
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Marks an execution's pending config ABANDONED (or FAILED) with an explanatory error, when that execution
+ * still holds it and it is not already FAILED/ABANDONED. Used when a holder stopped outside any Catch
+ * (RecordConfig takeover, ABORTED/TIMED_OUT status change). Returns whether it wrote.
+ */
+export async function markAbandoned(
+  store: RecordStore,
+  ref: ExecutionRef,
+  args: { now: Date; reason: ConfigError; status?: 'ABANDONED' | 'FAILED' },
+): Promise<boolean> {
+  try {
+    await updateOwnPending(
+      store,
+      ref,
+      { status: args.status ?? 'ABANDONED', error: args.reason, nextCheckAt: undefined },
+      args.now,
+      'mark abandoned',
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof StaleExecutionError) return false;
+    throw err;
+  }
+}
+
+/**
+ * Deactivation: one conditional write removing `active` (routing falls back to default storage). Serving
+ * configs are kept, so support can see what was active. Returns the backend that was active, or undefined
+ * when the org already used default storage (nothing written).
+ */
+export async function deactivateOrg(
+  store: RecordStore,
+  args: { orgId: string; now: Date },
+): Promise<{ previousActive?: string }> {
+  const e = new Expr();
+  try {
+    const old = await update(
+      store,
+      args.orgId,
+      e,
+      `SET ${bumpVersion(e, args.now)} REMOVE ${e.path('active')}`,
+      `attribute_exists(${e.path('active')})`,
+      'deactivate',
+      true,
+    );
+    return { previousActive: old?.active as string | undefined };
+  } catch (err) {
+    if (isConditionFailure(err)) return {};
+    throw err;
+  }
+}
+
+/**
+ * Writes one audit event, `EVENT#<executionName>#<step>#<attempt>`, with attribute_not_exists: a retried
+ * step neither duplicates nor loses it. Returns false for a duplicate (a no-op).
+ */
+export async function writeAuditEvent(
+  store: RecordStore,
+  event: Omit<AuditEvent, 'pk' | 'sk'>,
+): Promise<boolean> {
+  const item: AuditEvent = { pk: orgPk(event.orgId), sk: auditSk(event.executionName, event.step, event.attempt), ...event };
+  try {
+    await store.ddb.send(
+      new PutCommand({
+        TableName: store.tableName,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(pk) AND attribute_not_exists(sk)',
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw asTransientOr(err, 'DynamoDB PutItem (audit event)');
+  }
+}
+
+// =============================================================================================
+// Parsing a state's input at the boundary.
+// =============================================================================================
+
+const uploadInContext = z.looseObject({
+  bucket: z.string().min(1),
+  region: z.string().min(1),
+  roleArn: z.string().min(1),
+  accountId: z.string().regex(/^\d{12}$/),
+  prefix: z.string().optional(),
+});
+
+const contextSchema = z.looseObject({
+  orgId: orgIdSchema,
+  roleName: roleNameSchema,
+  configVersion: z.number().int().min(1),
+  executionArn: z.string().min(1),
+  executionName: z.string().min(1),
+  requestedBy: z.string().min(1),
+  startedAt: z.iso.datetime(),
+  trustDeadlineAt: z.iso.datetime(),
+  upload: uploadInContext,
+  download: z.looseObject({ type: z.enum(['s3', 'cloudfront']) }),
+  platformRoleArn: z.string().min(1),
+});
+
+/**
+ * A state's input (RecordConfig's context plus earlier results), checked for the fields every step relies
+ * on. Extra fields pass through. Throws ValidationError naming the bad fields.
+ */
+export function parseStepInput(input: unknown): StepInput {
+  return parseOrThrow(contextSchema, input) as unknown as StepInput;
 }

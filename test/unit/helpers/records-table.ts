@@ -1,0 +1,58 @@
+/**
+ * An in-process DynamoDB (dynalite) with one pk/sk table, for unit tests of code that writes the
+ * backend records. Start it once per suite (`beforeAll`), reset the table per test with `clear()`.
+ */
+import dynalite from 'dynalite';
+import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AddressInfo } from 'node:net';
+import type { RecordStore } from '../../../functions/shared/backend-records';
+
+export interface RecordsTable extends RecordStore {
+  raw: DynamoDBClient;
+  clear(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function createTable(raw: DynamoDBClient, tableName: string): Promise<void> {
+  await raw.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+}
+
+export async function startRecordsTable(tableName = 'binary-backends-test'): Promise<RecordsTable> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  const raw = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  const ddb = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  await createTable(raw, tableName);
+  return {
+    ddb,
+    raw,
+    tableName,
+    async clear() {
+      await raw.send(new DeleteTableCommand({ TableName: tableName }));
+      await createTable(raw, tableName);
+    },
+    async stop() {
+      raw.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
