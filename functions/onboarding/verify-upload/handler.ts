@@ -1,0 +1,31 @@
+/**
+ * VerifyUpload Lambda: middy glue around `verifyUpload`. `createHandler(deps)` lets tests and the local
+ * stack inject clients and a clock; `handler` builds the real ones on first use.
+ */
+import { commonConfig, loadConfig } from '../../shared/config';
+import { dynamo, s3With, sts, stsWith } from '../../shared/clients';
+import { CredentialBroker } from '../../shared/credential-broker';
+import { lambdaHandler } from '../../shared/handler';
+import { parseStepInput } from '../../shared/backend-records';
+import { recorderFor, type VerifyUploadResult } from './canary';
+import { verifyUpload, type VerifyUploadDeps } from './verify-upload';
+
+export function createHandler(deps: VerifyUploadDeps | (() => VerifyUploadDeps)) {
+  const resolve = typeof deps === 'function' ? deps : () => deps;
+  return lambdaHandler<unknown, VerifyUploadResult>(async (event) => verifyUpload(parseStepInput(event), resolve()));
+}
+
+let defaults: VerifyUploadDeps | undefined;
+function defaultDeps(): VerifyUploadDeps {
+  const config = loadConfig(commonConfig);
+  const clock = () => new Date();
+  const broker = new CredentialBroker({ sts, stsWith, clock });
+  return {
+    customerCredentials: (chain) => broker.customerCredentials(chain),
+    s3: s3With,
+    clock,
+    records: recorderFor({ ddb: dynamo(), tableName: config.TABLE_NAME }),
+  };
+}
+
+export const handler = createHandler(() => (defaults ??= defaultDeps()));
