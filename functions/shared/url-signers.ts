@@ -14,7 +14,7 @@
  * or SHA-256 with `Hash-Algorithm=SHA256`. The RSA-SHA1 output is byte-identical to
  * `@aws-sdk/cloudfront-signer` `getSignedUrl` for the same key, URL and expiry.
  */
-import { sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
@@ -101,7 +101,9 @@ async function captureEndpoint(bucket: string, region: string): Promise<S3Bucket
     { step: 'build', priority: 'low', name: 'captureBucketEndpoint' },
   );
   try {
-    await client.send(command);
+    // Run the client's middleware stack directly rather than client.send(): nothing is sent either way,
+    // and this keeps working when a test replaces S3Client.send with aws-sdk-client-mock.
+    await command.resolveMiddleware(client.middlewareStack, client.config, undefined)(command);
   } catch (err) {
     if (!(err instanceof EndpointCaptured)) throw err;
     const r = err.request;
@@ -235,4 +237,39 @@ export function cloudFrontUrl(a: CloudFrontUrlArgs): string {
   const signature = cryptoSign(a.hashAlgorithm === 'SHA256' ? 'sha256' : 'sha1', Buffer.from(policy), a.privateKey);
   const tail = a.hashAlgorithm === 'SHA256' ? '&Hash-Algorithm=SHA256' : '';
   return `${url}?Expires=${a.expiresEpochSeconds}&Key-Pair-Id=${rfc3986Encode(a.keyPairId)}&Signature=${cloudFrontBase64(signature)}${tail}`;
+}
+
+/**
+ * Checks a canned-policy signed CloudFront URL the way CloudFront does: rebuilds the policy from the URL
+ * without `Expires`, `Signature`, `Key-Pair-Id`, `Hash-Algorithm`, and verifies the signature with the
+ * public key (RSA PKCS#1 v1.5 or DER ECDSA, SHA-1 or SHA-256). Used by tests and available to a local
+ * edge. It checks the signature, not the clock: compare `expires` with your own clock.
+ */
+export function verifyCloudFrontUrl(
+  url: string,
+  publicKey: KeyObject,
+  expectedKeyPairId: string,
+): { valid: boolean; expires?: number; reason?: string } {
+  const q = url.indexOf('?');
+  if (q < 0) return { valid: false, reason: 'no query string' };
+  const resource = url.slice(0, q);
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const name of params.keys()) {
+    if (!['Expires', 'Signature', 'Key-Pair-Id', 'Hash-Algorithm'].includes(name)) {
+      return { valid: false, reason: `unexpected query parameter ${name}` };
+    }
+  }
+  const expiresText = params.get('Expires') ?? '';
+  const expires = Number(expiresText);
+  if (!/^\d+$/.test(expiresText)) return { valid: false, reason: 'missing or bad Expires' };
+  if (params.get('Key-Pair-Id') !== expectedKeyPairId) return { valid: false, reason: 'unknown Key-Pair-Id' };
+  const algo = params.get('Hash-Algorithm');
+  const hash = algo === null ? 'sha1' : algo === 'SHA256' ? 'sha256' : undefined;
+  if (!hash) return { valid: false, reason: `unsupported Hash-Algorithm ${algo}` };
+  const signature = Buffer.from(
+    (params.get('Signature') ?? '').replace(/[-_~]/g, (c) => (c === '-' ? '+' : c === '_' ? '=' : '/')),
+    'base64',
+  );
+  const ok = cryptoVerify(hash, Buffer.from(cannedPolicy(resource, expires)), publicKey, signature);
+  return ok ? { valid: true, expires } : { valid: false, expires, reason: 'signature does not match' };
 }
