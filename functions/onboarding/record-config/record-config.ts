@@ -1,0 +1,180 @@
+/**
+ * RecordConfig: the authority over what an execution onboards, whoever started it.
+ *
+ * 1. Validates the execution input again (ValidationError names each bad field; nothing is written).
+ * 2. Creates the org record / backend entry if needed (RoleNameConflictError for a case-variant name).
+ * 3. If another execution holds the backend's unfinished pending config: refuses while that one is
+ *    RUNNING (OnboardingInProgressError naming it); otherwise marks its config ABANDONED and takes over.
+ * 4. Writes this execution's pending config, status PENDING, with `startedAt` from the injected clock and
+ *    the trust deadline. Never touches `active` or the serving config.
+ * A retry of this step by the same execution returns the context it already recorded.
+ */
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
+import {
+  FINISHED_STATUSES,
+  ensureBackend,
+  getOrgRecord,
+  markAbandoned,
+  writeAuditEvent,
+  writePendingConfig,
+  type BackendConfig,
+  type DownloadConfig,
+  type OnboardingContext,
+  type RecordStore,
+} from '../../shared/backend-records';
+import { OnboardingInProgressError } from '../../shared/errors';
+import { partitionOf, platformRoleArn } from '../../shared/identifiers';
+import { TRUST_DEADLINE, accountOfRoleArn, parseExecutionInput, parseOrThrow, type ExecutionInput } from '../../shared/validation';
+import { accountOfArn, describeExecutionState, executionNameOf } from '../../starter/executions';
+
+export interface RecordConfigEvent {
+  input: unknown;
+  executionArn: string;
+  executionName: string;
+}
+
+export interface RecordConfigDeps {
+  store: RecordStore;
+  sfn: SFNClient;
+  clock: () => Date;
+  /** The platform account; defaults to the account in the execution ARN (the state machine's account). */
+  platformAccountId?: string;
+}
+
+const eventSchema = z.looseObject({
+  input: z.unknown(),
+  executionArn: z.string().min(1),
+  executionName: z.string().min(1),
+});
+
+/** Records the pending config and returns the OnboardingContext. See the module comment for the errors. */
+export async function recordConfig(event: unknown, deps: RecordConfigDeps): Promise<OnboardingContext> {
+  const { input: rawInput, executionArn, executionName } = parseOrThrow(eventSchema, event) as RecordConfigEvent;
+  const input = parseExecutionInput(rawInput);
+  const { orgId, roleName } = input;
+  const now = deps.clock();
+
+  const record = await ensureBackend(deps.store, { orgId, roleName, now });
+  const backend = record.backends[roleName]!;
+  const holder = backend.pending;
+
+  if (holder?.executionArn === executionArn) {
+    return contextFrom(holder, input, deps, executionArn);
+  }
+
+  let tookOverFrom: string | undefined;
+  if (holder && !FINISHED_STATUSES.includes(holder.status)) {
+    const state = await describeExecutionState(deps.sfn, holder.executionArn);
+    if (state.status === 'RUNNING') throw inProgress(orgId, roleName, holder.executionArn);
+    await markAbandoned(
+      deps.store,
+      { orgId, roleName, executionArn: holder.executionArn },
+      {
+        now,
+        reason: {
+          name: 'ExecutionAbandoned',
+          message:
+            `Execution ${executionNameOf(holder.executionArn)} stopped (${state.status}) without recording a result; ` +
+            `execution ${executionName} took over this backend.`,
+          remediation: 'Nothing to do: the newer onboarding replaces it. Read its history to see why it stopped.',
+          at: now.toISOString(),
+        },
+      },
+    );
+    tookOverFrom = holder.executionArn;
+    // The pending slot is about to hold our config, so the abandoned one lives on in the audit trail.
+    await writeAuditEvent(deps.store, {
+      orgId,
+      executionName: holder.executionName ?? executionNameOf(holder.executionArn),
+      step: 'Abandoned',
+      attempt: 1,
+      at: now.toISOString(),
+      detail: { configVersion: holder.configVersion, status: 'ABANDONED', executionStatus: state.status, takenOverBy: executionArn },
+    });
+  }
+
+  const config = pendingConfig(input, executionArn, executionName, now);
+  const written = await writePendingConfig(deps.store, {
+    orgId,
+    roleName,
+    config,
+    now,
+    lastConfigVersion: input.configVersion > backend.lastConfigVersion ? input.configVersion : undefined,
+  });
+  if (!written) {
+    // Lost a race: another execution wrote its pending config between our read and our write.
+    const after = await getOrgRecord(deps.store.ddb, deps.store.tableName, orgId);
+    const other = after?.backends?.[roleName]?.pending;
+    if (other?.executionArn === executionArn) return contextFrom(other, input, deps, executionArn);
+    throw inProgress(orgId, roleName, other?.executionArn ?? 'unknown');
+  }
+
+  await writeAuditEvent(deps.store, {
+    orgId,
+    executionName,
+    step: 'RecordConfig',
+    attempt: 1,
+    at: now.toISOString(),
+    detail: {
+      configVersion: input.configVersion,
+      status: 'PENDING',
+      requestedBy: input.requestedBy,
+      bucket: input.upload.bucket,
+      region: input.upload.region,
+      download: input.download.type,
+      ...(tookOverFrom ? { tookOverFrom } : {}),
+    },
+  });
+  return contextFrom(config, input, deps, executionArn);
+}
+
+function inProgress(orgId: string, roleName: string, holderArn: string): OnboardingInProgressError {
+  return new OnboardingInProgressError(
+    `Backend ${roleName} of org ${orgId} is being onboarded by the running execution ${executionNameOf(holderArn)} ` +
+      `(${holderArn}); wait for it to finish or stop it, then retry`,
+  );
+}
+
+function pendingConfig(input: ExecutionInput, executionArn: string, executionName: string, now: Date): BackendConfig {
+  const deadlineSeconds = input.trustDeadlineSeconds ?? TRUST_DEADLINE.default;
+  return {
+    configVersion: input.configVersion,
+    executionArn,
+    executionName,
+    status: 'PENDING',
+    requestedBy: input.requestedBy,
+    startedAt: now.toISOString(),
+    trustDeadlineAt: new Date(now.getTime() + deadlineSeconds * 1000).toISOString(),
+    attempts: 0,
+    upload: { ...input.upload, accountId: accountOfRoleArn(input.upload.roleArn) },
+    download: input.download as DownloadConfig,
+    checks: [],
+    failedChecks: 0,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+}
+
+function contextFrom(
+  config: BackendConfig,
+  input: ExecutionInput,
+  deps: RecordConfigDeps,
+  executionArn: string,
+): OnboardingContext {
+  const account = deps.platformAccountId ?? accountOfArn(executionArn);
+  if (!account) throw new Error(`Cannot tell the platform account from execution ARN ${executionArn}; set PLATFORM_ACCOUNT_ID`);
+  return {
+    orgId: input.orgId,
+    roleName: input.roleName,
+    configVersion: config.configVersion,
+    executionArn: config.executionArn,
+    executionName: config.executionName,
+    requestedBy: config.requestedBy,
+    startedAt: config.startedAt,
+    trustDeadlineAt: config.trustDeadlineAt,
+    upload: config.upload,
+    download: config.download,
+    platformRoleArn: platformRoleArn(partitionOf(executionArn), account, input.orgId, input.roleName),
+  };
+}
