@@ -1,0 +1,23 @@
+/**
+ * Cleanup Lambda: middy glue around `cleanup`, which never throws. The input is not strictly parsed: on
+ * the failure path it may be the bare execution input (RecordConfig failed), and Cleanup must still end
+ * quietly so the Fail state can carry the original error.
+ */
+import { s3With, sts, stsWith } from '../../shared/clients';
+import { CredentialBroker } from '../../shared/credential-broker';
+import { lambdaHandler } from '../../shared/handler';
+import { cleanup, type CleanupDeps, type CleanupResult } from './cleanup';
+
+export function createHandler(deps: CleanupDeps | (() => CleanupDeps)) {
+  const resolve = typeof deps === 'function' ? deps : () => deps;
+  return lambdaHandler<unknown, CleanupResult>(async (event) => cleanup(event, resolve()));
+}
+
+let defaults: CleanupDeps | undefined;
+function defaultDeps(): CleanupDeps {
+  const clock = () => new Date();
+  const broker = new CredentialBroker({ sts, stsWith, clock });
+  return { customerCredentials: (chain) => broker.customerCredentials(chain), s3: s3With, clock };
+}
+
+export const handler = createHandler(() => (defaults ??= defaultDeps()));

@@ -1,0 +1,157 @@
+import { DeleteObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { StepInput } from '../../functions/shared/backend-records';
+import { AssumeRoleDeniedError } from '../../functions/shared/errors';
+import { cleanup, type CleanupDeps } from '../../functions/onboarding/cleanup/cleanup';
+import { createHandler } from '../../functions/onboarding/cleanup/handler';
+
+const s3 = mockClient(S3Client);
+const NOW = new Date('2026-11-30T07:00:00.000Z');
+const PREFIX = 'fw/.peridio-verification/3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1/';
+
+function context(overrides: Partial<StepInput> = {}): StepInput {
+  return {
+    orgId: '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a',
+    roleName: 'prod',
+    configVersion: 1,
+    executionArn: 'arn:aws:states:us-east-1:111111111111:execution:onboarding:3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1',
+    executionName: '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1',
+    requestedBy: 'support',
+    startedAt: NOW.toISOString(),
+    trustDeadlineAt: '2026-12-07T07:00:00.000Z',
+    upload: { bucket: 'acme-firmware', region: 'us-east-1', roleArn: 'arn:aws:iam::222222222222:role/PeridioBinaries', accountId: '222222222222', prefix: 'fw/' },
+    download: { type: 's3' },
+    platformRoleArn: 'arn:aws:iam::111111111111:role/binary_backend_3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a_prod',
+    trust: { trusted: true, attempt: 3, waitSeconds: 0, lastCheck: 'trusted' },
+    verifyUpload: { canaryKeys: [`${PREFIX}single-put.bin`, `${PREFIX}multipart.bin`] },
+    ...overrides,
+  };
+}
+
+let deps: CleanupDeps;
+let assumed: number;
+
+beforeEach(() => {
+  s3.reset();
+  assumed = 0;
+  deps = {
+    customerCredentials: async () => {
+      assumed += 1;
+      return { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'example-secret', sessionToken: 'token' };
+    },
+    s3: (region, credentials) => new S3Client({ region, credentials }),
+    clock: () => NOW,
+  };
+  s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: `${PREFIX}single-put.bin` }, { Key: `${PREFIX}multipart.bin` }] });
+  s3.on(DeleteObjectCommand).resolves({});
+});
+
+function denied() {
+  return new S3ServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'Access Denied' });
+}
+
+describe('Function: cleanup', () => {
+  it("deletes this execution's canaries and reports them", async () => {
+    const out = await cleanup(context(), deps);
+
+    expect(out).toEqual({ outcome: 'cleaned', deleted: [`${PREFIX}single-put.bin`, `${PREFIX}multipart.bin`], remaining: [], notes: [] });
+    expect(s3).toHaveReceivedCommandWith(ListObjectsV2Command, { Bucket: 'acme-firmware', Prefix: PREFIX });
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 2);
+  });
+
+  it('finds canaries by listing the prefix when VerifyUpload failed half-way and returned nothing', async () => {
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: `${PREFIX}single-put.bin` }] });
+
+    const out = await cleanup(context({ verifyUpload: undefined, error: { Error: 'StoragePermissionError', Cause: 'x' } }), deps);
+
+    expect(out.outcome).toBe('cleaned');
+    expect(out.deleted).toContain(`${PREFIX}single-put.bin`);
+    expect(out.deleted).toContain(`${PREFIX}multipart.bin`);
+  });
+
+  it('never deletes anything outside its own canary prefix', async () => {
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'fw/firmware.bin' }, { Key: `${PREFIX}single-put.bin` }] });
+
+    const out = await cleanup(context({ verifyUpload: { canaryKeys: ['fw/firmware.bin'] } }), deps);
+
+    expect(out.deleted).not.toContain('fw/firmware.bin');
+    expect(s3).not.toHaveReceivedCommandWith(DeleteObjectCommand, { Key: 'fw/firmware.bin' });
+  });
+
+  it('still deletes the known canary names when listing is denied', async () => {
+    s3.on(ListObjectsV2Command).rejects(denied());
+
+    const out = await cleanup(context(), deps);
+
+    expect(out.outcome).toBe('cleaned');
+    expect(out.deleted).toHaveLength(2);
+    expect(out.notes[0]).toContain('AccessDenied');
+  });
+
+  it('skips without assuming any role when trust never arrived', async () => {
+    const out = await cleanup(context({ trust: { trusted: false, attempt: 9, waitSeconds: 300, lastCheck: 'denied' }, verifyUpload: undefined }), deps);
+
+    expect(out.outcome).toBe('skipped');
+    expect(assumed).toBe(0);
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+  });
+
+  it('skips quietly on the bare execution input (RecordConfig failed)', async () => {
+    const out = await cleanup({ orgId: 'x', roleName: 'prod', upload: { bucket: 'b' }, error: { Error: 'ValidationError' } }, deps);
+
+    expect(out.outcome).toBe('skipped');
+  });
+
+  it('does not throw when the customer role can no longer be assumed', async () => {
+    deps.customerCredentials = async () => {
+      throw new AssumeRoleDeniedError('AssumeRole denied on the customer role', 'customer');
+    };
+
+    const out = await cleanup(context(), deps);
+
+    expect(out.outcome).toBe('incomplete');
+    expect(out.remaining).toHaveLength(2);
+    expect(out.notes[0]).toContain('AssumeRoleDeniedError');
+  });
+
+  it('does not throw when a delete is denied, and names what is left', async () => {
+    s3.on(DeleteObjectCommand).rejects(denied());
+
+    const out = await cleanup(context(), deps);
+
+    expect(out.outcome).toBe('incomplete');
+    expect(out.remaining).toHaveLength(2);
+    expect(out.notes.join(' ')).toContain('s3:DeleteObject');
+  });
+
+  it('does not throw when S3 throttles', async () => {
+    s3.on(DeleteObjectCommand).rejects(new S3ServiceException({ name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'Slow down' }));
+
+    const out = await cleanup(context(), deps);
+
+    expect(out.outcome).toBe('incomplete');
+  });
+
+  it('does not throw on garbage input', async () => {
+    await expect(cleanup(null, deps)).resolves.toMatchObject({ outcome: 'incomplete' });
+    await expect(cleanup('nonsense', deps)).resolves.toMatchObject({ outcome: 'skipped' });
+  });
+
+  it('puts no credentials in its summary', async () => {
+    s3.on(DeleteObjectCommand).rejects(denied());
+
+    const out = await cleanup(context(), deps);
+
+    expect(JSON.stringify(out)).not.toMatch(/example-secret|ASIAEXAMPLE|token/);
+  });
+});
+
+describe('Handler: cleanup', () => {
+  it('returns the summary and never rejects, even for bad input', async () => {
+    const handler = createHandler(deps);
+
+    await expect(handler({ error: { Error: 'TrustPolicyTimeoutError' } }, {} as never)).resolves.toMatchObject({ outcome: 'skipped' });
+    await expect(handler(context(), {} as never)).resolves.toMatchObject({ outcome: 'cleaned' });
+  });
+});
