@@ -1,0 +1,127 @@
+/**
+ * `binary-backends history`: the operator's timeline of an org's onboardings, from Step Functions'
+ * execution history (not from the record, which the workflow could fail to write).
+ */
+import { AwsClients, VARS, requireEnv } from '../aws';
+import {
+  executionHistory,
+  listOrgExecutions,
+  stepRuns,
+  terminalError,
+  timeline,
+  type ExecutionError,
+  type TimelineEntry,
+} from '../executions';
+import { EXIT, humanDuration, paintStatus, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
+import { checkOrg, checkRoleName } from './records-view';
+
+export interface HistoryResult {
+  orgId: string;
+  roleName?: string;
+  executions: {
+    name: string;
+    executionArn: string;
+    status: string;
+    startedAt?: string;
+    stoppedAt?: string;
+    durationMs?: number;
+    requestedBy?: string;
+    configVersion?: number;
+    download?: string;
+    timeline: TimelineEntry[];
+    error?: ExecutionError;
+  }[];
+}
+
+export async function history(flags: { org?: string; roleName?: string; json?: boolean }, io: CliIo): Promise<ExitCode> {
+  const orgId = checkOrg(flags.org);
+  const roleName = flags.roleName === undefined ? undefined : checkRoleName(flags.roleName);
+  const env = requireEnv(io.env, [VARS.stateMachine]);
+  const clients = new AwsClients(io.env);
+  try {
+    const list = await listOrgExecutions(clients.sfn, env[VARS.stateMachine], orgId, roleName);
+    const result: HistoryResult = { orgId, roleName, executions: [] };
+    for (const item of list.reverse()) {
+      const events = await executionHistory(clients.sfn, item.executionArn!);
+      const started = events.find((e) => e.executionStartedEventDetails)?.executionStartedEventDetails?.input;
+      const input = safeParse(started) as { requestedBy?: string; configVersion?: number; download?: { type?: string; host?: string } } | undefined;
+      result.executions.push({
+        name: item.name!,
+        executionArn: item.executionArn!,
+        status: item.status ?? 'UNKNOWN',
+        startedAt: item.startDate?.toISOString(),
+        stoppedAt: item.stopDate?.toISOString(),
+        durationMs: item.startDate && item.stopDate ? item.stopDate.getTime() - item.startDate.getTime() : undefined,
+        requestedBy: input?.requestedBy,
+        configVersion: input?.configVersion,
+        download: input?.download?.type === 'cloudfront' ? `cloudfront ${input.download.host ?? ''}`.trim() : input?.download?.type,
+        timeline: timeline(stepRuns(events)),
+        error: terminalError(events),
+      });
+    }
+    io.onResult?.('history', result);
+    if (flags.json) writeJson(io, result);
+    else io.stdout.write(renderHistory(result, io));
+    return EXIT.ok;
+  } finally {
+    clients.destroy();
+  }
+}
+
+function safeParse(text: string | undefined): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function clockTime(iso: string): string {
+  return iso.slice(11, 23);
+}
+
+export function renderHistory(result: HistoryResult, io: CliIo): string {
+  const style = styleFor(io);
+  if (result.executions.length === 0) {
+    return `No onboarding executions for org ${result.orgId}${result.roleName ? ` backend "${result.roleName}"` : ''}.\n`;
+  }
+  const lines: string[] = [];
+  for (const x of result.executions) {
+    lines.push(
+      `${style.paint('bold', x.name)}  ${paintStatus(style, x.status)}` +
+        (x.durationMs !== undefined ? `  in ${humanDuration(x.durationMs)}` : x.status === 'RUNNING' ? '  (running)' : ''),
+    );
+    lines.push(
+      style.paint(
+        'gray',
+        `  started ${x.startedAt ?? '?'}` +
+          (x.requestedBy ? ` by ${x.requestedBy}` : '') +
+          (x.configVersion !== undefined ? `, config v${x.configVersion}` : '') +
+          (x.download ? `, download via ${x.download}` : ''),
+      ),
+    );
+    for (const t of x.timeline) {
+      const when = style.paint('gray', clockTime(t.startedAt));
+      const took = t.durationMs === undefined ? style.paint('yellow', 'running') : humanDuration(t.durationMs);
+      if (t.kind === 'trust-loop') {
+        lines.push(
+          `  ${when}  ${style.paint('cyan', 'CheckTrust'.padEnd(18))} ${took.padEnd(12)} ` +
+            `${t.checks} check${t.checks === 1 ? '' : 's'}, ${t.waits} wait${t.waits === 1 ? '' : 's'} (WaitForTrust) for the customer's trust policy`,
+        );
+      } else {
+        const retries = t.retries > 0 ? style.paint('yellow', ` retried ${t.retries}×`) : '';
+        lines.push(`  ${when}  ${style.paint('cyan', t.name.padEnd(18))} ${took.padEnd(12)}${retries}`.trimEnd());
+      }
+      for (const e of t.errors) {
+        lines.push(`  ${' '.repeat(12)}  ${style.paint('red', `${e.name}`)}: ${e.message}`);
+      }
+    }
+    if (x.error) {
+      lines.push(`  ${style.paint('red', '✘ failed')}: ${style.paint('bold', x.error.name)}: ${x.error.message}`);
+      lines.push(`    fix: ${x.error.remediation}`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}

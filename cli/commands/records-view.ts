@@ -1,0 +1,220 @@
+/**
+ * `binary-backends trust-policy` and `binary-backends status`: what support reads from the org record.
+ */
+import { remediationFor } from '../../functions/shared/errors';
+import { orgIdProblem, roleNameProblem } from '../../functions/shared/validation';
+import { AwsClients, VARS, requireEnv } from '../aws';
+import {
+  CommandFailure,
+  EXIT,
+  UsageError,
+  humanDuration,
+  paintStatus,
+  styleFor,
+  table,
+  writeJson,
+  type CliIo,
+  type ExitCode,
+} from '../io';
+import { findBackendIgnoringCase, readOrg, type Backend, type BackendConfig } from '../records';
+
+export function checkOrg(org: string | undefined): string {
+  if (org === undefined) throw new UsageError('--org: required');
+  const p = orgIdProblem(org);
+  if (p) throw new UsageError(`--org: ${p}`);
+  return org;
+}
+
+export function checkRoleName(roleName: string | undefined): string {
+  if (roleName === undefined) throw new UsageError('--role-name: required');
+  const p = roleNameProblem(roleName);
+  if (p) throw new UsageError(`--role-name: ${p}`);
+  return roleName;
+}
+
+export async function trustPolicy(flags: { org?: string; roleName?: string; json?: boolean }, io: CliIo): Promise<ExitCode> {
+  const orgId = checkOrg(flags.org);
+  const roleName = checkRoleName(flags.roleName);
+  const env = requireEnv(io.env, [VARS.table]);
+  const clients = new AwsClients(io.env);
+  try {
+    const record = await readOrg(clients.dynamo, env[VARS.table], orgId);
+    const backend = findBackendIgnoringCase(record, roleName);
+    if (!backend) {
+      throw new CommandFailure(`Org ${orgId} has no backend named "${roleName}".`, 'BackendNotFoundError', remediationFor('BackendNotFoundError'));
+    }
+    if (!backend.trustPolicy) {
+      const status = backend.pending?.status ?? backend.serving?.status ?? 'unknown';
+      throw new CommandFailure(
+        `The trust policy for backend "${backend.roleName}" is not ready yet (status ${status}). ` +
+          'The workflow renders it once the platform role exists; try again in a few seconds.',
+      );
+    }
+    const result = {
+      orgId,
+      roleName: backend.roleName,
+      platformRoleArn: backend.platformRoleArn,
+      customerRoleArn: (backend.pending ?? backend.serving)?.upload.roleArn,
+      trustPolicy: JSON.parse(backend.trustPolicy) as unknown,
+      instructions: backend.trustPolicyInstructions,
+    };
+    io.onResult?.('trust-policy', result);
+    if (flags.json) {
+      writeJson(io, result);
+    } else {
+      // stdout carries exactly the JSON, so `> trust-policy.json` gives the customer's file.
+      io.stdout.write(backend.trustPolicy.endsWith('\n') ? backend.trustPolicy : `${backend.trustPolicy}\n`);
+      if (backend.trustPolicyInstructions || result.customerRoleArn) {
+        io.stderr.write(
+          `\nApply this as the trust policy of ${result.customerRoleArn ?? "the customer's role"}.\n` +
+            (backend.trustPolicyInstructions ? `${backend.trustPolicyInstructions}\n` : ''),
+        );
+      }
+    }
+    return EXIT.ok;
+  } finally {
+    clients.destroy();
+  }
+}
+
+function configSummary(c: BackendConfig) {
+  return {
+    configVersion: c.configVersion,
+    status: c.status,
+    executionArn: c.executionArn,
+    requestedBy: c.requestedBy,
+    startedAt: c.startedAt,
+    trustDeadlineAt: c.trustDeadlineAt,
+    attempts: c.attempts,
+    lastCheckedAt: c.lastCheckedAt,
+    lastCheckResult: c.lastCheckResult,
+    nextCheckAt: c.nextCheckAt,
+    activatedAt: c.activatedAt,
+    upload: c.upload,
+    download:
+      c.download.type === 'cloudfront'
+        ? {
+            type: 'cloudfront' as const,
+            host: c.download.host,
+            keyPairId: c.download.keyPairId,
+            hashAlgorithm: c.download.hashAlgorithm,
+            privateKeySecretArn: c.download.privateKeySecretArn,
+            ttlSeconds: c.download.ttlSeconds,
+          }
+        : { type: 's3' as const },
+    checks: c.checks ?? [],
+    error: c.error,
+  };
+}
+
+export interface StatusResult {
+  orgId: string;
+  /** Where the signer routes the org now. */
+  storage: 'default' | 'custom';
+  active?: string;
+  backends: {
+    roleName: string;
+    active: boolean;
+    platformRoleArn?: string;
+    trustPolicyReady: boolean;
+    serving?: ReturnType<typeof configSummary>;
+    pending?: ReturnType<typeof configSummary>;
+  }[];
+}
+
+export async function status(flags: { org?: string; json?: boolean }, io: CliIo): Promise<ExitCode> {
+  const orgId = checkOrg(flags.org);
+  const env = requireEnv(io.env, [VARS.table]);
+  const clients = new AwsClients(io.env);
+  try {
+    const record = await readOrg(clients.dynamo, env[VARS.table], orgId);
+    const backends = Object.values(record?.backends ?? {}).sort((a, b) => a.roleName.localeCompare(b.roleName));
+    const result: StatusResult = {
+      orgId,
+      storage: record?.active ? 'custom' : 'default',
+      active: record?.active,
+      backends: backends.map((b: Backend) => ({
+        roleName: b.roleName,
+        active: record?.active === b.roleName,
+        platformRoleArn: b.platformRoleArn,
+        trustPolicyReady: Boolean(b.trustPolicy),
+        serving: b.serving && configSummary(b.serving),
+        pending: b.pending && configSummary(b.pending),
+      })),
+    };
+    io.onResult?.('status', result);
+    if (flags.json) {
+      writeJson(io, result);
+      return EXIT.ok;
+    }
+    io.stdout.write(renderStatus(result, io));
+    return EXIT.ok;
+  } finally {
+    clients.destroy();
+  }
+}
+
+export function renderStatus(result: StatusResult, io: CliIo): string {
+  const style = styleFor(io);
+  const now = (io.clock ?? (() => new Date()))();
+  const lines: string[] = [];
+  lines.push(
+    `${style.paint('bold', `Org ${result.orgId}`)}: ` +
+      (result.active
+        ? `downloads and uploads go to custom backend ${style.paint('green', `"${result.active}"`)}`
+        : `uses Peridio's default storage${result.backends.length ? ' (no custom backend is active)' : ' (no custom backends)'}`),
+  );
+  if (result.backends.length === 0) return `${lines.join('\n')}\n`;
+  lines.push('');
+  const rows = result.backends.flatMap((b) =>
+    (['serving', 'pending'] as const)
+      .filter((slot) => b[slot])
+      .map((slot) => {
+        const c = b[slot]!;
+        return [
+          b.active && slot === 'serving' ? style.paint('green', `${b.roleName} *`) : b.roleName,
+          slot,
+          `v${c.configVersion}`,
+          paintStatus(style, c.status),
+          `${c.upload.bucket} (${c.upload.region})`,
+          c.download.type === 'cloudfront' ? `cloudfront ${c.download.host}` : 's3',
+          c.status === 'AWAITING_TRUST' ? `${c.attempts} checks` : c.activatedAt ? `active since ${c.activatedAt}` : c.error ? c.error.name : '',
+        ];
+      }),
+  );
+  lines.push(table(style, ['BACKEND', 'CONFIG', 'VERSION', 'STATUS', 'BUCKET', 'DOWNLOAD', 'NOTE'], rows).trimEnd());
+  if (result.active) lines.push(style.paint('gray', '* active: the signer routes the org to this backend'));
+  for (const b of result.backends) {
+    for (const slot of ['pending', 'serving'] as const) {
+      const c = b[slot];
+      if (!c) continue;
+      // The serving config's checks were shown when it was pending; show them only if nothing is pending.
+      if (slot === 'serving' && b.pending) continue;
+      lines.push('', style.paint('bold', `Backend "${b.roleName}" ${slot} v${c.configVersion}: ${c.status}`));
+      lines.push(`  execution   ${c.executionArn}`);
+      lines.push(`  requested   by ${c.requestedBy} at ${c.startedAt}`);
+      lines.push(`  role        ${c.upload.roleArn} (platform role ${b.platformRoleArn ?? 'not created yet'})`);
+      if (c.status === 'AWAITING_TRUST' || c.status === 'PENDING') {
+        const next = c.nextCheckAt ? humanDuration(Math.max(0, new Date(c.nextCheckAt).getTime() - now.getTime())) : '?';
+        lines.push(
+          `  trust       ${c.attempts} checks so far${c.lastCheckResult ? `, last: ${c.lastCheckResult}` : ''}; next check in ${next}; gives up at ${c.trustDeadlineAt}`,
+        );
+        if (b.trustPolicyReady) lines.push(`              send the customer: binary-backends trust-policy --org ${result.orgId} --role-name ${b.roleName}`);
+      }
+      if (c.checks.length > 0) {
+        lines.push(
+          table(
+            style,
+            ['  CHECK', 'RESULT', 'MESSAGE'],
+            c.checks.map((k) => [`  ${k.name}`, paintStatus(style, k.result), k.message + (k.fix && k.result !== 'PASS' ? `\n      fix: ${k.fix}` : '')]),
+          ).trimEnd(),
+        );
+      }
+      if (c.error) {
+        lines.push(`  ${style.paint('red', 'error')}       ${c.error.name}: ${c.error.message}`);
+        lines.push(`  fix         ${c.error.remediation}`);
+      }
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

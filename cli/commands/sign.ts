@@ -1,0 +1,117 @@
+/**
+ * `binary-backends sign` and `binary-backends deactivate`: invoking the signer and the deactivate
+ * Lambda through the Lambda API, exactly as internal services do.
+ */
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { hasControlCharacters } from '../../functions/shared/validation';
+import { AwsClients, VARS, requireEnv } from '../aws';
+import { EXIT, UsageError, styleFor, table, writeJson, type CliIo, type ExitCode } from '../io';
+import { invokeJson } from '../lambda';
+import { checkOrg } from './records-view';
+
+export interface SignedUrl {
+  key: string;
+  url: string;
+  method: string;
+  headers?: Record<string, string>;
+  expiresAt: string;
+}
+
+export interface SignResult {
+  storage: 'default' | 'custom';
+  roleName?: string;
+  via: 's3' | 'cloudfront';
+  urls: SignedUrl[];
+  [extra: string]: unknown;
+}
+
+export async function sign(
+  flags: { org?: string; key?: string[]; upload?: boolean; ttl?: string; json?: boolean },
+  io: CliIo,
+): Promise<ExitCode> {
+  const orgId = checkOrg(flags.org);
+  const keys = flags.key ?? [];
+  if (keys.length === 0) throw new UsageError('--key: required (repeat --key for several objects)');
+  if (keys.length > 1000) throw new UsageError(`--key: at most 1000 keys per call (got ${keys.length})`);
+  for (const k of keys) {
+    if (k === '') throw new UsageError('--key: must not be empty');
+    if (hasControlCharacters(k)) throw new UsageError(`--key: must not contain control characters (got ${JSON.stringify(k)})`);
+  }
+  let ttlSeconds: number | undefined;
+  if (flags.ttl !== undefined) {
+    if (!/^\d+$/.test(flags.ttl.trim())) throw new UsageError(`--ttl: must be a whole number of seconds (got ${JSON.stringify(flags.ttl)})`);
+    ttlSeconds = Number(flags.ttl);
+  }
+  const env = requireEnv(io.env, [VARS.signer]);
+  const clients = new AwsClients(io.env);
+  try {
+    const operation = flags.upload ? 'upload' : 'download';
+    const result = await invokeJson<SignResult>(clients.lambda, env[VARS.signer], {
+      orgId,
+      operation,
+      keys,
+      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+    });
+    io.onResult?.('sign', result);
+    if (flags.json) {
+      writeJson(io, result);
+      return EXIT.ok;
+    }
+    const style = styleFor(io);
+    io.stdout.write(
+      `${style.paint('bold', `${operation === 'upload' ? 'Upload' : 'Download'} URLs`)} for org ${orgId}: ` +
+        `${result.storage === 'custom' ? `custom backend "${result.roleName}"` : 'default storage'}, via ${result.via}\n`,
+    );
+    io.stdout.write(
+      table(
+        style,
+        ['KEY', 'METHOD', 'EXPIRES AT', 'URL'],
+        result.urls.map((u) => [u.key, u.method, u.expiresAt, u.url]),
+      ),
+    );
+    const headers = result.urls.filter((u) => u.headers && Object.keys(u.headers).length > 0);
+    for (const u of headers) io.stdout.write(`headers for ${u.key}: ${JSON.stringify(u.headers)}\n`);
+    return EXIT.ok;
+  } finally {
+    clients.destroy();
+  }
+}
+
+export interface DeactivateResult {
+  orgId: string;
+  deactivated?: string;
+  [extra: string]: unknown;
+}
+
+export async function deactivate(flags: { org?: string; confirm?: boolean; json?: boolean }, io: CliIo): Promise<ExitCode> {
+  const orgId = checkOrg(flags.org);
+  if (!flags.confirm) {
+    throw new UsageError(
+      `--confirm: required. Deactivating switches org ${orgId} back to Peridio's default storage at once; ` +
+        'binaries already in the custom bucket stay there and are no longer served. Repeat with --confirm to proceed.',
+    );
+  }
+  const env = requireEnv(io.env, [VARS.deactivate]);
+  const clients = new AwsClients(io.env);
+  try {
+    const identity = await clients.sts.send(new GetCallerIdentityCommand({}));
+    const result = await invokeJson<DeactivateResult>(clients.lambda, env[VARS.deactivate], {
+      orgId,
+      requestedBy: identity.Arn ?? 'unknown',
+    });
+    const warning =
+      "Binaries stored in the customer's bucket stay there: they are not copied to default storage and are no longer served. " +
+      "Re-upload what devices still need, or re-onboard the backend.";
+    io.onResult?.('deactivate', { ...result, warning });
+    if (flags.json) {
+      writeJson(io, { ...result, warning });
+      return EXIT.ok;
+    }
+    const style = styleFor(io);
+    io.stdout.write(`Org ${orgId} now uses Peridio's default storage.\n`);
+    io.stdout.write(`${style.paint('yellow', 'Warning:')} ${warning}\n`);
+    return EXIT.ok;
+  } finally {
+    clients.destroy();
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The CloudFront private key support was given: read from a file, checked to be an RSA 2048 or EC P-256
+ * private key, and stored in Secrets Manager. The key never leaves this module except as the
+ * SecretString of CreateSecret/PutSecretValue; messages never include it.
+ */
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { parseCloudFrontPrivateKey } from '../functions/shared/cloudfront-keys';
+import { encodeRoleNameForExecution } from '../functions/shared/identifiers';
+import { UsageError } from './io';
+
+export interface LoadedKey {
+  pem: string;
+  key: KeyObject;
+  /** sha256 of the public key (SPKI DER), hex: not secret, names the secret. */
+  fingerprint: string;
+}
+
+/** Reads and checks the key file. Throws UsageError naming --private-key-file, never echoing the key. */
+export async function loadPrivateKeyFile(path: string): Promise<LoadedKey> {
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new UsageError(`--private-key-file: cannot read ${JSON.stringify(path)} (${code})`);
+  }
+  let key: KeyObject;
+  try {
+    key = parseCloudFrontPrivateKey(pem);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new UsageError(`--private-key-file: ${reason}`);
+  }
+  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  return { pem, key, fingerprint: createHash('sha256').update(spki).digest('hex') };
+}
+
+/**
+ * The secret name for a key: `<prefix><orgId>/<roleName>/<fingerprint>`. Deterministic per key, so a
+ * double submit of the same onboarding reuses the same secret and version (and the starter sees the same
+ * request), while a different key always gets its own secret, never swapping the key under a serving config.
+ */
+export function secretNameFor(prefix: string, orgId: string, roleName: string, fingerprint: string): string {
+  const sep = prefix === '' || prefix.endsWith('/') || prefix.endsWith('-') ? '' : '/';
+  return `${prefix}${sep}${orgId}/${encodeRoleNameForExecution(roleName)}/${fingerprint.slice(0, 24)}`;
+}
+
+export interface StoredKey {
+  arn: string;
+  versionId?: string;
+  name: string;
+  /** False when an identical secret already existed (a double submit). */
+  created: boolean;
+}
+
+/** Stores the key (or finds it already stored) and returns the ARN and the version to pin. */
+export async function storePrivateKey(
+  secrets: SecretsManagerClient,
+  name: string,
+  loaded: LoadedKey,
+  context: { orgId: string; roleName: string },
+): Promise<StoredKey> {
+  try {
+    const out = await secrets.send(
+      new CreateSecretCommand({
+        Name: name,
+        SecretString: loaded.pem,
+        Description: `CloudFront signing key for binary backend ${context.roleName} of org ${context.orgId} (public key sha256 ${loaded.fingerprint})`,
+      }),
+    );
+    return { arn: out.ARN!, versionId: out.VersionId, name, created: true };
+  } catch (err) {
+    if ((err as Error).name !== 'ResourceExistsException') throw err;
+  }
+  const current = await secrets.send(new GetSecretValueCommand({ SecretId: name }));
+  if (current.SecretString?.trim() === loaded.pem.trim()) {
+    return { arn: current.ARN!, versionId: current.VersionId, name, created: false };
+  }
+  // Same public key but a different encoding of the private key: store it as a new, pinned version.
+  const put = await secrets.send(new PutSecretValueCommand({ SecretId: name, SecretString: loaded.pem }));
+  return { arn: put.ARN!, versionId: put.VersionId, name, created: true };
+}

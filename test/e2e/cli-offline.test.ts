@@ -1,0 +1,301 @@
+/**
+ * The CLI's own behaviour that needs no stack: flag validation and exit codes, configuration from the
+ * injected env, output in a pipe vs a terminal, the operator timeline, and --follow driven by an
+ * injected clock against mocked AWS clients.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { LambdaClient, InvokeCommand } from '@aws-sdk/client-lambda';
+import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { SFNClient, DescribeExecutionCommand, GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { runCli } from '../../cli/main';
+import { endpointFor } from '../../cli/aws';
+import { executionError, isExecutionOf, stepRuns, timeline } from '../../cli/executions';
+import { styleFor, table } from '../../cli/io';
+import type { OrgRecord } from '../../functions/shared/backend-records';
+import { capture } from './helpers/capture';
+
+const ORG = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
+const GOOD = ['--org', ORG, '--role-name', 'prod', '--bucket', 'acme-firmware', '--region', 'eu-west-1', '--role-arn', 'arn:aws:iam::222222222222:role/PeridioBinaries'];
+const ENV = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'secret',
+  BINARY_BACKENDS_STARTER_FUNCTION: 'binary-backends-test-starter',
+  BINARY_BACKENDS_TABLE: 'binary-backends-test',
+  BINARY_BACKENDS_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:111111111111:stateMachine:onboarding',
+};
+
+describe('CLI: bad usage', () => {
+  it('exits 2 and names the flag for a bucket that looks like an IP address', async () => {
+    const c = capture({});
+    const code = await runCli(['onboard', ...GOOD.slice(0, 4), '--bucket', '192.168.5.4', ...GOOD.slice(6)], c.io);
+    expect(code).toBe(2);
+    expect(c.stderr()).toContain('--bucket: must not look like an IP address');
+    expect(c.stdout()).toBe('');
+  });
+
+  it('names every bad flag at once, in flag terms rather than field paths', async () => {
+    const c = capture({});
+    const code = await runCli(['onboard', '--org', ORG.toUpperCase(), '--role-name', 'much-too-long', '--bucket', 'ok-bucket', '--region', 'moon-1', '--role-arn', 'arn:aws:sts::222222222222:assumed-role/x/y'], c.io);
+    expect(code).toBe(2);
+    for (const flag of ['--org', '--role-name', '--region', '--role-arn']) expect(c.stderr()).toContain(`${flag}: `);
+    expect(c.stderr()).not.toMatch(/upload\.|orgId:/);
+  });
+
+  it('refuses a CloudFront key group ID given as --key-pair-id, asking for the public key ID', async () => {
+    const c = capture({});
+    const code = await runCli(['onboard', ...GOOD, '--cloudfront-host', 'd111111abcdef8.cloudfront.net', '--key-pair-id', '7b3c5e1a-1111-2222-3333-444455556666', '--private-key-file', '/nonexistent'], c.io);
+    expect(code).toBe(2);
+    expect(c.stderr()).toContain('--key-pair-id: looks like a CloudFront key group ID');
+  });
+
+  it('requires the CloudFront flags together', async () => {
+    const c = capture({});
+    expect(await runCli(['onboard', ...GOOD, '--cloudfront-host', 'd111111abcdef8.cloudfront.net'], c.io)).toBe(2);
+    expect(c.stderr()).toContain('--key-pair-id, --private-key-file: required');
+  });
+
+  it('names --ttl when it is not a whole number, and when it is out of bounds', async () => {
+    const a = capture({});
+    expect(await runCli(['sign', '--org', ORG, '--key', 'a', '--ttl', 'soon'], a.io)).toBe(2);
+    expect(a.stderr()).toContain('--ttl: must be a whole number');
+    const b = capture({});
+    const cf = ['--cloudfront-host', 'd111111abcdef8.cloudfront.net', '--key-pair-id', 'K2JCJMDEHXQW5F', '--private-key-file', '/nonexistent'];
+    expect(await runCli(['onboard', ...GOOD, ...cf, '--ttl', '5'], b.io)).toBe(2);
+    expect(b.stderr()).toContain('--ttl: must be at least 60');
+  });
+
+  it('names --private-key-file when the file cannot be read, without touching AWS', async () => {
+    const c = capture(ENV);
+    const code = await runCli(['onboard', ...GOOD, '--cloudfront-host', 'd111111abcdef8.cloudfront.net', '--key-pair-id', 'K2JCJMDEHXQW5F', '--private-key-file', '/nonexistent/key.pem'], c.io);
+    expect(code).toBe(2);
+    expect(c.stderr()).toContain('--private-key-file: cannot read');
+  });
+
+  it('rejects --hash-algorithm values other than SHA1 and SHA256, unknown commands and unknown flags', async () => {
+    for (const argv of [['onboard', ...GOOD, '--hash-algorithm', 'MD5'], ['frobnicate'], ['status', '--org', ORG, '--colour']]) {
+      const c = capture({});
+      expect(await runCli(argv, c.io)).toBe(2);
+      expect(c.stderr()).toMatch(/error/);
+    }
+  });
+
+  it('requires --confirm to deactivate and says that binaries stay in the bucket', async () => {
+    const c = capture(ENV);
+    expect(await runCli(['deactivate', '--org', ORG], c.io)).toBe(2);
+    expect(c.stderr()).toContain('--confirm: required');
+    expect(c.stderr()).toContain('stay there');
+  });
+
+  it('names every missing environment variable, with exit code 2', async () => {
+    const c = capture({});
+    expect(await runCli(['onboard', ...GOOD], c.io)).toBe(2);
+    expect(c.stderr()).toContain('AWS_REGION, BINARY_BACKENDS_STARTER_FUNCTION, BINARY_BACKENDS_TABLE');
+    const h = capture({ AWS_REGION: 'us-east-1' });
+    expect(await runCli(['history', '--org', ORG], h.io)).toBe(2);
+    expect(h.stderr()).toContain('BINARY_BACKENDS_STATE_MACHINE_ARN');
+  });
+
+  it('prints a machine-readable error with --json', async () => {
+    const c = capture({});
+    expect(await runCli(['status', '--org', 'nope', '--json'], c.io)).toBe(2);
+    expect(JSON.parse(c.stdout())).toMatchObject({ error: { name: 'UsageError' }, exitCode: 2 });
+  });
+
+  it('prints help with exit code 0', async () => {
+    const c = capture({});
+    expect(await runCli(['--help'], c.io)).toBe(0);
+    expect(c.stdout()).toContain('onboard');
+  });
+});
+
+describe('CLI: configuration from the injected environment', () => {
+  it('prefers AWS_ENDPOINT_URL_<SERVICE>, then AWS_ENDPOINT_URL, as the SDK does', () => {
+    expect(endpointFor({ AWS_ENDPOINT_URL: 'http://127.0.0.1:1', AWS_ENDPOINT_URL_SFN: 'http://127.0.0.1:2' }, 'SFN')).toBe('http://127.0.0.1:2');
+    expect(endpointFor({ AWS_ENDPOINT_URL: 'http://127.0.0.1:1' }, 'SECRETS_MANAGER')).toBe('http://127.0.0.1:1');
+    expect(endpointFor({ AWS_ENDPOINT_URL: 'http://127.0.0.1:1', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, 'S3')).toBeUndefined();
+    expect(endpointFor({}, 'S3')).toBeUndefined();
+  });
+});
+
+describe('CLI: output', () => {
+  it('uses no colour codes in a pipe or with NO_COLOR, and colour on a terminal', () => {
+    const rows = [['prod', 'ACTIVE']];
+    expect(table(styleFor({ env: {}, isTTY: false }), ['A', 'B'], rows)).not.toContain('\u001b[');
+    expect(table(styleFor({ env: { NO_COLOR: '1' }, isTTY: true }), ['A', 'B'], rows)).not.toContain('\u001b[');
+    expect(table(styleFor({ env: {}, isTTY: true }), ['A', 'B'], rows)).toContain('\u001b[');
+  });
+});
+
+function ev(id: number, type: string, seconds: number, extra: Partial<HistoryEvent> = {}): HistoryEvent {
+  return { id, type: type as HistoryEvent['type'], timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, seconds)), ...extra };
+}
+function entered(id: number, type: string, name: string, s: number): HistoryEvent {
+  return ev(id, `${type}StateEntered`, s, { stateEnteredEventDetails: { name } });
+}
+function exited(id: number, type: string, name: string, s: number): HistoryEvent {
+  return ev(id, `${type}StateExited`, s, { stateExitedEventDetails: { name } });
+}
+
+describe('CLI: the operator timeline', () => {
+  it('collapses the CheckTrust loop into one entry counting checks and waits', () => {
+    const events: HistoryEvent[] = [ev(1, 'ExecutionStarted', 0)];
+    let id = 2;
+    let s = 0;
+    events.push(entered(id++, 'Task', 'RecordConfig', s), ev(id++, 'LambdaFunctionScheduled', s), exited(id++, 'Task', 'RecordConfig', ++s));
+    for (let i = 0; i < 4; i += 1) {
+      events.push(entered(id++, 'Task', 'CheckTrust', s), ev(id++, 'LambdaFunctionScheduled', s), exited(id++, 'Task', 'CheckTrust', ++s));
+      events.push(entered(id++, 'Choice', 'IsTrusted', s), exited(id++, 'Choice', 'IsTrusted', s));
+      if (i < 3) events.push(entered(id++, 'Wait', 'WaitForTrust', s), exited(id++, 'Wait', 'WaitForTrust', (s += 5)));
+    }
+    events.push(entered(id++, 'Task', 'VerifyUpload', s), ev(id++, 'LambdaFunctionScheduled', s));
+    events.push(ev(id++, 'LambdaFunctionFailed', s, { lambdaFunctionFailedEventDetails: { error: 'TransientError', cause: 'throttled' } }));
+    events.push(ev(id++, 'LambdaFunctionScheduled', ++s), exited(id++, 'Task', 'VerifyUpload', ++s));
+    const t = timeline(stepRuns(events));
+    expect(t.map((e) => e.name)).toEqual(['RecordConfig', 'CheckTrust', 'VerifyUpload']);
+    expect(t[1]).toMatchObject({ kind: 'trust-loop', checks: 4, waits: 3, durationMs: 19_000 });
+    expect(t[2]).toMatchObject({ kind: 'state', retries: 1, errors: [{ name: 'TransientError', message: 'throttled' }] });
+  });
+
+  it('reads a Catch cause both as AWS JSON and as the plain message of aws-local-stepfunctions', () => {
+    expect(executionError('TrustPolicyTimeoutError', '{"errorType":"TrustPolicyTimeoutError","errorMessage":"gave up"}')).toMatchObject({
+      name: 'TrustPolicyTimeoutError',
+      message: 'gave up',
+      remediation: expect.stringContaining('trust-policy'),
+    });
+    expect(executionError('ExternalIdNotEnforcedError', 'no condition')).toMatchObject({ message: 'no condition', remediation: expect.stringContaining('sts:ExternalId') });
+  });
+
+  it("matches an org's executions by name, and a backend's without its longer-named siblings", () => {
+    expect(isExecutionOf(`${ORG}-prod-3`, ORG)).toBe(true);
+    expect(isExecutionOf(`${ORG}-prod-3`, ORG, 'prod')).toBe(true);
+    expect(isExecutionOf(`${ORG}-a-5-3`, ORG, 'a')).toBe(false);
+    expect(isExecutionOf(`${ORG}-a-5-3`, ORG, 'a-5')).toBe(true);
+    expect(isExecutionOf(`${ORG}-a_2eb-1`, ORG, 'a.b')).toBe(true);
+    expect(isExecutionOf(`00000000-0000-4000-8000-000000000000-prod-1`, ORG)).toBe(false);
+  });
+});
+
+describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
+  const lambda = mockClient(LambdaClient);
+  const sts = mockClient(STSClient);
+  const sfn = mockClient(SFNClient);
+  const ddb = mockClient(DynamoDBDocumentClient);
+  const execArn = `arn:aws:states:us-east-1:111111111111:execution:onboarding:${ORG}-prod-1`;
+  beforeEach(() => {
+    lambda.reset();
+    sts.reset();
+    sfn.reset();
+    ddb.reset();
+  });
+
+  function record(status: string, attempts: number, nextCheckAt?: string): OrgRecord {
+    return {
+      pk: `ORG#${ORG}`,
+      sk: 'BACKENDS',
+      orgId: ORG,
+      version: 3,
+      updatedAt: '2026-01-01T00:00:00.000Z',
+      ...(status === 'ACTIVE' ? { active: 'prod' } : {}),
+      backends: {
+        prod: {
+          roleName: 'prod',
+          lastConfigVersion: 1,
+          platformRoleArn: `arn:aws:iam::111111111111:role/binary_backend_${ORG}_prod`,
+          trustPolicy: '{"Version":"2012-10-17"}',
+          [status === 'ACTIVE' ? 'serving' : 'pending']: {
+            configVersion: 1,
+            executionArn: execArn,
+            executionName: `${ORG}-prod-1`,
+            status,
+            requestedBy: 'arn:aws:iam::111111111111:user/support',
+            startedAt: '2026-01-01T00:00:00.000Z',
+            trustDeadlineAt: '2026-01-08T00:00:00.000Z',
+            attempts,
+            nextCheckAt,
+            lastCheckResult: 'AccessDenied on the customer role',
+            upload: { bucket: 'acme-firmware', region: 'eu-west-1', roleArn: 'arn:aws:iam::222222222222:role/PeridioBinaries', accountId: '222222222222' },
+            download: { type: 's3' },
+            checks: [],
+            createdAt: '2026-01-01T00:00:00.000Z',
+            updatedAt: '2026-01-01T00:00:00.000Z',
+          },
+        },
+      },
+    } as OrgRecord;
+  }
+
+  it('shows the state, the attempt count and the time to the next check, then the activation', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: new TextEncoder().encode(JSON.stringify({ executionArn: execArn, executionName: `${ORG}-prod-1`, configVersion: 1 })) as never,
+    });
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: record('AWAITING_TRUST', 0) })
+      .resolvesOnce({ Item: record('AWAITING_TRUST', 1, '2026-01-01T00:00:30.000Z') })
+      .resolvesOnce({ Item: record('AWAITING_TRUST', 2, '2026-01-01T00:01:00.000Z') })
+      .resolves({ Item: record('ACTIVE', 3) });
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolvesOnce({ status: 'RUNNING' })
+      .resolvesOnce({ status: 'RUNNING' })
+      .resolves({ status: 'SUCCEEDED' });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(1, 'Wait', 'WaitForTrust', 0)] });
+    let now = Date.parse('2026-01-01T00:00:10.000Z');
+    const slept: number[] = [];
+    const c = capture(ENV, {
+      clock: () => new Date(now),
+      sleep: async (ms) => {
+        slept.push(ms);
+        now += 10_000;
+      },
+    });
+    const code = await runCli(['onboard', ...GOOD, '--follow'], c.io);
+    expect(c.stderr()).toBe('');
+    expect(code).toBe(0);
+    const out = c.stdout();
+    expect(out).toContain('{"Version":"2012-10-17"}');
+    expect(out).toMatch(/WaitForTrust\s+AWAITING_TRUST\s+CheckTrust attempts 1\s+next check in 20\.0 s/);
+    expect(out).toMatch(/CheckTrust attempts 2\s+next check in 40\.0 s/);
+    expect(out).toContain('is ACTIVE');
+    expect(out).not.toContain('\u001b[');
+    expect(slept.length).toBeGreaterThan(0);
+    // requestedBy comes from GetCallerIdentity; only the request goes to the starter.
+    const payload = JSON.parse(new TextDecoder().decode(lambda.commandCalls(InvokeCommand)[0]!.args[0].input.Payload as Uint8Array));
+    expect(payload).toMatchObject({ orgId: ORG, roleName: 'prod', requestedBy: 'arn:aws:iam::111111111111:user/support', download: { type: 's3' } });
+  });
+
+  it('shows a failure with its remediation and exits 1', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: new TextEncoder().encode(JSON.stringify({ executionArn: execArn, configVersion: 1 })) as never,
+    });
+    const failed = record('FAILED', 3);
+    failed.backends.prod!.pending!.error = { name: 'ExternalIdNotEnforcedError', message: 'assumable without ExternalId', remediation: 'add the condition', at: '2026-01-01T00:00:00.000Z' };
+    ddb.on(GetCommand).resolves({ Item: failed });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED', error: 'ExternalIdNotEnforcedError', cause: 'assumable without ExternalId' });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
+    const c = capture(ENV, { sleep: async () => undefined });
+    expect(await runCli(['onboard', ...GOOD], c.io)).toBe(1);
+    expect(c.stdout()).toContain('ExternalIdNotEnforcedError: assumable without ExternalId');
+    expect(c.stdout()).toContain('fix: add the condition');
+  });
+
+  it('shows a starter error by name with its remediation', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'OnboardingInProgressError', errorMessage: `${ORG}-prod-1 is running` })) as never,
+    });
+    const c = capture(ENV);
+    expect(await runCli(['onboard', ...GOOD], c.io)).toBe(1);
+    expect(c.stderr()).toContain('OnboardingInProgressError');
+    expect(c.stderr()).toContain('fix: Wait for the running onboarding');
+  });
+});
