@@ -1,0 +1,41 @@
+/** CreatePlatformRole Lambda: middy glue around `createPlatformRole` (see create-platform-role.ts). */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { commonConfig, env, loadConfig } from '../../shared/config';
+import { dynamo, eventBridge, iam } from '../../shared/clients';
+import { lambdaHandler } from '../../shared/handler';
+import { parseStepInput, type PlatformRoleResult } from '../../shared/backend-records';
+import { createPlatformRole, type CreatePlatformRoleDeps } from './create-platform-role';
+
+export function createHandler(deps: CreatePlatformRoleDeps | (() => CreatePlatformRoleDeps)) {
+  const resolve = typeof deps === 'function' ? deps : () => deps;
+  return lambdaHandler<unknown, PlatformRoleResult>(async (event) => createPlatformRole(parseStepInput(event), resolve()));
+}
+
+let defaults: CreatePlatformRoleDeps | undefined;
+function defaultDeps(): CreatePlatformRoleDeps {
+  const config = loadConfig({
+    ...commonConfig,
+    PLATFORM_ACCOUNT_ID: env.string(),
+    PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN: env.string(),
+    PLATFORM_ROLE_PERMISSIONS_BOUNDARY_ARN: env.string(),
+    ROLE_PROPAGATION_DELAY_SECONDS: env.seconds(10),
+    SERVICE_STAGE: env.string(),
+  });
+  return {
+    iam: iam(),
+    events: eventBridge(),
+    store: { ddb: dynamo(), tableName: config.TABLE_NAME },
+    clock: () => new Date(),
+    sleep: (ms) => sleep(ms),
+    config: {
+      platformAccountId: config.PLATFORM_ACCOUNT_ID,
+      trustedPrincipalPattern: config.PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN,
+      permissionsBoundaryArn: config.PLATFORM_ROLE_PERMISSIONS_BOUNDARY_ARN,
+      propagationDelaySeconds: config.ROLE_PROPAGATION_DELAY_SECONDS,
+      stage: config.SERVICE_STAGE,
+      eventBusName: config.EVENT_BUS_NAME,
+    },
+  };
+}
+
+export const handler = createHandler(() => (defaults ??= defaultDeps()));

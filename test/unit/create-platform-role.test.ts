@@ -1,0 +1,245 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  CreateRoleCommand,
+  DeleteRoleCommand,
+  EntityAlreadyExistsException,
+  GetRoleCommand,
+  IAMClient,
+  IAMServiceException,
+  NoSuchEntityException,
+  PutRolePolicyCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  createPlatformRole,
+  customerTrustPolicy,
+  type CreatePlatformRoleDeps,
+} from '../../functions/onboarding/create-platform-role/create-platform-role';
+import { createHandler } from '../../functions/onboarding/create-platform-role/handler';
+import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '../../functions/shared/backend-records';
+import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError } from '../../functions/shared/errors';
+import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, context } from './helpers/fixtures';
+
+const ROLE = `binary_backend_${ORG_ID}_${ROLE_NAME}`;
+const PATTERN = 'arn:aws:iam::111111111111:role/binary-backends-local-*';
+const BOUNDARY = 'arn:aws:iam::111111111111:policy/binary-backends-boundary';
+const OUR_TAGS = [
+  { Key: 'peridio:service', Value: 'binary-backends' },
+  { Key: 'peridio:org-id', Value: ORG_ID },
+  { Key: 'peridio:backend', Value: ROLE_NAME },
+  { Key: 'peridio:stage', Value: 'local' },
+];
+
+describe('Function: createPlatformRole', () => {
+  const iamMock = mockClient(IAMClient);
+  const eventsMock = mockClient(EventBridgeClient);
+  let table: RecordsTable;
+  let sleeps: number[];
+
+  const deps = (): CreatePlatformRoleDeps => ({
+    iam: new IAMClient({ region: 'us-east-1' }),
+    events: new EventBridgeClient({ region: 'us-east-1' }),
+    store: table,
+    clock: () => T0,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    config: {
+      platformAccountId: '111111111111',
+      trustedPrincipalPattern: PATTERN,
+      permissionsBoundaryArn: BOUNDARY,
+      propagationDelaySeconds: 10,
+      stage: 'local',
+      eventBusName: 'bus',
+    },
+  });
+
+  const role = (createdSecondsBefore = 0, tags = OUR_TAGS) => ({
+    Role: {
+      RoleName: ROLE,
+      Arn: PLATFORM_ROLE_ARN,
+      Path: '/',
+      RoleId: 'AROAEXAMPLE',
+      CreateDate: new Date(T0.getTime() - createdSecondsBefore * 1000),
+      Tags: tags,
+      PermissionsBoundary: { PermissionsBoundaryArn: BOUNDARY, PermissionsBoundaryType: 'Policy' as const },
+    },
+  });
+
+  beforeAll(async () => {
+    table = await startRecordsTable();
+  });
+  afterAll(async () => {
+    await table.stop();
+  });
+  beforeEach(async () => {
+    iamMock.reset();
+    eventsMock.reset();
+    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+    sleeps = [];
+    await table.clear();
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config(), now: T0 });
+  });
+
+  const read = async () => (await getOrgRecord(table.ddb, table.tableName, ORG_ID))!;
+
+  it('creates the role with our trust, boundary and tags, and allows only AssumeRole on the customer role', async () => {
+    // Prepare
+    iamMock.on(CreateRoleCommand).resolves({});
+    iamMock.on(PutRolePolicyCommand).resolves({});
+    iamMock.on(GetRoleCommand).resolves(role());
+    // Act
+    const result = await createPlatformRole(context(), deps());
+    // Assess
+    expect(result).toEqual({ roleArn: PLATFORM_ROLE_ARN, trustPolicyReadyAt: T0.toISOString() });
+    const create = iamMock.commandCalls(CreateRoleCommand)[0]!.args[0].input;
+    expect(create.RoleName).toBe(ROLE);
+    expect(create.PermissionsBoundary).toBe(BOUNDARY);
+    expect(create.Tags).toEqual(OUR_TAGS);
+    expect(JSON.parse(create.AssumeRolePolicyDocument!)).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+          Action: 'sts:AssumeRole',
+          Condition: { ArnLike: { 'aws:PrincipalArn': PATTERN } },
+        },
+      ],
+    });
+    const inline = iamMock.commandCalls(PutRolePolicyCommand)[0]!.args[0].input;
+    expect(JSON.parse(inline.PolicyDocument!)).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: CUSTOMER_ROLE_ARN }],
+    });
+  });
+
+  it('stores the trust policy in exactly the seed\'s shape and sets AWAITING_TRUST', async () => {
+    iamMock.on(CreateRoleCommand).resolves({});
+    iamMock.on(PutRolePolicyCommand).resolves({});
+    iamMock.on(GetRoleCommand).resolves(role());
+    await createPlatformRole(context(), deps());
+    const backend = (await read()).backends[ROLE_NAME]!;
+    expect(JSON.parse(backend.trustPolicy!)).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: PLATFORM_ROLE_ARN },
+          Action: 'sts:AssumeRole',
+          Condition: { StringEquals: { 'sts:ExternalId': ORG_ID } },
+        },
+      ],
+    });
+    expect(backend.trustPolicyInstructions).toMatch(/Invalid principal in policy.*wait a minute/);
+    expect(backend.pending?.status).toBe('AWAITING_TRUST');
+    expect(backend.platformRoleArn).toBe(PLATFORM_ROLE_ARN);
+  });
+
+  it('emits Trust Policy Ready with the policy object and instructions', async () => {
+    iamMock.on(CreateRoleCommand).resolves({});
+    iamMock.on(PutRolePolicyCommand).resolves({});
+    iamMock.on(GetRoleCommand).resolves(role());
+    await createPlatformRole(context(), deps());
+    const entry = eventsMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!;
+    expect(entry.DetailType).toBe('Trust Policy Ready');
+    expect(JSON.parse(entry.Detail!)).toMatchObject({
+      orgId: ORG_ID,
+      roleName: ROLE_NAME,
+      platformRoleArn: PLATFORM_ROLE_ARN,
+      trustPolicy: customerTrustPolicy(PLATFORM_ROLE_ARN, ORG_ID),
+    });
+  });
+
+  it('polls GetRole with the injected sleep until the new role is readable, then waits the propagation delay', async () => {
+    iamMock.on(CreateRoleCommand).resolves({});
+    iamMock.on(PutRolePolicyCommand).resolves({});
+    iamMock
+      .on(GetRoleCommand)
+      .rejectsOnce(new NoSuchEntityException({ message: 'no', $metadata: {} }))
+      .rejectsOnce(new NoSuchEntityException({ message: 'no', $metadata: {} }))
+      .resolves(role(0));
+    await createPlatformRole(context(), deps());
+    expect(iamMock).toHaveReceivedCommandTimes(GetRoleCommand, 3);
+    expect(sleeps).toEqual([1000, 1000, 10_000]);
+  });
+
+  it('gives up with TransientError when the role never becomes readable', async () => {
+    iamMock.on(CreateRoleCommand).resolves({});
+    iamMock.on(PutRolePolicyCommand).resolves({});
+    iamMock.on(GetRoleCommand).rejects(new NoSuchEntityException({ message: 'no', $metadata: {} }));
+    await expect(createPlatformRole(context(), { ...deps(), roleReadableAttempts: 3 })).rejects.toThrow(TransientError);
+    expect((await read()).backends[ROLE_NAME]?.trustPolicy).toBeUndefined();
+  });
+
+  it('adopts an existing role whose tags are ours, without deleting it or waiting again', async () => {
+    iamMock.on(CreateRoleCommand).rejects(new EntityAlreadyExistsException({ message: 'exists', $metadata: {} }));
+    iamMock.on(GetRoleCommand).resolves(role(3600));
+    await createPlatformRole(context(), deps());
+    expect(iamMock).toHaveReceivedCommandWith(UpdateAssumeRolePolicyCommand, { RoleName: ROLE });
+    expect(iamMock).not.toHaveReceivedCommand(DeleteRoleCommand);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('refuses a role with our name but someone else\'s tags, and never replaces it', async () => {
+    iamMock.on(CreateRoleCommand).rejects(new EntityAlreadyExistsException({ message: 'exists', $metadata: {} }));
+    iamMock.on(GetRoleCommand).resolves(role(3600, [{ Key: 'owner', Value: 'someone-else' }]));
+    await expect(createPlatformRole(context(), deps())).rejects.toThrow(PlatformRoleConflictError);
+    expect(iamMock).not.toHaveReceivedCommand(DeleteRoleCommand);
+    expect(iamMock).not.toHaveReceivedCommand(PutRolePolicyCommand);
+  });
+
+  it('refuses a role tagged for another stage', async () => {
+    iamMock.on(CreateRoleCommand).rejects(new EntityAlreadyExistsException({ message: 'exists', $metadata: {} }));
+    iamMock.on(GetRoleCommand).resolves(role(3600, OUR_TAGS.map((t) => (t.Key === 'peridio:stage' ? { ...t, Value: 'prod' } : t))));
+    await expect(createPlatformRole(context(), deps())).rejects.toThrow(/peridio:stage=local/);
+  });
+
+  it('allows both the serving and the pending customer role during a re-onboarding', async () => {
+    // Prepare: v1 active with another customer role, v2 pending with CUSTOMER_ROLE_ARN
+    const oldArn = 'arn:aws:iam::222222222222:role/OldPeridioRole';
+    await table.clear();
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+    const v1 = config({ configVersion: 1, status: 'VERIFIED', upload: { ...config().upload, roleArn: oldArn } });
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: v1, now: T0 });
+    await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: v1.executionArn }, T0);
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: 2 }), now: T0 });
+    iamMock.on(CreateRoleCommand).rejects(new EntityAlreadyExistsException({ message: 'exists', $metadata: {} }));
+    iamMock.on(GetRoleCommand).resolves(role(3600));
+    // Act
+    await createPlatformRole(context({ configVersion: 2 }), deps());
+    // Assess
+    const inline = JSON.parse(iamMock.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument!);
+    expect(inline.Statement[0].Resource).toEqual([CUSTOMER_ROLE_ARN, oldArn].sort());
+    expect((await read()).active).toBe(ROLE_NAME);
+  });
+
+  it('retries (TransientError) when PutRolePolicy does not see the new role yet', async () => {
+    iamMock.on(CreateRoleCommand).resolves({});
+    iamMock.on(PutRolePolicyCommand).rejects(new NoSuchEntityException({ message: 'no', $metadata: {} }));
+    await expect(createPlatformRole(context(), deps())).rejects.toThrow(TransientError);
+  });
+
+  it('turns IAM throttling into TransientError', async () => {
+    iamMock.on(CreateRoleCommand).rejects(new IAMServiceException({ name: 'Throttling', $fault: 'client', message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } }));
+    await expect(createPlatformRole(context(), deps())).rejects.toThrow(TransientError);
+  });
+
+  it('throws StaleExecutionError when a newer execution took the backend over', async () => {
+    iamMock.on(CreateRoleCommand).resolves({});
+    iamMock.on(PutRolePolicyCommand).resolves({});
+    iamMock.on(GetRoleCommand).resolves(role());
+    await expect(createPlatformRole(context({ configVersion: 7 }), deps())).rejects.toThrow(StaleExecutionError);
+    expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
+  });
+
+  it('refuses a malformed state input through the handler', async () => {
+    const handler = createHandler(deps());
+    await expect(handler({ orgId: ORG_ID }, {} as never)).rejects.toThrow(ValidationError);
+    expect(iamMock).not.toHaveReceivedCommand(CreateRoleCommand);
+  });
+});
