@@ -1,0 +1,84 @@
+/**
+ * `sign-url` Lambda: middy glue around the URL signer (sign-url.ts). Internal services invoke it with
+ * `{orgId, operation, ...}` (DESIGN "Signing"); errors are thrown by name, so an Invoke caller sees
+ * `{errorType: "ValidationError" | "CustomerTrustBrokenError" | ..., errorMessage}`.
+ *
+ * Never log the response: presigned S3 URLs carry the session token of the credentials that signed them.
+ */
+import { z } from 'zod';
+import { dynamo, s3With, secretsManager, sts, stsWith } from '../shared/clients';
+import { commonConfig, env, loadConfig } from '../shared/config';
+import { CredentialBroker } from '../shared/credential-broker';
+import { lambdaHandler } from '../shared/handler';
+import { logger } from '../shared/logger';
+import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from './sign-url';
+
+/** The signer's environment (build plan): parsed once, on the first invocation. */
+export const signerConfigShape = {
+  ...commonConfig,
+  DEFAULT_BUCKET: env.string(),
+  DEFAULT_BUCKET_REGION: env.string(),
+  DEFAULT_SIGNER_ROLE_ARN: env.string(),
+  /** How long an org's route (one GetItem) is reused. */
+  CONFIG_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  /**
+   * Credentials with fewer seconds left are refreshed. Must stay well under the 1 h chained-session cap,
+   * or every call would refresh; it is also the shortest life a fresh S3 URL can get by clamping.
+   */
+  CREDENTIAL_REFRESH_THRESHOLD_SECONDS: z.coerce.number().int().min(60).max(3000).default(900),
+};
+
+/** The production dependencies, from `process.env` and the shared clients. */
+export function signerDepsFromEnv(processEnv: Record<string, string | undefined> = process.env): SignerDeps {
+  const config = loadConfig(signerConfigShape, processEnv);
+  const clock = () => new Date();
+  return {
+    ddb: dynamo(),
+    tableName: config.TABLE_NAME,
+    secrets: secretsManager(),
+    broker: new CredentialBroker({
+      sts,
+      stsWith,
+      clock,
+      refreshThresholdSeconds: config.CREDENTIAL_REFRESH_THRESHOLD_SECONDS,
+    }),
+    s3With,
+    clock,
+    settings: {
+      defaultBucket: config.DEFAULT_BUCKET,
+      defaultBucketRegion: config.DEFAULT_BUCKET_REGION,
+      defaultSignerRoleArn: config.DEFAULT_SIGNER_ROLE_ARN,
+      configCacheTtlSeconds: config.CONFIG_CACHE_TTL_SECONDS,
+    },
+  };
+}
+
+function summary(event: unknown, out: SignResponse): Record<string, unknown> {
+  const e = (event ?? {}) as { orgId?: unknown; operation?: unknown };
+  return {
+    orgId: e.orgId,
+    operation: e.operation,
+    storage: out.storage,
+    roleName: out.roleName,
+    via: out.via,
+    urlCount: out.urls.length,
+    ttlSeconds: out.ttlSeconds,
+    clamped: out.clamped ?? false,
+  };
+}
+
+/** A handler over the given signer (or dependencies): tests and the local stack inject clients and a clock. */
+export function createHandler(deps: SignerDeps | UrlSigner | (() => SignerDeps)) {
+  let signer: UrlSigner | undefined =
+    typeof deps === 'object' && 'sign' in deps ? deps : typeof deps === 'object' ? createUrlSigner(deps) : undefined;
+  const lazyDeps = typeof deps === 'function' ? deps : undefined;
+  return lambdaHandler<unknown, SignResponse>(async (event) => {
+    signer ??= createUrlSigner(lazyDeps!());
+    const out = await signer.sign(event);
+    logger.info('Signed', summary(event, out));
+    return out;
+  });
+}
+
+/** The deployed handler: configuration is read on the first invocation, then every cache lives with the container. */
+export const handler = createHandler(() => signerDepsFromEnv());
