@@ -10,6 +10,7 @@ import {
   NoSuchEntityException,
   PutRolePolicyCommand,
   UpdateAssumeRolePolicyCommand,
+  type GetRoleCommandOutput,
 } from '@aws-sdk/client-iam';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
@@ -57,7 +58,7 @@ describe('Function: createPlatformRole', () => {
     },
   });
 
-  const role = (createdSecondsBefore = 0, tags = OUR_TAGS) => ({
+  const role = (createdSecondsBefore = 0, tags = OUR_TAGS): Partial<GetRoleCommandOutput> => ({
     Role: {
       RoleName: ROLE,
       Arn: PLATFORM_ROLE_ARN,
@@ -65,7 +66,7 @@ describe('Function: createPlatformRole', () => {
       RoleId: 'AROAEXAMPLE',
       CreateDate: new Date(T0.getTime() - createdSecondsBefore * 1000),
       Tags: tags,
-      PermissionsBoundary: { PermissionsBoundaryArn: BOUNDARY, PermissionsBoundaryType: 'Policy' as const },
+      PermissionsBoundary: { PermissionsBoundaryArn: BOUNDARY, PermissionsBoundaryType: 'PermissionsBoundaryPolicy' },
     },
   });
 
