@@ -1,0 +1,296 @@
+/**
+ * S3: @20minutes/s3rver (in-process, no socket of its own) behind a thin front that closes its gaps:
+ *
+ * - every request must be SigV4-signed (header or presigned query); unsigned → 403 AccessDenied;
+ * - the front verifies the signature itself (it needs the caller, the signing region and the bucket
+ *   path with its trailing slash, which s3rver drops: its bucket-level signature check is skipped for
+ *   requests the front verified), and object-level requests are verified again by s3rver;
+ * - each bucket has a region and an owner account: `x-amz-bucket-region` on every answer about an
+ *   existing bucket, 301 PermanentRedirect when signed for another region, 403 when
+ *   `x-amz-expected-bucket-owner` names another account;
+ * - CreateBucket (with LocationConstraint), ListBuckets (the caller's own), GetBucketLocation,
+ *   AbortMultipartUpload (s3rver answers 405) and NoSuchUpload for parts of an aborted upload.
+ *
+ * Not modelled: IAM permission policies and bucket policies (any validly signed request by any
+ * account is served; only ExpectedBucketOwner separates accounts), versioning, checksums trailers.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { AwsError, parseRawQuery, readBody, splitUrl, xmlEscape, requestId, isoSeconds } from './aws-protocol';
+import { authenticate, S3_AUTH_ERRORS, type Credential, type KeyRegistry } from './identity';
+import { bucketProblem } from '../functions/shared/validation';
+
+const require = createRequire(import.meta.url);
+
+export interface BucketInfo {
+  name: string;
+  region: string;
+  ownerAccountId: string;
+  createdAt: Date;
+}
+
+interface S3rverAccount {
+  createKeyPair(id: string, secret: string): void;
+  revokeAccessKey(id: string): void;
+}
+interface S3rverStore {
+  putBucket(name: string): Promise<unknown>;
+  getBucket(name: string): Promise<unknown>;
+  getObject(bucket: string, key: string, options?: unknown): Promise<S3rverObject | null>;
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+}
+export interface S3rverObject {
+  content: NodeJS.ReadableStream | null;
+  size: number;
+  metadata: Record<string, string>;
+  lastModifiedDate: Date;
+}
+
+const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+
+export class LocalS3 {
+  readonly buckets = new Map<string, BucketInfo>();
+  private readonly app: { middleware: unknown[]; callback(): (req: IncomingMessage, res: ServerResponse) => void; logger?: { close(): void }; store: S3rverStore };
+  private readonly callback: (req: IncomingMessage, res: ServerResponse) => void;
+  private readonly accounts = new Map<string, S3rverAccount>();
+  private readonly AWSAccount: new (id: string, name: string) => S3rverAccount;
+
+  constructor(
+    private readonly keys: KeyRegistry,
+    readonly directory: string,
+  ) {
+    const S3rver = require('@20minutes/s3rver');
+    this.AWSAccount = require('@20minutes/s3rver/lib/models/account');
+    this.app = new S3rver({ directory, silent: true, vhostBuckets: false, configureBuckets: [] });
+    // Bucket-level requests the front verified carry their account on `req`; s3rver's own check of those
+    // (which drops the signed trailing slash) then passes, because it only throws when no account is set.
+    this.app.middleware.unshift(async (ctx: { req: IncomingMessage & { localAccount?: unknown }; state: { account?: unknown } }, next: () => Promise<void>) => {
+      if (ctx.req.localAccount) ctx.state.account = ctx.req.localAccount;
+      await next();
+    });
+    this.callback = this.app.callback();
+    keys.onChange({
+      added: (c) => this.s3rverAccount(c.principal.accountId).createKeyPair(c.accessKeyId, c.secretAccessKey),
+      revoked: (id) => {
+        for (const a of this.accounts.values()) a.revokeAccessKey(id);
+      },
+    });
+  }
+
+  get store(): S3rverStore {
+    return this.app.store;
+  }
+
+  private s3rverAccount(accountId: string): S3rverAccount {
+    let a = this.accounts.get(accountId);
+    if (!a) {
+      a = new this.AWSAccount(accountId, `local-${accountId}`);
+      this.accounts.set(accountId, a);
+    }
+    return a;
+  }
+
+  /** Creates a bucket directly (stack set-up and tests). */
+  async createBucket(name: string, region: string, ownerAccountId: string): Promise<BucketInfo> {
+    const existing = this.buckets.get(name);
+    if (existing) return existing;
+    await this.store.putBucket(name);
+    const info = { name, region, ownerAccountId, createdAt: new Date() };
+    this.buckets.set(name, info);
+    return info;
+  }
+
+  /** Reads an object straight from the store (the CloudFront edge's origin access). */
+  async getObject(bucket: string, key: string): Promise<S3rverObject | null> {
+    if (!this.buckets.has(bucket)) return null;
+    try {
+      return await this.store.getObject(bucket, key);
+    } catch {
+      return null;
+    }
+  }
+
+  close(): void {
+    try {
+      this.app.logger?.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  handler() {
+    return async (req: IncomingMessage & { localAccount?: unknown }, res: ServerResponse): Promise<void> => {
+      try {
+        await this.handle(req, res);
+      } catch (err) {
+        const e = err instanceof AwsError ? err : new AwsError('InternalError', (err as Error).message, 500);
+        sendS3Error(req, res, e);
+      }
+    };
+  }
+
+  private async handle(req: IncomingMessage & { localAccount?: unknown }, res: ServerResponse): Promise<void> {
+    const { path: rawPath, rawQuery } = splitUrl(req.url ?? '/');
+    const query = parseRawQuery(rawQuery);
+    const q = new Map(query);
+    if (req.method === 'OPTIONS') return this.callback(req, res);
+    const segments = rawPath.split('/');
+    const bucket = decodeURIComponent(segments[1] ?? '');
+    const rawKey = segments.slice(2).join('/');
+    const isObject = rawKey.length > 0;
+
+    const { credential, sig } = authenticate(this.keys, req, { rawPath, query, s3: true }, S3_AUTH_ERRORS);
+    const account = this.s3rverAccount(credential.principal.accountId);
+
+    if (!bucket) {
+      if (req.method === 'GET') return this.listBuckets(credential, res);
+      throw new AwsError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
+    }
+    if (!isObject && req.method === 'PUT' && q.size === countAuthParams(q)) {
+      return this.createBucketRequest(req, res, bucket, credential, sig.region);
+    }
+    const info = this.buckets.get(bucket);
+    if (!info) {
+      throw new AwsError('NoSuchBucket', 'The specified bucket does not exist', 404, { BucketName: bucket });
+    }
+    res.setHeader('x-amz-bucket-region', info.region);
+    if (!isObject && req.method === 'GET' && q.has('location')) {
+      const lc = info.region === 'us-east-1' ? '' : info.region;
+      return sendXml(res, 200, `<LocationConstraint xmlns="${S3_XMLNS}">${lc}</LocationConstraint>`);
+    }
+    if (sig.region !== info.region) {
+      throw new AwsError(
+        'PermanentRedirect',
+        'The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.',
+        301,
+        { Endpoint: `${bucket}.s3.${info.region}.amazonaws.com`, Bucket: bucket },
+      );
+    }
+    const expectedOwner = req.headers['x-amz-expected-bucket-owner'];
+    if (typeof expectedOwner === 'string' && expectedOwner !== info.ownerAccountId) {
+      throw new AwsError('AccessDenied', 'Access Denied', 403);
+    }
+    if (!isObject) {
+      if (req.method === 'DELETE' && q.size === countAuthParams(q)) {
+        res.on('finish', () => {
+          if (res.statusCode === 204) this.buckets.delete(bucket);
+        });
+      }
+      req.localAccount = account;
+      req.url = `/${segments[1]}${rawQuery ? `?${rawQuery}` : ''}`;
+      return this.callback(req, res);
+    }
+    const uploadId = q.get('uploadId');
+    if (uploadId !== undefined) {
+      const dir = path.join(this.store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+      const exists = /^[\w.-]+$/.test(uploadId) && existsSync(path.join(dir, 'key'));
+      if (!exists) {
+        throw new AwsError(
+          'NoSuchUpload',
+          'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+          404,
+          { UploadId: uploadId },
+        );
+      }
+      if (req.method === 'DELETE') {
+        await fs.rm(dir, { recursive: true, force: true });
+        res.statusCode = 204;
+        res.setHeader('x-amz-request-id', requestId());
+        res.end();
+        return;
+      }
+    }
+    return this.callback(req, res);
+  }
+
+  private listBuckets(credential: Credential, res: ServerResponse): void {
+    const own = [...this.buckets.values()]
+      .filter((b) => b.ownerAccountId === credential.principal.accountId)
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const xml =
+      `<ListAllMyBucketsResult xmlns="${S3_XMLNS}"><Owner><ID>${credential.principal.accountId}</ID>` +
+      `<DisplayName>local-${credential.principal.accountId}</DisplayName></Owner><Buckets>` +
+      own
+        .map(
+          (b) =>
+            `<Bucket><Name>${xmlEscape(b.name)}</Name><CreationDate>${isoSeconds(b.createdAt)}</CreationDate>` +
+            `<BucketRegion>${b.region}</BucketRegion></Bucket>`,
+        )
+        .join('') +
+      `</Buckets></ListAllMyBucketsResult>`;
+    sendXml(res, 200, xml);
+  }
+
+  private async createBucketRequest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    bucket: string,
+    credential: Credential,
+    signingRegion: string,
+  ): Promise<void> {
+    const body = (await readBody(req, 1024 * 1024)).toString('utf8');
+    const problem = bucketProblem(bucket);
+    if (problem) throw new AwsError('InvalidBucketName', `The specified bucket is not valid: ${problem}`, 400, { BucketName: bucket });
+    const lc = /<LocationConstraint>([^<]*)<\/LocationConstraint>/.exec(body)?.[1]?.trim();
+    const region = lc ? (lc === 'EU' ? 'eu-west-1' : lc) : 'us-east-1';
+    if (signingRegion !== 'us-east-1' && region !== signingRegion) {
+      throw new AwsError(
+        'IllegalLocationConstraintException',
+        lc
+          ? `The ${lc} location constraint is incompatible for the region specific endpoint this request was sent to.`
+          : 'The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.',
+        400,
+      );
+    }
+    const existing = this.buckets.get(bucket);
+    if (existing) {
+      if (existing.ownerAccountId !== credential.principal.accountId) {
+        throw new AwsError('BucketAlreadyExists', 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.', 409, { BucketName: bucket });
+      }
+      if (existing.region !== 'us-east-1') {
+        throw new AwsError('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', 409, { BucketName: bucket });
+      }
+    } else {
+      await this.createBucket(bucket, region, credential.principal.accountId);
+    }
+    res.statusCode = 200;
+    res.setHeader('location', `/${bucket}`);
+    res.setHeader('x-amz-request-id', requestId());
+    res.end();
+  }
+}
+
+/** Query parameters that belong to SigV4 presigning, not to the operation. */
+function countAuthParams(q: Map<string, string>): number {
+  return [...q.keys()].filter((k) => k.startsWith('X-Amz-') || k === 'x-id').length;
+}
+
+function sendXml(res: ServerResponse, status: number, xml: string): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/xml');
+  res.setHeader('x-amz-request-id', requestId());
+  res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${xml}`);
+}
+
+function sendS3Error(req: IncomingMessage, res: ServerResponse, e: AwsError): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.statusCode = e.status;
+  res.setHeader('x-amz-request-id', requestId());
+  if (req.method === 'HEAD') {
+    // HEAD answers carry no body (the SDK then names 301/403/404 errors by status only).
+    res.end();
+    return;
+  }
+  res.setHeader('content-type', 'application/xml');
+  const extra = Object.entries(e.extra)
+    .map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`)
+    .join('');
+  res.end(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${xmlEscape(e.code)}</Code><Message>${xmlEscape(e.message)}</Message>${extra}<RequestId>${requestId()}</RequestId></Error>`,
+  );
+}
