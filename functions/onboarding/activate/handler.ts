@@ -1,0 +1,25 @@
+/** Activate Lambda: middy glue around `activate` (see activate.ts). */
+import { commonConfig, loadConfig } from '../../shared/config';
+import { dynamo, eventBridge, iam } from '../../shared/clients';
+import { lambdaHandler } from '../../shared/handler';
+import { parseStepInput } from '../../shared/backend-records';
+import { activate, type ActivateDeps, type ActivationResult } from './activate';
+
+export function createHandler(deps: ActivateDeps | (() => ActivateDeps)) {
+  const resolve = typeof deps === 'function' ? deps : () => deps;
+  return lambdaHandler<unknown, ActivationResult>(async (event) => activate(parseStepInput(event), resolve()));
+}
+
+let defaults: ActivateDeps | undefined;
+function defaultDeps(): ActivateDeps {
+  const config = loadConfig(commonConfig);
+  return {
+    store: { ddb: dynamo(), tableName: config.TABLE_NAME },
+    iam: iam(),
+    events: eventBridge(),
+    eventBusName: config.EVENT_BUS_NAME,
+    clock: () => new Date(),
+  };
+}
+
+export const handler = createHandler(() => (defaults ??= defaultDeps()));

@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import { IAMClient, IAMServiceException, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { activate, type ActivateDeps } from '../../functions/onboarding/activate/activate';
+import { createHandler } from '../../functions/onboarding/activate/handler';
+import {
+  activatePending,
+  ensureBackend,
+  getOrgRecord,
+  recordChecks,
+  writePendingConfig,
+} from '../../functions/shared/backend-records';
+import { ActivationConflictError, TransientError, ValidationError } from '../../functions/shared/errors';
+import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, T0, config, context } from './helpers/fixtures';
+
+const OLD_ARN = 'arn:aws:iam::222222222222:role/OldPeridioRole';
+
+describe('Function: activate', () => {
+  const iamMock = mockClient(IAMClient);
+  const eventsMock = mockClient(EventBridgeClient);
+  let table: RecordsTable;
+  const now = new Date(T0.getTime() + 600_000);
+
+  const deps = (): ActivateDeps => ({
+    store: table,
+    iam: new IAMClient({ region: 'us-east-1' }),
+    events: new EventBridgeClient({ region: 'us-east-1' }),
+    eventBusName: 'bus',
+    clock: () => now,
+  });
+  const read = async () => (await getOrgRecord(table.ddb, table.tableName, ORG_ID))!;
+
+  async function pending(version: number, overrides = {}) {
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: version, ...overrides }), now: T0 });
+  }
+
+  beforeAll(async () => {
+    table = await startRecordsTable();
+  });
+  afterAll(async () => {
+    await table.stop();
+  });
+  beforeEach(async () => {
+    iamMock.reset();
+    eventsMock.reset();
+    iamMock.on(PutRolePolicyCommand).resolves({});
+    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+    await table.clear();
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+  });
+
+  it('makes the verified pending config the serving one and routes the org to it', async () => {
+    // Prepare
+    await pending(1, { status: 'VERIFIED' });
+    // Act
+    const result = await activate(context(), deps());
+    // Assess
+    expect(result).toEqual({ activatedAt: now.toISOString(), configVersion: 1, previousActive: null, alreadyActive: false, platformPolicyNarrowed: true });
+    const record = await read();
+    expect(record.active).toBe(ROLE_NAME);
+    expect(record.backends[ROLE_NAME]?.serving).toMatchObject({ status: 'ACTIVE', configVersion: 1 });
+    expect(record.backends[ROLE_NAME]?.pending).toBeUndefined();
+  });
+
+  it('emits Backend Activated', async () => {
+    await pending(1, { status: 'VERIFIED' });
+    await activate(context(), deps());
+    const entry = eventsMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!;
+    expect(entry.DetailType).toBe('Backend Activated');
+    expect(JSON.parse(entry.Detail!)).toMatchObject({ orgId: ORG_ID, roleName: ROLE_NAME, configVersion: 1, via: 's3' });
+  });
+
+  it('drops the old customer role from the platform role policy after a re-onboarding', async () => {
+    // Prepare: v1 active with OLD_ARN, v2 verified with CUSTOMER_ROLE_ARN
+    await pending(1, { status: 'VERIFIED', upload: { ...config().upload, roleArn: OLD_ARN } });
+    await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: config({ configVersion: 1 }).executionArn }, T0);
+    await pending(2, { status: 'VERIFIED' });
+    // Act
+    const result = await activate(context({ configVersion: 2 }), deps());
+    // Assess
+    expect(result.previousActive).toBe(ROLE_NAME);
+    const policy = JSON.parse(iamMock.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument!);
+    expect(policy.Statement).toEqual([{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: CUSTOMER_ROLE_ARN }]);
+  });
+
+  it('still reports success when narrowing the platform policy fails', async () => {
+    await pending(1, { status: 'VERIFIED' });
+    iamMock.on(PutRolePolicyCommand).rejects(new IAMServiceException({ name: 'Throttling', $fault: 'client', message: 'slow', $metadata: {} }));
+    const result = await activate(context(), deps());
+    expect(result.platformPolicyNarrowed).toBe(false);
+    expect((await read()).active).toBe(ROLE_NAME);
+  });
+
+  it('succeeds again when the step is retried after activating', async () => {
+    await pending(1, { status: 'VERIFIED' });
+    await activate(context(), deps());
+    const again = await activate(context(), deps());
+    expect(again.alreadyActive).toBe(true);
+  });
+
+  it('refuses with ActivationConflictError when the config is not verified', async () => {
+    await pending(1, { status: 'VERIFYING' });
+    await expect(activate(context(), deps())).rejects.toThrow(/VERIFYING, not VERIFIED/);
+    expect((await read()).active).toBeUndefined();
+  });
+
+  it('refuses when a verification check failed', async () => {
+    await pending(1, { status: 'VERIFIED' });
+    await recordChecks(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: context().executionArn }, [{ name: 'download', result: 'FAIL', message: 'bytes differ', at: T0.toISOString() }], T0);
+    await expect(activate(context(), deps())).rejects.toThrow(ActivationConflictError);
+  });
+
+  it('refuses a stale execution (ConditionalCheckFailed), leaving the serving config serving', async () => {
+    await pending(1, { status: 'VERIFIED' });
+    await activate(context(), deps());
+    await pending(2, { status: 'VERIFIED' });
+    await expect(activate(context({ configVersion: 3 }), deps())).rejects.toThrow(/belongs to/);
+    expect((await read()).backends[ROLE_NAME]?.serving?.configVersion).toBe(1);
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+  });
+
+  it('turns DynamoDB throttling into TransientError', async () => {
+    const store = { ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), tableName: 't' };
+    const ddbMock = mockClient(store.ddb);
+    ddbMock.on(GetCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow', $metadata: {} }));
+    await expect(activate(context(), { ...deps(), store })).rejects.toThrow(TransientError);
+    ddbMock.restore();
+  });
+
+  it('refuses a malformed state input through the handler', async () => {
+    const handler = createHandler(deps());
+    await expect(handler({ ...context(), executionArn: undefined }, {} as never)).rejects.toThrow(ValidationError);
+  });
+});
