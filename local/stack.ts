@@ -90,6 +90,12 @@ export interface LocalStackOptions {
   /** The ASL file; default `<root>/statemachine/onboarding.asl.json`. */
   aslPath?: string;
   quiet?: boolean;
+  /**
+   * The clock the stand-ins judge expiry by (session credentials, presigned and CloudFront URLs).
+   * Tests move it forward instead of sleeping. SigV4 header signatures are still checked against it
+   * with AWS's 15-minute skew, so move it only for presigned/CloudFront URLs and expiry checks.
+   */
+  clock?: () => Date;
 }
 
 export interface LocalStack {
@@ -146,7 +152,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   if (opts.ports === 'random') for (const s of SERVICES) ports[s] = 0;
   else if (opts.ports) Object.assign(ports, opts.ports);
 
-  const keys = new KeyRegistry();
+  const clock = opts.clock ?? (() => new Date());
+  const keys = new KeyRegistry(clock);
   const platformUser = keys.addUser(PLATFORM_ACCOUNT_ID, 'local-support', PLATFORM_KEY.id, PLATFORM_KEY.secret);
   const customerUser = keys.addUser(CUSTOMER_ACCOUNT_ID, 'local-customer-admin', CUSTOMER_KEY.id, CUSTOMER_KEY.secret);
 
@@ -258,7 +265,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     cleanups.push(() => stepFunctions.abortAll());
 
     const secrets = new SecretsStore();
-    const cloudFront = new CloudFrontEdge(s3);
+    const cloudFront = new CloudFrontEdge(s3, clock);
 
     const start = async (service: Service, handler: Parameters<typeof listen>[1]) => {
       const { server, port } = await listen(ports[service], handler);
