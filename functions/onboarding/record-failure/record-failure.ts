@@ -1,0 +1,148 @@
+/**
+ * RecordFailure (the Catch path): writes FAILED with the error's name, message and remediation on THIS
+ * execution's pending config only (conditioned on executionArn; if another execution holds the backend it
+ * writes nothing), never touching the serving config or `active`, then emits *Onboarding Failed*.
+ *
+ * It must cope with whatever the Catch hands it:
+ * - `Cause` is JSON `{errorType, errorMessage, trace}` in AWS but the plain message under
+ *   aws-local-stepfunctions (and Lambda drops custom error properties either way), so the remediation
+ *   comes from errors.ts by name;
+ * - after a RecordConfig failure the state is the raw (maybe invalid) execution input, without
+ *   executionArn, so there is nothing of ours to mark: it records what it can and never throws for bad
+ *   input (that would only hide the original error).
+ * Throttling/5xx still throw TransientError, which the state machine retries.
+ */
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { recordFailure as writeFailure, writeAuditEvent, type RecordStore } from '../../shared/backend-records';
+import { DetailType, emitEvent } from '../../shared/events';
+import { remediationFor } from '../../shared/errors';
+import { executionName as executionNameFor } from '../../shared/identifiers';
+import { looksLikeKeyMaterial, orgIdProblem, roleNameProblem } from '../../shared/validation';
+
+export interface RecordFailureDeps {
+  store: RecordStore;
+  events: EventBridgeClient;
+  eventBusName: string;
+  clock: () => Date;
+}
+
+export interface RecordFailureResult {
+  /** Whether this execution's pending config was marked FAILED (false: not ours, or nothing to mark). */
+  recorded: boolean;
+  errorName: string;
+  message: string;
+  remediation: string;
+}
+
+export interface CaughtError {
+  name: string;
+  message: string;
+}
+
+const MAX_MESSAGE = 1000;
+
+/** The error a Catch put at `$.error`, whichever form its Cause takes. */
+export function describeCaughtError(error: unknown): CaughtError {
+  const e = (error && typeof error === 'object' ? error : {}) as { Error?: unknown; Cause?: unknown };
+  let name = typeof e.Error === 'string' && e.Error.length > 0 ? e.Error : 'Unknown';
+  let message = '';
+  if (typeof e.Cause === 'string') {
+    message = e.Cause;
+    try {
+      const parsed = JSON.parse(e.Cause) as { errorType?: unknown; errorMessage?: unknown };
+      if (parsed && typeof parsed === 'object' && typeof parsed.errorMessage === 'string') {
+        message = parsed.errorMessage;
+        if (name === 'Unknown' && typeof parsed.errorType === 'string') name = parsed.errorType;
+      }
+    } catch {
+      // The plain message (aws-local-stepfunctions).
+    }
+  }
+  return { name: name.slice(0, 128), message: sanitise(message) || 'No error message was recorded.' };
+}
+
+/** Short, and never key material: messages are stored and published. */
+function sanitise(message: string): string {
+  if (looksLikeKeyMaterial(message)) return '<message withheld: it looked like key material>';
+  return message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message;
+}
+
+interface Identity {
+  orgId?: string;
+  roleName?: string;
+  configVersion?: number;
+  executionArn?: string;
+  executionName?: string;
+}
+
+/** What can be trusted of the state: each field only if it is well-formed. */
+function identityOf(state: Record<string, unknown>): Identity {
+  const str = (v: unknown) => (typeof v === 'string' && v.length > 0 && v.length <= 2048 ? v : undefined);
+  const orgId = str(state.orgId);
+  const roleName = str(state.roleName);
+  const id: Identity = {
+    orgId: orgId && !orgIdProblem(orgId) ? orgId : undefined,
+    roleName: roleName && !roleNameProblem(roleName) ? roleName : undefined,
+    configVersion: Number.isInteger(state.configVersion) && (state.configVersion as number) > 0 ? (state.configVersion as number) : undefined,
+    executionArn: str(state.executionArn)?.startsWith('arn:') ? str(state.executionArn) : undefined,
+    executionName: str(state.executionName),
+  };
+  if (!id.executionName && id.orgId && id.roleName && id.configVersion) {
+    id.executionName = executionNameFor(id.orgId, id.roleName, id.configVersion);
+  }
+  return id;
+}
+
+/**
+ * Records the caught error on this execution's pending config and emits *Onboarding Failed*. Accepts the
+ * state as the Catch left it, or `{state, executionArn, executionName}` if the ASL passes the context.
+ */
+export async function recordFailure(event: unknown, deps: RecordFailureDeps): Promise<RecordFailureResult> {
+  const raw = (event && typeof event === 'object' ? event : {}) as Record<string, unknown>;
+  const state =
+    raw.state && typeof raw.state === 'object' ? { ...(raw.state as Record<string, unknown>), ...pick(raw) } : raw;
+  const id = identityOf(state);
+  const caught = describeCaughtError(state.error);
+  const remediation = remediationFor(caught.name);
+  const now = deps.clock();
+
+  let recorded = false;
+  if (id.orgId && id.roleName && id.executionArn) {
+    recorded = await writeFailure(
+      deps.store,
+      { orgId: id.orgId, roleName: id.roleName, executionArn: id.executionArn },
+      { name: caught.name, message: caught.message, remediation, at: now.toISOString() },
+      now,
+    );
+  }
+
+  await emitEvent(deps.events, deps.eventBusName, DetailType.OnboardingFailed, {
+    orgId: id.orgId ?? null,
+    roleName: id.roleName ?? null,
+    configVersion: id.configVersion ?? null,
+    executionArn: id.executionArn ?? null,
+    executionName: id.executionName ?? null,
+    errorName: caught.name,
+    message: caught.message,
+    remediation,
+    recorded,
+  });
+  if (id.orgId && id.executionName) {
+    await writeAuditEvent(deps.store, {
+      orgId: id.orgId,
+      executionName: id.executionName,
+      step: 'RecordFailure',
+      attempt: 1,
+      at: now.toISOString(),
+      detail: { errorName: caught.name, message: caught.message, recorded },
+    });
+  }
+  return { recorded, errorName: caught.name, message: caught.message, remediation };
+}
+
+function pick(raw: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (raw.executionArn !== undefined) out.executionArn = raw.executionArn;
+  if (raw.executionName !== undefined) out.executionName = raw.executionName;
+  return out;
+}

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import { EventBridgeClient, EventBridgeServiceException, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { describeCaughtError, recordFailure, type RecordFailureDeps } from '../../functions/onboarding/record-failure/record-failure';
+import { createHandler } from '../../functions/onboarding/record-failure/handler';
+import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '../../functions/shared/backend-records';
+import { REMEDIATIONS, TransientError } from '../../functions/shared/errors';
+import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, T0, config, context, nameFor } from './helpers/fixtures';
+
+const awsCause = (errorType: string, errorMessage: string) => JSON.stringify({ errorType, errorMessage, trace: ['at x (file.js:1:1)'] });
+
+describe('Function: describeCaughtError', () => {
+  it('reads the AWS form of Cause: JSON with errorType, errorMessage and trace', () => {
+    expect(describeCaughtError({ Error: 'TrustPolicyTimeoutError', Cause: awsCause('TrustPolicyTimeoutError', 'too late') })).toEqual({
+      name: 'TrustPolicyTimeoutError',
+      message: 'too late',
+    });
+  });
+
+  it('reads the aws-local-stepfunctions form of Cause: the plain message', () => {
+    expect(describeCaughtError({ Error: 'BucketWrongRegionError', Cause: 'bucket is in eu-central-1' })).toEqual({
+      name: 'BucketWrongRegionError',
+      message: 'bucket is in eu-central-1',
+    });
+  });
+
+  it('copes with a missing or garbage error', () => {
+    expect(describeCaughtError(undefined)).toEqual({ name: 'Unknown', message: 'No error message was recorded.' });
+    expect(describeCaughtError({ Error: 42, Cause: { nested: true } }).name).toBe('Unknown');
+  });
+
+  it('never passes key material on', () => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY-----';
+    expect(describeCaughtError({ Error: 'ValidationError', Cause: pem }).message).not.toContain('BEGIN');
+  });
+});
+
+describe('Function: recordFailure', () => {
+  const eventsMock = mockClient(EventBridgeClient);
+  let table: RecordsTable;
+  const now = new Date(T0.getTime() + 120_000);
+  const deps = (): RecordFailureDeps => ({ store: table, events: new EventBridgeClient({ region: 'us-east-1' }), eventBusName: 'bus', clock: () => now });
+  const read = async () => (await getOrgRecord(table.ddb, table.tableName, ORG_ID))!;
+  const publishedDetail = () => JSON.parse(eventsMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!);
+
+  beforeAll(async () => {
+    table = await startRecordsTable();
+  });
+  afterAll(async () => {
+    await table.stop();
+  });
+  beforeEach(async () => {
+    eventsMock.reset();
+    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+    await table.clear();
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+  });
+
+  it('writes FAILED with name, message and remediation on this execution\'s pending config', async () => {
+    // Prepare
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config(), now: T0 });
+    // Act
+    const result = await recordFailure({ ...context(), error: { Error: 'ExternalIdNotEnforcedError', Cause: awsCause('ExternalIdNotEnforcedError', 'no condition') } }, deps());
+    // Assess
+    expect(result).toEqual({
+      recorded: true,
+      errorName: 'ExternalIdNotEnforcedError',
+      message: 'no condition',
+      remediation: REMEDIATIONS.ExternalIdNotEnforcedError,
+    });
+    expect((await read()).backends[ROLE_NAME]?.pending).toMatchObject({
+      status: 'FAILED',
+      error: { name: 'ExternalIdNotEnforcedError', message: 'no condition', remediation: REMEDIATIONS.ExternalIdNotEnforcedError, at: now.toISOString() },
+    });
+  });
+
+  it('emits Onboarding Failed with the error name and remediation', async () => {
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config(), now: T0 });
+    await recordFailure({ ...context(), error: { Error: 'BucketNotFoundError', Cause: 'no such bucket' } }, deps());
+    expect(publishedDetail()).toMatchObject({ orgId: ORG_ID, roleName: ROLE_NAME, errorName: 'BucketNotFoundError', remediation: REMEDIATIONS.BucketNotFoundError, recorded: true });
+  });
+
+  it('leaves the serving config serving when a re-onboarding fails', async () => {
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ status: 'VERIFIED' }), now: T0 });
+    await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: context().executionArn }, T0);
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: 2 }), now: T0 });
+    await recordFailure({ ...context({ configVersion: 2 }), error: { Error: 'DownloadVerificationError', Cause: 'bytes differ' } }, deps());
+    const record = await read();
+    expect(record.active).toBe(ROLE_NAME);
+    expect(record.backends[ROLE_NAME]?.serving).toMatchObject({ status: 'ACTIVE', configVersion: 1 });
+    expect(record.backends[ROLE_NAME]?.pending?.status).toBe('FAILED');
+  });
+
+  it('writes nothing when another execution holds the pending config (ConditionalCheckFailed)', async () => {
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: 2 }), now: T0 });
+    const result = await recordFailure({ ...context(), error: { Error: 'StaleExecutionError', Cause: 'x' } }, deps());
+    expect(result.recorded).toBe(false);
+    expect((await read()).backends[ROLE_NAME]?.pending?.status).toBe('PENDING');
+  });
+
+  it('tolerates the raw execution input of a failed RecordConfig, without executionArn', async () => {
+    const rawInput = { orgId: ORG_ID, roleName: ROLE_NAME, configVersion: 3, upload: { bucket: 'Bad_Bucket', region: 'eu-west-1', roleArn: CUSTOMER_ROLE_ARN } };
+    const result = await recordFailure({ ...rawInput, error: { Error: 'ValidationError', Cause: 'upload.bucket: bad' } }, deps());
+    expect(result).toMatchObject({ recorded: false, errorName: 'ValidationError', remediation: REMEDIATIONS.ValidationError });
+    expect(publishedDetail()).toMatchObject({ orgId: ORG_ID, executionName: nameFor(3), executionArn: null });
+  });
+
+  it('tolerates garbage input', async () => {
+    const result = await recordFailure({ orgId: 'not-a-uuid', roleName: 'way-too-long-role-name', error: 'nope' }, deps());
+    expect(result).toMatchObject({ recorded: false, errorName: 'Unknown', remediation: REMEDIATIONS.Unknown });
+    await expect(recordFailure('garbage', deps())).resolves.toMatchObject({ recorded: false });
+    await expect(recordFailure(null, deps())).resolves.toMatchObject({ recorded: false });
+  });
+
+  it('accepts the context passed beside the state', async () => {
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config(), now: T0 });
+    const { executionArn, executionName, ...state } = context();
+    const result = await recordFailure({ state: { ...state, error: { Error: 'TransientError', Cause: 'x' } }, executionArn, executionName }, deps());
+    expect(result.recorded).toBe(true);
+  });
+
+  it('throws TransientError when EventBridge throttles, so the state machine retries', async () => {
+    eventsMock.on(PutEventsCommand).rejects(new EventBridgeServiceException({ name: 'ThrottlingException', $fault: 'client', message: 'slow', $metadata: {} }));
+    await expect(recordFailure({ ...context(), error: { Error: 'X', Cause: 'y' } }, deps())).rejects.toThrow(TransientError);
+  });
+
+  it('is reachable through the middy handler', async () => {
+    const handler = createHandler(deps());
+    await expect(handler({}, {} as never)).resolves.toMatchObject({ recorded: false, errorName: 'Unknown' });
+  });
+});
