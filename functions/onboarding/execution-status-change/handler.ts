@@ -1,0 +1,27 @@
+/** Status-change rule Lambda: middy glue around `executionStatusChange` (see execution-status-change.ts). */
+import { commonConfig, loadConfig } from '../../shared/config';
+import { dynamo, eventBridge } from '../../shared/clients';
+import { lambdaHandler } from '../../shared/handler';
+import {
+  executionStatusChange,
+  type ExecutionStatusChangeDeps,
+  type ExecutionStatusChangeResult,
+} from './execution-status-change';
+
+export function createHandler(deps: ExecutionStatusChangeDeps | (() => ExecutionStatusChangeDeps)) {
+  const resolve = typeof deps === 'function' ? deps : () => deps;
+  return lambdaHandler<unknown, ExecutionStatusChangeResult>(async (event) => executionStatusChange(event, resolve()));
+}
+
+let defaults: ExecutionStatusChangeDeps | undefined;
+function defaultDeps(): ExecutionStatusChangeDeps {
+  const config = loadConfig(commonConfig);
+  return {
+    store: { ddb: dynamo(), tableName: config.TABLE_NAME },
+    events: eventBridge(),
+    eventBusName: config.EVENT_BUS_NAME,
+    clock: () => new Date(),
+  };
+}
+
+export const handler = createHandler(() => (defaults ??= defaultDeps()));
