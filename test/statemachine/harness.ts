@@ -1,0 +1,400 @@
+/**
+ * Runs the REAL `statemachine/onboarding.asl.json` with aws-local-stepfunctions, each Task bound to the
+ * REAL Lambda handler (`createHandler(deps)`), DynamoDB in-process (dynalite), the other AWS services
+ * faked (fake-cloud.ts), and a simulated clock.
+ *
+ * How time works: aws-local-stepfunctions' `waitTimeOverrides` makes WaitForTrust return at once, and the
+ * harness moves the simulated clock to the `$.trust.nextCheckAt` CheckTrust chose before the next
+ * CheckTrust runs. So a 7-day wait runs in well under a second, and every handler sees the time it would
+ * see in AWS. Retry intervals are overridden to 0 ms (their seconds are not added to the clock).
+ *
+ * How Lambda is modelled: input and output go through JSON (as over the Invoke API); a thrown error keeps
+ * only its `name` and `message` (Lambda drops custom properties, and the Catch sees `{Error, Cause}`).
+ * `failInvocations` makes the Lambda service itself fail an invocation (e.g. `Lambda.ServiceException`)
+ * before the handler runs.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Context } from 'aws-lambda';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { STSClient } from '@aws-sdk/client-sts';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { auditSk, getOrgRecord, orgPk, type OrgRecord, type RecordStore } from '../../functions/shared/backend-records';
+import { clearCloudFrontKeyCache, loadCloudFrontKey } from '../../functions/shared/cloudfront-keys';
+import { CredentialBroker, type AwsCredentials } from '../../functions/shared/credential-broker';
+import { executionName as executionNameFor } from '../../functions/shared/identifiers';
+import { createHandler as recordConfigHandler } from '../../functions/onboarding/record-config/handler';
+import { createHandler as createPlatformRoleHandler } from '../../functions/onboarding/create-platform-role/handler';
+import { createHandler as checkTrustHandler } from '../../functions/onboarding/check-trust/handler';
+import { createHandler as verifyUploadHandler } from '../../functions/onboarding/verify-upload/handler';
+import { createHandler as verifyDownloadHandler } from '../../functions/onboarding/verify-download/handler';
+import { createHandler as cleanupHandler } from '../../functions/onboarding/cleanup/handler';
+import { activatePending, recordFailure } from '../../functions/shared/backend-records';
+import { ActivationConflictError, remediationFor } from '../../functions/shared/errors';
+import { recorderFor } from '../../functions/onboarding/verify-upload/canary';
+import { startRecordsTable, type RecordsTable } from '../unit/helpers/records-table';
+import { CUSTOMER_ROLE_ARN, FakeCloud, PLATFORM_ACCOUNT, SimClock, awsError, fakeClient } from './fake-cloud';
+
+export const ORG_ID = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
+export const ROLE_NAME = 'prod';
+export const STATE_MACHINE_ARN = `arn:aws:states:us-east-1:${PLATFORM_ACCOUNT}:stateMachine:binary-backends-local-onboarding`;
+export const T0 = new Date('2026-11-30T08:00:00.000Z');
+export const CLOUDFRONT_SECRET_ARN = `arn:aws:secretsmanager:us-east-1:${PLATFORM_ACCOUNT}:secret:binary-backends/${ORG_ID}/prod-cf-AbCdEf`;
+
+const DEFINITION = JSON.parse(readFileSync(new URL('../../statemachine/onboarding.asl.json', import.meta.url), 'utf8')) as StateMachineDefinition;
+
+/** The Task states and the serverless function key behind each (docs/build-plan.md). */
+export const TASK_STATES = [
+  'RecordConfig',
+  'CreatePlatformRole',
+  'CheckTrust',
+  'VerifyUpload',
+  'VerifyDownload',
+  'Cleanup',
+  'Activate',
+  'RecordFailure',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+/** What a test reads after an execution: its status, output or error, and the whole event log. */
+export interface ExecutionResult {
+  executionArn: string;
+  name: string;
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  events: LoggedEvent[];
+}
+
+/** One aws-local-stepfunctions event, as plain JSON. */
+export interface LoggedEvent {
+  type: string;
+  state?: { name: string; type: string; input?: unknown; output?: unknown };
+  Error?: string;
+  Cause?: unknown;
+  input?: unknown;
+  output?: unknown;
+  [k: string]: unknown;
+}
+
+interface RunningExecution {
+  arn: string;
+  name: string;
+  input: string;
+  startDate: Date;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  abort: () => void;
+  done: Promise<ExecutionResult>;
+}
+
+/** Every execution input, output and event any harness produced (plus records and events), for the secret scan. */
+export const producedArtifacts: unknown[] = [];
+/** Every secret the fakes handed out: the scan looks for these literally, besides generic patterns. */
+export const issuedSecrets: string[] = [];
+
+/** The execution input support would send: S3 download by default. */
+export function executionInput(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    orgId: ORG_ID,
+    roleName: ROLE_NAME,
+    configVersion: 1,
+    requestedBy: `arn:aws:iam::${PLATFORM_ACCOUNT}:user/support`,
+    upload: { bucket: 'acme-firmware', region: 'eu-west-1', roleArn: CUSTOMER_ROLE_ARN, prefix: 'firmware/' },
+    download: { type: 's3' },
+    ...overrides,
+  };
+}
+
+export function cloudFrontDownload(host: string): Record<string, unknown> {
+  return { type: 'cloudfront', host, keyPairId: 'K2JCJMDEHXQW5F', hashAlgorithm: 'SHA1', privateKeySecretArn: CLOUDFRONT_SECRET_ARN, ttlSeconds: 900 };
+}
+
+function lambdaContext(state: string): Context {
+  const functionName = `binary-backends-local-${state.replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase())}`;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:${PLATFORM_ACCOUNT}:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** The error Step Functions sees from a Lambda: only the name and the message survive. */
+function asLambdaError(err: unknown): Error {
+  const e = new Error(err instanceof Error ? err.message : String(err));
+  e.name = err instanceof Error ? err.name : 'Error';
+  return e;
+}
+
+const json = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
+
+export interface HarnessOptions {
+  start?: Date;
+}
+
+export class Harness {
+  readonly clock: SimClock;
+  readonly cloud: FakeCloud;
+  readonly table: RecordsTable;
+  readonly store: RecordStore;
+  readonly executions = new Map<string, RunningExecution>();
+  /** Lambda-service failures to inject, per state, consumed one per invocation. */
+  readonly failInvocations: Partial<Record<TaskState, string[]>> = {};
+  /** Called with a Task's input before its handler runs (to look at the record mid-run, or abort). */
+  readonly beforeTask: Partial<Record<TaskState, (input: Record<string, unknown>, execution: RunningExecution) => Promise<void> | void>> = {};
+  /** How many times each Task's handler ran, per execution name. */
+  readonly invocations = new Map<string, Record<string, number>>();
+  readonly sfn: SFNClient;
+  private readonly machine = new StateMachine(DEFINITION);
+  private readonly handlers: Record<TaskState, (event: unknown, context: Context) => Promise<unknown>>;
+
+  private constructor(table: RecordsTable, opts: HarnessOptions) {
+    this.table = table;
+    this.store = { ddb: table.ddb, tableName: table.tableName };
+    this.clock = new SimClock(opts.start ?? T0);
+    this.cloud = new FakeCloud({ orgId: ORG_ID, clock: this.clock });
+    this.cloud.secrets.set(CLOUDFRONT_SECRET_ARN, this.cloud.cloudFront.privateKeyPem);
+    this.sfn = this.fakeSfn();
+    this.handlers = this.bindHandlers();
+  }
+
+  static async start(opts: HarnessOptions = {}): Promise<Harness> {
+    clearCloudFrontKeyCache();
+    return new Harness(await startRecordsTable(`binary-backends-sm-${randomUUID().slice(0, 8)}`), opts);
+  }
+
+  async stop(): Promise<void> {
+    for (const e of this.executions.values()) if (e.status === 'RUNNING') e.abort();
+    await Promise.allSettled([...this.executions.values()].map((e) => e.done));
+    // What else the workflow wrote, for the secret scan: every DynamoDB item and every EventBridge event.
+    const items = await this.table.ddb.send(new ScanCommand({ TableName: this.table.tableName }));
+    producedArtifacts.push({ dynamodbItems: items.Items ?? [], events: this.cloud.events });
+    for (const issued of this.cloud.issued.values()) issuedSecrets.push(issued.secretAccessKey, issued.sessionToken);
+    issuedSecrets.push(this.cloud.cloudFront.privateKeyPem);
+    await this.table.stop();
+  }
+
+  /** An audit event `EVENT#<executionName>#<step>#<attempt>`, or undefined. */
+  async audit(executionName: string, step: string, attempt = 1): Promise<Record<string, unknown> | undefined> {
+    const out = await this.table.ddb.send(new GetCommand({ TableName: this.table.tableName, Key: { pk: orgPk(ORG_ID), sk: auditSk(executionName, step, attempt) } }));
+    return out.Item;
+  }
+
+  /** The real handlers, each with a fresh credential broker (like separate Lambda containers). */
+  private bindHandlers(): Record<TaskState, (event: unknown, context: Context) => Promise<unknown>> {
+    const cloud = this.cloud;
+    const clock = this.clock.now;
+    const store = this.store;
+    const broker = () =>
+      new CredentialBroker({
+        sts: () => cloud.sts<STSClient>(),
+        stsWith: (c: AwsCredentials) => cloud.sts<STSClient>(c),
+        clock,
+      });
+    const customer = () => {
+      const b = broker();
+      return (chain: Parameters<CredentialBroker['customerCredentials']>[0]) => b.customerCredentials(chain);
+    };
+    const s3 = (region: string, credentials: AwsCredentials) => cloud.s3<S3Client>(region, credentials);
+    const secrets = cloud.secretsManager<SecretsManagerClient>();
+    return {
+      RecordConfig: recordConfigHandler({ store, sfn: this.sfn, clock, platformAccountId: PLATFORM_ACCOUNT }),
+      CreatePlatformRole: createPlatformRoleHandler({
+        iam: cloud.iam<IAMClient>(),
+        events: cloud.eventBridge<EventBridgeClient>(),
+        store,
+        clock,
+        sleep: async (ms) => this.clock.advanceSeconds(ms / 1000),
+        config: {
+          platformAccountId: PLATFORM_ACCOUNT,
+          trustedPrincipalPattern: `arn:aws:iam::${PLATFORM_ACCOUNT}:role/binary-backends-local-*`,
+          permissionsBoundaryArn: `arn:aws:iam::${PLATFORM_ACCOUNT}:policy/binary-backends-local-boundary`,
+          propagationDelaySeconds: 10,
+          stage: 'local',
+          eventBusName: 'binary-backends-local',
+        },
+      }),
+      CheckTrust: checkTrustHandler({
+        sts: () => cloud.sts<STSClient>(),
+        stsWith: (c) => cloud.sts<STSClient>(c),
+        store,
+        clock,
+        platformRoleGraceSeconds: 300,
+        emitMetric: () => undefined,
+      }),
+      VerifyUpload: verifyUploadHandler({ customerCredentials: customer(), s3, clock, records: recorderFor(store) }),
+      VerifyDownload: verifyDownloadHandler({
+        customerCredentials: customer(),
+        cloudFrontKey: (arn, versionId) => loadCloudFrontKey(secrets, arn, versionId),
+        fetch: (url) => cloud.fetch(url),
+        clock,
+        records: recorderFor(store),
+      }),
+      Cleanup: cleanupHandler({ customerCredentials: customer(), s3, clock }),
+      // TEMPORARY stand-ins until W1's Activate / RecordFailure handlers land.
+      Activate: async (event: unknown) => {
+        const e = event as { orgId: string; roleName: string; executionArn: string };
+        const a = await activatePending(store, e, clock());
+        if (!a) throw new ActivationConflictError('not activatable');
+        return { activatedAt: clock().toISOString() };
+      },
+      RecordFailure: async (event: unknown) => {
+        const e = event as { orgId: string; roleName: string; executionArn: string; error: { Error: string; Cause: string } };
+        const ok = await recordFailure(store, e, { name: e.error.Error, message: e.error.Cause, remediation: remediationFor(e.error.Error), at: clock().toISOString() }, clock());
+        return { recorded: ok };
+      },
+    } as Record<TaskState, (event: unknown, context: Context) => Promise<unknown>>;
+  }
+
+  private localHandlers(execution: RunningExecution) {
+    const counts: Record<string, number> = {};
+    this.invocations.set(execution.name, counts);
+    return Object.fromEntries(
+      TASK_STATES.map((state) => [
+        state,
+        async (input: unknown) => {
+          const failure = this.failInvocations[state]?.shift();
+          if (failure) {
+            const e = new Error(`Injected: the Lambda service failed to invoke ${state}`);
+            e.name = failure;
+            throw e;
+          }
+          const event = json(input) as Record<string, unknown>;
+          if (state === 'CheckTrust') this.waitUntilNextCheck(event);
+          await this.beforeTask[state]?.(event, execution);
+          counts[state] = (counts[state] ?? 0) + 1;
+          try {
+            return json(await this.handlers[state](event, lambdaContext(state))) as never;
+          } catch (err) {
+            throw asLambdaError(err);
+          }
+        },
+      ]),
+    );
+  }
+
+  /** WaitForTrust took `waitSeconds` in AWS: move the simulated clock to the check CheckTrust scheduled. */
+  private waitUntilNextCheck(event: Record<string, unknown>): void {
+    const next = (event.trust as { nextCheckAt?: string } | undefined)?.nextCheckAt;
+    if (next && Date.parse(next) > this.clock.now().getTime()) this.clock.set(new Date(next));
+  }
+
+  /** Starts an execution of the real state machine; `name` defaults to the starter's naming. */
+  start(input: Record<string, unknown>, name?: string): RunningExecution {
+    const execName = name ?? executionNameFor(String(input.orgId), String(input.roleName), Number(input.configVersion));
+    const arn = `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${execName}`;
+    const execution = { arn, name: execName, input: JSON.stringify(input), startDate: this.clock.now(), status: 'RUNNING' } as RunningExecution;
+    this.executions.set(arn, execution);
+    const run = this.machine.run(json(input) as never, {
+      overrides: {
+        taskResourceLocalHandlers: this.localHandlers(execution) as never,
+        waitTimeOverrides: { WaitForTrust: 0 },
+        retryIntervalOverrides: Object.fromEntries(TASK_STATES.map((s) => [s, 0])),
+      },
+      context: { Execution: { Id: arn, Name: execName } },
+      noThrowOnAbort: true,
+    });
+    execution.abort = run.abort;
+    execution.done = (async () => {
+      let status: ExecutionResult['status'] = 'SUCCEEDED';
+      let output: unknown;
+      let error: string | undefined;
+      let cause: string | undefined;
+      try {
+        output = await run.result;
+      } catch (err) {
+        status = 'FAILED';
+        const c = (err as { cause?: { name?: string; message?: string } }).cause;
+        error = c?.name ?? (err as Error).name;
+        cause = c?.message ?? (err as Error).message;
+      }
+      const events: LoggedEvent[] = [];
+      for await (const e of run.eventLogs) events.push(json(e) as unknown as LoggedEvent);
+      if (events.some((e) => e.type === 'ExecutionAborted')) status = 'ABORTED';
+      execution.status = status;
+      producedArtifacts.push({ executionArn: arn, input, output, error, cause, events });
+      return { executionArn: arn, name: execName, status, output, error, cause, events };
+    })();
+    return execution;
+  }
+
+  /** Starts an execution and waits for it to end. */
+  run(input: Record<string, unknown>, name?: string): Promise<ExecutionResult> {
+    return this.start(input, name).done;
+  }
+
+  /** The org's record, read consistently. */
+  async record(): Promise<OrgRecord> {
+    const r = await getOrgRecord(this.store.ddb, this.store.tableName, ORG_ID);
+    if (!r) throw new Error('no org record');
+    return r;
+  }
+
+  /** A Step Functions API over the harness's executions (StartExecution idempotency as AWS documents it). */
+  private fakeSfn(): SFNClient {
+    return fakeClient<SFNClient>({
+      DescribeExecution: (i) => {
+        const e = this.executions.get(String(i.executionArn));
+        if (!e) throw awsError('ExecutionDoesNotExist', 400, `Execution Does Not Exist: '${String(i.executionArn)}'`);
+        return { executionArn: e.arn, name: e.name, status: e.status, startDate: e.startDate, input: e.input, stateMachineArn: STATE_MACHINE_ARN };
+      },
+      StartExecution: (i) => {
+        const name = String(i.name);
+        const arn = `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
+        const existing = this.executions.get(arn);
+        if (existing) {
+          if (existing.status === 'RUNNING' && existing.input === String(i.input)) return { executionArn: arn, startDate: existing.startDate };
+          throw awsError('ExecutionAlreadyExists', 400, `Execution Already Exists: '${arn}'`);
+        }
+        const started = this.start(JSON.parse(String(i.input)) as Record<string, unknown>, name);
+        return { executionArn: started.arn, startDate: started.startDate };
+      },
+      StopExecution: (i) => {
+        this.executions.get(String(i.executionArn))?.abort();
+        return { stopDate: this.clock.now() };
+      },
+    });
+  }
+}
+
+// --- event-log helpers --------------------------------------------------------------------------------
+
+/** The names of the states entered, in order. */
+export function statesEntered(events: LoggedEvent[]): string[] {
+  return events.filter((e) => e.type === 'StateEntered').map((e) => e.state!.name);
+}
+
+/** How many times a state was entered. */
+export function timesEntered(events: LoggedEvent[], state: string): number {
+  return statesEntered(events).filter((s) => s === state).length;
+}
+
+/** The errors states failed with, in order: `[state, error]`. */
+export function stateFailures(events: LoggedEvent[]): [string, string][] {
+  return events.filter((e) => e.type === 'StateFailed').map((e) => [e.state!.name, String(e.Error)]);
+}
+
+/** Retries, in order: `[state, attempt]`. */
+export function stateRetries(events: LoggedEvent[]): [string, number][] {
+  return events.filter((e) => e.type === 'StateRetried').map((e) => [e.state!.name, Number((e.retry as { attempt: number }).attempt)]);
+}
+
+/** The output a state exited with (the last time it ran). */
+export function stateOutput(events: LoggedEvent[], state: string): Record<string, unknown> | undefined {
+  const exits = events.filter((e) => e.type === 'StateExited' && e.state?.name === state);
+  return exits.at(-1)?.state?.output as Record<string, unknown> | undefined;
+}
