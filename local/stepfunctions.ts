@@ -80,6 +80,7 @@ export class LocalStepFunctions {
   readonly stateMachineArn: string;
   readonly executions = new Map<string, Execution>();
   private readonly createdAt = new Date();
+  private machineCache?: { text: string; definition: StateMachineJson; machine: StateMachineLike };
 
   constructor(private readonly o: StepFunctionsOptions) {
     this.stateMachineArn = `arn:aws:states:${REGION}:${o.accountId}:stateMachine:${o.stateMachineName}`;
@@ -132,8 +133,7 @@ export class LocalStepFunctions {
       if (existing.status === 'RUNNING' && existing.input === inputText) return existing;
       throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${arn}'`, 400);
     }
-    const definition = await this.loadDefinition();
-    const { StateMachine } = await import('aws-local-stepfunctions');
+    const { definition, machine } = await this.loadMachine();
     const history: HistoryEvent[] = [];
     let resolveDone!: () => void;
     const exec: Execution = {
@@ -148,6 +148,7 @@ export class LocalStepFunctions {
     };
     this.executions.set(arn, exec);
     const add = (type: string, details?: Record<string, unknown>) => {
+      if (exec.status === 'ABORTED') return; // nothing is recorded after ExecutionAborted
       const id = history.length + 1;
       const key = detailsKey(type);
       history.push({ timestamp: new Date(), type, id, previousEventId: id - 1, ...(details && key ? { [key]: details } : {}) });
@@ -164,7 +165,6 @@ export class LocalStepFunctions {
       if (state.Type !== 'Task') return;
       const functionName = this.functionFor(stateName, state.Resource);
       const functionArn = this.o.registry.functionArn(functionName);
-      state.Resource = functionArn;
       taskHandlers[stateName] = async (taskInput: Json) => {
         // Let the event-log consumer record <Type>StateEntered first, so history stays in order.
         await new Promise<void>((r) => setImmediate(r));
@@ -194,7 +194,6 @@ export class LocalStepFunctions {
       };
     });
 
-    const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
     const run = machine.run(input, {
       noThrowOnAbort: true,
       context: {
@@ -330,18 +329,42 @@ export class LocalStepFunctions {
     throw new AwsError('InvalidDefinition', `Task ${stateName}: unsupported Resource ${JSON.stringify(resource)}`, 400);
   }
 
-  private async loadDefinition(): Promise<StateMachineJson> {
+  /**
+   * The ASL, normalised for aws-local-stepfunctions, and its StateMachine, cached per file content:
+   * constructing one validates the definition, which costs 0.6-1 s each time.
+   */
+  private async loadMachine(): Promise<{ definition: StateMachineJson; machine: StateMachineLike }> {
     let text: string;
     try {
       text = await readFile(this.o.aslPath, 'utf8');
     } catch {
       throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${this.stateMachineArn}' (no ${this.o.aslPath} yet)`, 400);
     }
+    if (this.machineCache?.text === text) return this.machineCache;
+    let definition: StateMachineJson;
     try {
-      return JSON.parse(text) as StateMachineJson;
+      definition = JSON.parse(text) as StateMachineJson;
     } catch (err) {
       throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: ${(err as Error).message}`, 400);
     }
+    visitStates(definition, (stateName, state) => {
+      // aws-local-stepfunctions 3.0.0 bug: `ResultPath: "$"` stores the result under a key named "$"
+      // instead of replacing the input. "$" is ResultPath's default, so dropping it is equivalent.
+      if (state.ResultPath === '$') delete state.ResultPath;
+      for (const catcher of (state.Catch ?? []) as { ResultPath?: unknown }[]) {
+        if (catcher.ResultPath === '$') delete catcher.ResultPath;
+      }
+      if (state.Type === 'Task') state.Resource = this.o.registry.functionArn(this.functionFor(stateName, state.Resource));
+    });
+    const { StateMachine } = await import('aws-local-stepfunctions');
+    let machine: StateMachineLike;
+    try {
+      machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } }) as unknown as StateMachineLike;
+    } catch (err) {
+      throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: ${(err as Error).message}`, 400);
+    }
+    this.machineCache = { text, definition, machine };
+    return this.machineCache;
   }
 
   private summary(e: Execution) {
@@ -425,10 +448,16 @@ export class LocalStepFunctions {
   }
 }
 
+type StateMachineLike = {
+  run(input: Json, options: object): { abort: () => void; result: Promise<Json>; eventLogs: AsyncGenerator<unknown> };
+};
+
 interface StateJson {
   Type: string;
   Resource?: unknown;
   Retry?: unknown[];
+  Catch?: unknown[];
+  ResultPath?: unknown;
   TimeoutSeconds?: number;
   Branches?: StateMachineJson[];
   Iterator?: StateMachineJson;
