@@ -34,8 +34,8 @@ import { createHandler as checkTrustHandler } from '../../functions/onboarding/c
 import { createHandler as verifyUploadHandler } from '../../functions/onboarding/verify-upload/handler';
 import { createHandler as verifyDownloadHandler } from '../../functions/onboarding/verify-download/handler';
 import { createHandler as cleanupHandler } from '../../functions/onboarding/cleanup/handler';
-import { activatePending, recordFailure } from '../../functions/shared/backend-records';
-import { ActivationConflictError, remediationFor } from '../../functions/shared/errors';
+import { createHandler as activateHandler } from '../../functions/onboarding/activate/handler';
+import { createHandler as recordFailureHandler } from '../../functions/onboarding/record-failure/handler';
 import { recorderFor } from '../../functions/onboarding/verify-upload/canary';
 import { startRecordsTable, type RecordsTable } from '../unit/helpers/records-table';
 import { CUSTOMER_ROLE_ARN, FakeCloud, PLATFORM_ACCOUNT, SimClock, awsError, fakeClient } from './fake-cloud';
@@ -245,18 +245,8 @@ export class Harness {
         records: recorderFor(store),
       }),
       Cleanup: cleanupHandler({ customerCredentials: customer(), s3, clock }),
-      // TEMPORARY stand-ins until W1's Activate / RecordFailure handlers land.
-      Activate: async (event: unknown) => {
-        const e = event as { orgId: string; roleName: string; executionArn: string };
-        const a = await activatePending(store, e, clock());
-        if (!a) throw new ActivationConflictError('not activatable');
-        return { activatedAt: clock().toISOString() };
-      },
-      RecordFailure: async (event: unknown) => {
-        const e = event as { orgId: string; roleName: string; executionArn: string; error: { Error: string; Cause: string } };
-        const ok = await recordFailure(store, e, { name: e.error.Error, message: e.error.Cause, remediation: remediationFor(e.error.Error), at: clock().toISOString() }, clock());
-        return { recorded: ok };
-      },
+      Activate: activateHandler({ store, iam: cloud.iam<IAMClient>(), events: cloud.eventBridge<EventBridgeClient>(), eventBusName: 'binary-backends-local', clock }),
+      RecordFailure: recordFailureHandler({ store, events: cloud.eventBridge<EventBridgeClient>(), eventBusName: 'binary-backends-local', clock }),
     } as Record<TaskState, (event: unknown, context: Context) => Promise<unknown>>;
   }
 

@@ -78,7 +78,7 @@ describe('State machine: the happy path', () => {
     expect(h.cloud.canaryObjects()).toEqual([]);
     expect(h.cloud.calls).toContain('S3.CompleteMultipartUpload');
     expect(h.cloud.calls).not.toContain('S3.AbortMultipartUpload');
-    expect(h.cloud.events.map((e) => e.DetailType)).toContain('Trust Policy Ready');
+    expect(h.cloud.events.map((e) => e.DetailType)).toEqual(['Trust Policy Ready', 'Backend Activated']);
   });
 
   it('onboards a CloudFront backend: signed download checked, unsigned request refused', async () => {
@@ -191,6 +191,8 @@ describe('State machine: verification', () => {
     expect(record.backends.prod!.pending).toMatchObject({ status: 'FAILED', error: { name: 'DownloadVerificationError' } });
     expect(stateOutput(run.events, 'Cleanup')?.cleanup).toMatchObject({ outcome: 'cleaned' });
     expect(h.cloud.canaryObjects()).toEqual([]);
+    const failed = h.cloud.events.find((e) => e.DetailType === 'Onboarding Failed');
+    expect(JSON.parse(failed!.Detail!)).toMatchObject({ errorName: 'DownloadVerificationError', remediation: expect.any(String) });
   });
 
   it('fails with CloudFrontSigningNotEnforcedError when the distribution serves unsigned requests', async () => {
