@@ -1,14 +1,40 @@
 /**
  * The signer's request (DESIGN "Signing", a contract): validated once at the boundary, so nothing below
  * signs anything for input that broke a rule. Every broken rule is named by field (`keys.3`, `ttlSeconds`)
- * in one ValidationError.
+ * in one ValidationError, in the same form as validation.ts's `toValidationError`.
  *
  * The rules that need the org's storage prefix (a key is at most 1024 UTF-8 bytes *after* prefixing) are
  * checked by `checkPrefixedKeys` once the route is known, still before anything is signed.
+ *
+ * Why `zod/mini` and local copies of two rules from validation.ts: the classic `zod` build costs ~450 KB
+ * minified whatever is used of it, which would put the signer bundle over its 1 MB budget. `zod/mini` is
+ * tree-shakable (~25 KB here). validation.ts loads classic zod, so its `orgIdProblem` and control-character
+ * rule are repeated below; a unit test checks they agree with the originals.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ValidationError } from '../shared/errors';
-import { hasControlCharacters, orgIdSchema, shown, toValidationError } from '../shared/validation';
+
+const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const UUID_ANY_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Shown in messages: the value, shortened. */
+function shown(value: string): string {
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 61)}...` : value);
+}
+
+/** Same rule and wording as validation.ts `orgIdProblem`. */
+export function orgIdProblem(v: string): string | undefined {
+  if (UUID_LOWER.test(v)) return undefined;
+  if (UUID_ANY_CASE.test(v)) return `must be a lowercase UUID; use ${JSON.stringify(v.toLowerCase())}`;
+  return `must be the org's UUID in lowercase, like 3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a (got ${shown(v)})`;
+}
+
+/** Same rule as validation.ts `hasControlCharacters` (C0, DEL, C1). */
+export function hasControlCharacters(v: string): boolean {
+  return CONTROL_RE.test(v);
+}
 
 export const OPERATIONS = ['download', 'upload', 'multipart-start', 'multipart-complete', 'multipart-abort'] as const;
 export type Operation = (typeof OPERATIONS)[number];
@@ -37,30 +63,42 @@ export function objectKeyProblem(key: string): string | undefined {
   return undefined;
 }
 
-const objectKey = z.string({ error: 'must be a string' }).superRefine((v, ctx) => {
-  const p = objectKeyProblem(v);
-  if (p) ctx.addIssue({ code: 'custom', message: p });
-});
+function rule(problem: (v: string) => string | undefined) {
+  return z.string({ error: 'must be a string' }).check(
+    z.superRefine((v, ctx) => {
+      const p = problem(v);
+      if (p) ctx.addIssue({ code: 'custom', message: p, input: v });
+    }),
+  );
+}
 
-const ttlSeconds = z
-  .number({ error: 'must be a number of seconds' })
-  .int({ error: 'must be a whole number of seconds' })
-  .min(REQUEST_TTL.min, { error: `must be at least ${REQUEST_TTL.min} seconds` })
-  .max(REQUEST_TTL.max, { error: `must be at most ${REQUEST_TTL.max} seconds (7 days)` })
-  .optional();
+const orgIdSchema = rule(orgIdProblem);
+const objectKey = rule(objectKeyProblem);
+
+function intBetween(min: number, max: number, what: string, typeError: string) {
+  return z
+    .number({ error: typeError })
+    .check(
+      z.int({ error: `must be a whole number${what}` }),
+      z.gte(min, { error: `must be at least ${min}${what}` }),
+      z.lte(max, { error: `must be at most ${max}${what}` }),
+    );
+}
+
+const ttlSeconds = z.optional(intBetween(REQUEST_TTL.min, REQUEST_TTL.max, ' seconds', 'must be a number of seconds'));
 
 const keys = z
   .array(objectKey, { error: 'must be an array of object keys' })
-  .min(1, { error: 'must hold at least 1 key' })
-  .max(MAX_KEYS_PER_REQUEST, { error: `must hold at most ${MAX_KEYS_PER_REQUEST} keys` });
+  .check(
+    z.minLength(1, { error: 'must hold at least 1 key' }),
+    z.maxLength(MAX_KEYS_PER_REQUEST, { error: `must hold at most ${MAX_KEYS_PER_REQUEST} keys` }),
+  );
 
-const uploadId = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).max(2048, { error: 'is too long' });
+const uploadId = z
+  .string({ error: 'must be a string' })
+  .check(z.minLength(1, { error: 'must not be empty' }), z.maxLength(2048, { error: 'is too long' }));
 
-const partNumber = z
-  .number({ error: 'must be a number' })
-  .int({ error: 'must be a whole number' })
-  .min(1, { error: 'must be at least 1' })
-  .max(MAX_PARTS, { error: `must be at most ${MAX_PARTS}` });
+const partNumber = intBetween(1, MAX_PARTS, '', 'must be a number');
 
 const downloadRequest = z.strictObject({ orgId: orgIdSchema, operation: z.literal('download'), keys, ttlSeconds });
 const uploadRequest = z.strictObject({ orgId: orgIdSchema, operation: z.literal('upload'), keys, ttlSeconds });
@@ -68,11 +106,7 @@ const multipartStartRequest = z.strictObject({
   orgId: orgIdSchema,
   operation: z.literal('multipart-start'),
   key: objectKey,
-  parts: z
-    .number({ error: 'must be the number of parts' })
-    .int({ error: 'must be a whole number' })
-    .min(1, { error: 'must be at least 1' })
-    .max(MAX_PARTS, { error: `must be at most ${MAX_PARTS}` }),
+  parts: intBetween(1, MAX_PARTS, '', 'must be the number of parts'),
   ttlSeconds,
 });
 const multipartCompleteRequest = z.strictObject({
@@ -84,21 +118,25 @@ const multipartCompleteRequest = z.strictObject({
     .array(
       z.strictObject({
         partNumber,
-        etag: z.string({ error: 'must be the ETag S3 returned for the part' }).min(1, { error: 'must not be empty' }),
+        etag: z
+          .string({ error: 'must be the ETag S3 returned for the part' })
+          .check(z.minLength(1, { error: 'must not be empty' })),
       }),
       { error: 'must be an array of {partNumber, etag}' },
     )
-    .min(1, { error: 'must hold at least 1 part' })
-    .max(MAX_PARTS, { error: `must hold at most ${MAX_PARTS} parts` })
-    .superRefine((parts, ctx) => {
-      const seen = new Set<number>();
-      parts.forEach((p, i) => {
-        if (seen.has(p.partNumber)) {
-          ctx.addIssue({ code: 'custom', path: [i, 'partNumber'], message: `repeats part number ${p.partNumber}` });
-        }
-        seen.add(p.partNumber);
-      });
-    }),
+    .check(
+      z.minLength(1, { error: 'must hold at least 1 part' }),
+      z.maxLength(MAX_PARTS, { error: `must hold at most ${MAX_PARTS} parts` }),
+      z.superRefine((parts, ctx) => {
+        const seen = new Set<number>();
+        parts.forEach((p, i) => {
+          if (seen.has(p.partNumber)) {
+            ctx.addIssue({ code: 'custom', path: [i, 'partNumber'], message: `repeats part number ${p.partNumber}`, input: p });
+          }
+          seen.add(p.partNumber);
+        });
+      }),
+    ),
 });
 const multipartAbortRequest = z.strictObject({
   orgId: orgIdSchema,
@@ -130,8 +168,30 @@ export function parseSignRequest(input: unknown): SignRequest {
   }
   // reportInput lets toValidationError tell "missing" from "wrong type".
   const result = signRequestSchema.safeParse(input, { reportInput: true });
-  if (!result.success) throw toValidationError(result.error);
+  if (!result.success) throw issuesToValidationError(result.error.issues);
   return result.data;
+}
+
+/** zod issues as one ValidationError: `field: rule` for each, like validation.ts `toValidationError`. */
+function issuesToValidationError(issues: readonly z.core.$ZodIssue[]): ValidationError {
+  const fields: string[] = [];
+  const parts: string[] = [];
+  for (const issue of issues) {
+    const base = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const field = base ? `${base}.${key}` : key;
+        fields.push(field);
+        parts.push(`${field}: is not a known field`);
+      }
+      continue;
+    }
+    const field = base || '(input)';
+    fields.push(field);
+    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+    parts.push(`${field}: ${message}`);
+  }
+  return new ValidationError(parts.join('; '), fields);
 }
 
 /**

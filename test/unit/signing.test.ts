@@ -15,7 +15,6 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '../../functions/shared/backend-records';
 import { clearCloudFrontKeyCache } from '../../functions/shared/cloudfront-keys';
 import { CredentialBroker, type AwsCredentials } from '../../functions/shared/credential-broker';
-import { ConfigurationError } from '../../functions/shared/config';
 import {
   BackendNotFoundError,
   CloudFrontKeyError,
@@ -580,8 +579,9 @@ describe('Function: handler', () => {
       /DEFAULT_SIGNER_ROLE_ARN is not set/,
     );
     expect(() => signerDepsFromEnv({ AWS_REGION: 'us-east-1', TABLE_NAME: 't', DEFAULT_BUCKET: 'b', DEFAULT_BUCKET_REGION: 'us-east-1', DEFAULT_SIGNER_ROLE_ARN: SIGNER_ROLE, CREDENTIAL_REFRESH_THRESHOLD_SECONDS: '3600' })).toThrow(
-      ConfigurationError,
+      /CREDENTIAL_REFRESH_THRESHOLD_SECONDS: must be a whole number of seconds from 60 to 3000/,
     );
+    expect(() => signerDepsFromEnv({})).toThrow(expect.objectContaining({ name: 'ConfigurationError' }));
     const d = signerDepsFromEnv({ AWS_REGION: 'us-east-1', TABLE_NAME: 't', DEFAULT_BUCKET: 'b', DEFAULT_BUCKET_REGION: 'eu-west-1', DEFAULT_SIGNER_ROLE_ARN: SIGNER_ROLE });
     expect(d.settings).toEqual({ defaultBucket: 'b', defaultBucketRegion: 'eu-west-1', defaultSignerRoleArn: SIGNER_ROLE, configCacheTtlSeconds: 30 });
   });
