@@ -1,0 +1,203 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  SFNClient,
+  SFNServiceException,
+  StartExecutionCommand,
+  type DescribeExecutionCommandInput,
+  type SFNClientResolvedConfig,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
+  type StartExecutionCommandInput,
+} from '@aws-sdk/client-sfn';
+import { startOnboarding, type StarterDeps } from '../../functions/starter/starter';
+import { createHandler } from '../../functions/starter/handler';
+import { ensureBackend, getOrgRecord, writePendingConfig } from '../../functions/shared/backend-records';
+import { OnboardingInProgressError, RoleNameConflictError, TransientError, ValidationError } from '../../functions/shared/errors';
+import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, STATE_MACHINE_ARN, T0, config, executionArnFor, nameFor } from './helpers/fixtures';
+
+const request = (overrides: Record<string, unknown> = {}) => ({
+  orgId: ORG_ID,
+  roleName: ROLE_NAME,
+  upload: { bucket: 'acme-firmware', region: 'eu-west-1', roleArn: CUSTOMER_ROLE_ARN },
+  requestedBy: 'arn:aws:iam::111111111111:user/support',
+  ...overrides,
+});
+
+/** A Step Functions that keeps executions in memory with AWS's naming rules (idempotent start while running). */
+class FakeStepFunctions {
+  executions = new Map<string, { status: string; input: string; startDate: Date }>();
+  starts = 0;
+
+  install(mock: AwsStub<ServiceInputTypes, ServiceOutputTypes, SFNClientResolvedConfig>) {
+    mock.on(StartExecutionCommand).callsFake((input: StartExecutionCommandInput) => {
+      this.starts += 1;
+      const arn = executionArnFor(input.name!);
+      const existing = this.executions.get(arn);
+      if (existing) {
+        if (existing.status === 'RUNNING' && existing.input === input.input) return { executionArn: arn, startDate: existing.startDate };
+        throw new ExecutionAlreadyExists({ message: `Execution Already Exists: '${arn}'`, $metadata: {} });
+      }
+      this.executions.set(arn, { status: 'RUNNING', input: input.input!, startDate: T0 });
+      return { executionArn: arn, startDate: T0 };
+    });
+    mock.on(DescribeExecutionCommand).callsFake((input: DescribeExecutionCommandInput) => {
+      const e = this.executions.get(input.executionArn!);
+      if (!e) throw new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} });
+      return { executionArn: input.executionArn, status: e.status, startDate: e.startDate, input: e.input };
+    });
+  }
+
+  finish(version: number, status = 'SUCCEEDED') {
+    this.executions.get(executionArnFor(nameFor(version)))!.status = status;
+  }
+}
+
+describe('Function: startOnboarding', () => {
+  const sfnMock = mockClient(SFNClient);
+  let table: RecordsTable;
+  let sfn: FakeStepFunctions;
+  let now: Date;
+  const deps = (): StarterDeps => ({ store: table, sfn: new SFNClient({ region: 'us-east-1' }), clock: () => now, stateMachineArn: STATE_MACHINE_ARN });
+  const read = async () => (await getOrgRecord(table.ddb, table.tableName, ORG_ID))!;
+
+  beforeAll(async () => {
+    table = await startRecordsTable();
+  });
+  afterAll(async () => {
+    await table.stop();
+  });
+  beforeEach(async () => {
+    sfnMock.reset();
+    sfn = new FakeStepFunctions();
+    sfn.install(sfnMock);
+    now = T0;
+    await table.clear();
+  });
+
+  it('allocates version 1 and starts <orgId>-<roleName>-1 with the normalised request as input', async () => {
+    // Act
+    const result = await startOnboarding(request(), deps());
+    // Assess
+    expect(result).toEqual({
+      executionArn: executionArnFor(nameFor(1)),
+      executionName: nameFor(1),
+      configVersion: 1,
+      deduplicated: false,
+      startedAt: T0.toISOString(),
+    });
+    const input = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!);
+    expect(input).toEqual({ ...request(), download: { type: 's3' }, configVersion: 1 });
+    expect((await read()).backends[ROLE_NAME]).toMatchObject({ lastConfigVersion: 1, inflight: { executionName: nameFor(1) } });
+  });
+
+  it('answers a double submit of the same request with the running execution', async () => {
+    await startOnboarding(request(), deps());
+    const again = await startOnboarding(request({ requestedBy: 'someone-else' }), deps());
+    expect(again).toMatchObject({ executionName: nameFor(1), deduplicated: true });
+    expect(sfn.executions.size).toBe(1);
+  });
+
+  it('starts one execution when the same request arrives twice at once', async () => {
+    const results = await Promise.all([startOnboarding(request(), deps()), startOnboarding(request(), deps())]);
+    expect(new Set(results.map((r) => r.executionName))).toEqual(new Set([nameFor(1)]));
+    expect(results.filter((r) => r.deduplicated)).toHaveLength(1);
+    expect(sfn.executions.size).toBe(1);
+  });
+
+  it('refuses a different request while one is in flight, naming the running execution', async () => {
+    await startOnboarding(request(), deps());
+    const other = startOnboarding(request({ upload: { bucket: 'other-bucket', region: 'eu-west-1', roleArn: CUSTOMER_ROLE_ARN } }), deps());
+    await expect(other).rejects.toThrow(OnboardingInProgressError);
+    await expect(other).rejects.toThrow(nameFor(1));
+  });
+
+  it('gives a retry after a finished or failed execution a new version and a new name', async () => {
+    await startOnboarding(request(), deps());
+    sfn.finish(1, 'FAILED');
+    const retry = await startOnboarding(request(), deps());
+    expect(retry).toMatchObject({ executionName: nameFor(2), configVersion: 2, deduplicated: false });
+    sfn.finish(2, 'SUCCEEDED');
+    await expect(startOnboarding(request({ download: { type: 's3' } }), deps())).resolves.toMatchObject({ configVersion: 3 });
+  });
+
+  it('accepts an Onboarding Requested event, recording the event source as requester by default', async () => {
+    const { requestedBy: _ignored, ...detail } = request();
+    const event = { version: '0', id: '1', 'detail-type': 'Onboarding Requested', source: 'peridio.support', detail };
+    await startOnboarding(event, deps());
+    const input = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!);
+    expect(input.requestedBy).toBe('eventbridge:peridio.support');
+  });
+
+  it('deduplicates an event and a CLI call for the same request', async () => {
+    await startOnboarding(request(), deps());
+    const event = { 'detail-type': 'Onboarding Requested', source: 'peridio.support', detail: request() };
+    await expect(startOnboarding(event, deps())).resolves.toMatchObject({ deduplicated: true, executionName: nameFor(1) });
+  });
+
+  it('encodes role names with characters execution names may not hold', async () => {
+    const result = await startOnboarding(request({ roleName: 'eu.prod' }), deps());
+    expect(result.executionName).toBe(`${ORG_ID}-eu_2eprod-1`);
+  });
+
+  it('refuses a role name that differs only in case from an existing backend', async () => {
+    await startOnboarding(request(), deps());
+    await expect(startOnboarding(request({ roleName: 'PROD' }), deps())).rejects.toThrow(RoleNameConflictError);
+  });
+
+  it('refuses a bad request before writing or starting anything', async () => {
+    await expect(startOnboarding(request({ roleName: 'much-too-long-name' }), deps())).rejects.toThrow(/roleName: must be 1-10/);
+    await expect(startOnboarding({ 'detail-type': 'Onboarding Requested', detail: {} }, deps())).rejects.toThrow(ValidationError);
+    expect(await getOrgRecord(table.ddb, table.tableName, ORG_ID)).toBeUndefined();
+    expect(sfnMock).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
+  it('starts the claimed execution when an earlier starter claimed it but never started it', async () => {
+    // Prepare: StartExecution fails once after the claim is written
+    sfnMock.on(StartExecutionCommand).rejectsOnce(new SFNServiceException({ name: 'ServiceUnavailable', $fault: 'server', message: 'down', $metadata: { httpStatusCode: 503 } }));
+    await expect(startOnboarding(request(), deps())).rejects.toThrow(TransientError);
+    sfn.install(sfnMock);
+    // Act
+    const result = await startOnboarding(request(), deps());
+    // Assess
+    expect(result).toMatchObject({ executionName: nameFor(1), configVersion: 1 });
+    expect(sfn.executions.size).toBe(1);
+  });
+
+  it('refuses a different request while a fresh claim is being started, then allows it once the claim is stale', async () => {
+    sfnMock.on(StartExecutionCommand).rejectsOnce(new SFNServiceException({ name: 'ServiceUnavailable', $fault: 'server', message: 'down', $metadata: { httpStatusCode: 503 } }));
+    await expect(startOnboarding(request(), deps())).rejects.toThrow(TransientError);
+    sfn.install(sfnMock);
+    const other = request({ upload: { bucket: 'other-bucket', region: 'eu-west-1', roleArn: CUSTOMER_ROLE_ARN } });
+    await expect(startOnboarding(other, deps())).rejects.toThrow(OnboardingInProgressError);
+    now = new Date(T0.getTime() + 120_000);
+    await expect(startOnboarding(other, deps())).resolves.toMatchObject({ configVersion: 2 });
+  });
+
+  it('refuses while an execution started outside the starter holds the backend', async () => {
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: 9, executionName: 'manual-run' }), now: T0 });
+    sfn.executions.set(executionArnFor('manual-run'), { status: 'RUNNING', input: '{}', startDate: T0 });
+    await expect(startOnboarding(request(), deps())).rejects.toThrow(/manual-run/);
+  });
+
+  it('skips a version whose name was already used outside the starter', async () => {
+    sfn.executions.set(executionArnFor(nameFor(1)), { status: 'SUCCEEDED', input: '{}', startDate: T0 });
+    await expect(startOnboarding(request(), deps())).resolves.toMatchObject({ configVersion: 2, deduplicated: false });
+  });
+
+  it('turns a throttled DescribeExecution into TransientError', async () => {
+    await startOnboarding(request(), deps());
+    sfnMock.on(DescribeExecutionCommand).rejects(new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', message: 'Rate exceeded', $metadata: {} }));
+    await expect(startOnboarding(request(), deps())).rejects.toThrow(TransientError);
+  });
+
+  it('is reachable through the middy handler', async () => {
+    const handler = createHandler(deps());
+    await expect(handler(request(), {} as never)).resolves.toMatchObject({ configVersion: 1 });
+  });
+});
