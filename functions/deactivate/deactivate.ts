@@ -1,0 +1,70 @@
+/**
+ * Deactivation (`binary-backends deactivate --org ID --confirm`): one conditional write removing the org's
+ * routing (`active`), so the signer falls back to default storage; plus an audit event and a *Backend
+ * Deactivated* event. Serving configs stay in the record (support can still see what was active), and
+ * binaries stored in the customer's bucket stay there: the result says so.
+ */
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { z } from 'zod';
+import { deactivateOrg, getOrgRecord, writeAuditEvent, type RecordStore } from '../shared/backend-records';
+import { DetailType, emitEvent } from '../shared/events';
+import { orgIdSchema, parseOrThrow } from '../shared/validation';
+
+export interface DeactivateDeps {
+  store: RecordStore;
+  events: EventBridgeClient;
+  eventBusName: string;
+  clock: () => Date;
+}
+
+export interface DeactivateResult {
+  orgId: string;
+  /** False when the org already used default storage (nothing was written). */
+  deactivated: boolean;
+  previousActive: string | null;
+  deactivatedAt: string;
+  warning?: string;
+}
+
+const requestSchema = z.strictObject({
+  orgId: orgIdSchema,
+  /** The CLI's caller identity. */
+  requestedBy: z.string().min(1).max(2048).optional(),
+  /** The CLI's --confirm; accepted, not required here (the CLI insists on it). */
+  confirm: z.boolean().optional(),
+});
+
+/** Routes the org back to default storage. Throws ValidationError for a bad org ID. */
+export async function deactivate(event: unknown, deps: DeactivateDeps): Promise<DeactivateResult> {
+  const request = parseOrThrow(requestSchema, event);
+  const now = deps.clock();
+  const { previousActive } = await deactivateOrg(deps.store, { orgId: request.orgId, now });
+  if (!previousActive) {
+    return { orgId: request.orgId, deactivated: false, previousActive: null, deactivatedAt: now.toISOString() };
+  }
+
+  const record = await getOrgRecord(deps.store.ddb, deps.store.tableName, request.orgId);
+  const serving = record?.backends?.[previousActive]?.serving;
+  const where = serving ? `s3://${serving.upload.bucket}/${serving.upload.prefix ?? ''}` : `the bucket of backend ${previousActive}`;
+  const warning =
+    `Org ${request.orgId} now uses Peridio's default storage. Binaries already stored in ${where} stay there: ` +
+    'they are not copied, and devices asking for them will not find them in default storage until they are uploaded again.';
+
+  await writeAuditEvent(deps.store, {
+    orgId: request.orgId,
+    executionName: `deactivate-${now.toISOString().replace(/[:.]/g, '-')}`,
+    step: 'Deactivate',
+    attempt: 1,
+    at: now.toISOString(),
+    detail: { previousActive, requestedBy: request.requestedBy ?? 'unknown', bucket: serving?.upload.bucket ?? null },
+  });
+  await emitEvent(deps.events, deps.eventBusName, DetailType.BackendDeactivated, {
+    orgId: request.orgId,
+    roleName: previousActive,
+    requestedBy: request.requestedBy ?? null,
+    deactivatedAt: now.toISOString(),
+    bucket: serving?.upload.bucket ?? null,
+    warning,
+  });
+  return { orgId: request.orgId, deactivated: true, previousActive, deactivatedAt: now.toISOString(), warning };
+}

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { deactivate, type DeactivateDeps } from '../../functions/deactivate/deactivate';
+import { createHandler } from '../../functions/deactivate/handler';
+import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '../../functions/shared/backend-records';
+import { TransientError, ValidationError } from '../../functions/shared/errors';
+import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { ORG_ID, ROLE_NAME, T0, config, context } from './helpers/fixtures';
+
+describe('Function: deactivate', () => {
+  const eventsMock = mockClient(EventBridgeClient);
+  let table: RecordsTable;
+  const now = new Date(T0.getTime() + 86_400_000);
+  const deps = (): DeactivateDeps => ({ store: table, events: new EventBridgeClient({ region: 'us-east-1' }), eventBusName: 'bus', clock: () => now });
+  const read = async () => (await getOrgRecord(table.ddb, table.tableName, ORG_ID))!;
+
+  beforeAll(async () => {
+    table = await startRecordsTable();
+  });
+  afterAll(async () => {
+    await table.stop();
+  });
+  beforeEach(async () => {
+    eventsMock.reset();
+    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+    await table.clear();
+  });
+
+  async function activeBackend() {
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ status: 'VERIFIED' }), now: T0 });
+    await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: context().executionArn }, T0);
+  }
+
+  it('removes the routing, keeps the serving config and warns that binaries stay in the bucket', async () => {
+    // Prepare
+    await activeBackend();
+    // Act
+    const result = await deactivate({ orgId: ORG_ID, confirm: true, requestedBy: 'support' }, deps());
+    // Assess
+    expect(result).toMatchObject({ orgId: ORG_ID, deactivated: true, previousActive: ROLE_NAME, deactivatedAt: now.toISOString() });
+    expect(result.warning).toMatch(/s3:\/\/acme-firmware\/ stay there/);
+    const record = await read();
+    expect(record.active).toBeUndefined();
+    expect(record.backends[ROLE_NAME]?.serving?.status).toBe('ACTIVE');
+  });
+
+  it('emits Backend Deactivated with the warning', async () => {
+    await activeBackend();
+    await deactivate({ orgId: ORG_ID }, deps());
+    const entry = eventsMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!;
+    expect(entry.DetailType).toBe('Backend Deactivated');
+    expect(JSON.parse(entry.Detail!)).toMatchObject({ orgId: ORG_ID, roleName: ROLE_NAME, bucket: 'acme-firmware' });
+  });
+
+  it('writes nothing and emits nothing when the org already uses default storage (ConditionalCheckFailed)', async () => {
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+    const before = (await read()).version;
+    const result = await deactivate({ orgId: ORG_ID }, deps());
+    expect(result).toMatchObject({ deactivated: false, previousActive: null });
+    expect((await read()).version).toBe(before);
+    expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
+  });
+
+  it('refuses a bad org ID, naming the field', async () => {
+    await expect(deactivate({ orgId: 'ACME' }, deps())).rejects.toThrow(ValidationError);
+    await expect(deactivate({ orgId: ORG_ID, force: true }, deps())).rejects.toThrow(/force: is not a known field/);
+  });
+
+  it('turns DynamoDB throttling into TransientError', async () => {
+    const store = { ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), tableName: 't' };
+    const ddbMock = mockClient(store.ddb);
+    ddbMock.on(UpdateCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow', $metadata: {} }));
+    await expect(deactivate({ orgId: ORG_ID }, { ...deps(), store })).rejects.toThrow(TransientError);
+    ddbMock.restore();
+  });
+
+  it('is reachable through the middy handler', async () => {
+    await activeBackend();
+    const handler = createHandler(deps());
+    await expect(handler({ orgId: ORG_ID, confirm: true }, {} as never)).resolves.toMatchObject({ deactivated: true });
+  });
+});
