@@ -1,0 +1,216 @@
+'use strict';
+/**
+ * One IAM role per function, least privilege, as CloudFormation resources (serverless.yml loads this with
+ * `${file(deploy/iam/function-roles.cjs)}`). A table instead of twelve hand-copied YAML roles, so the
+ * boilerplate every role shares (Lambda trust, its own log group, the boundary Deny, X-Ray) is written once
+ * and the per-function grants below read as the whole story of what each function may do.
+ *
+ * Rules (asserted by test/deploy/iam.test.ts against the synthesized template):
+ * - Role name = function name = `binary-backends-<stage>-<suffix>`. The platform roles' trust admits
+ *   exactly that pattern (`ArnLike aws:PrincipalArn`), so only these roles can assume them, and a
+ *   redeploy that recreates a role (new unique ID) breaks no trust.
+ * - No Action "*"; no Resource "*" except X-Ray (below), which has no resource-level permissions.
+ * - Only createPlatformRole and activate touch IAM, only on `role/binary_backend_*`, and CreateRole /
+ *   PutRolePolicy only when the role has (or gets) the platform permissions boundary.
+ * - Every role explicitly denies changing or removing any role's permissions boundary, and deleting roles
+ *   (DESIGN: platform roles are never deleted and recreated; that would silently break customer trust).
+ * - Events go out only with source `peridio.binary-backends`.
+ */
+
+const SERVICE = 'binary-backends';
+const EVENT_SOURCE = 'peridio.binary-backends';
+// Tag keys CreatePlatformRole puts on platform roles (functions/onboarding/create-platform-role).
+const TAG_SERVICE = 'peridio:service';
+const TAG_ORG = 'peridio:org-id';
+const TAG_BACKEND = 'peridio:backend';
+const TAG_STAGE = 'peridio:stage';
+
+/** `Fn::Sub` with the partition/region/account pseudo parameters available. */
+const sub = (s) => ({ 'Fn::Sub': s });
+const arn = (service, rest, regional = true) =>
+  sub(`arn:\${AWS::Partition}:${service}:${regional ? '${AWS::Region}' : ''}:\${AWS::AccountId}:${rest}`);
+
+function logicalIdFor(key) {
+  return `${key[0].toUpperCase()}${key.slice(1)}Role`;
+}
+
+module.exports = async ({ resolveVariable }) => {
+  const stage = await resolveVariable('sls:stage');
+  const stateMachineName = await resolveVariable('self:custom.stateMachineName');
+
+  const fn = (suffix) => `${SERVICE}-${stage}-${suffix}`;
+  const table = { 'Fn::GetAtt': ['BackendsTable', 'Arn'] };
+  const stateMachine = arn('states', `stateMachine:${stateMachineName}`);
+  // Built from the name, not `Ref OnboardingStateMachine`: the state machine depends on these functions,
+  // so a Ref from their roles would be a circular dependency.
+  const executions = await resolveVariable('self:custom.executionArnPattern');
+  const platformRoles = arn('iam', 'role/binary_backend_*', false);
+  const anyRole = arn('iam', 'role/*', false);
+  const eventBus = await resolveVariable('self:custom.eventBusArn');
+  const cloudFrontKeySecrets = await resolveVariable('self:custom.secretArnPattern');
+  const boundaryArn = { Ref: 'PlatformRoleBoundary' };
+  const boundaryCondition = { StringEquals: { 'iam:PermissionsBoundary': boundaryArn } };
+
+  const allow = (Sid, Action, Resource, Condition) => ({
+    Sid,
+    Effect: 'Allow',
+    Action,
+    Resource,
+    ...(Condition ? { Condition } : {}),
+  });
+
+  // Reusable grants.
+  const readTable = allow('ReadBackendRecords', ['dynamodb:GetItem'], table);
+  // UpdateItem for every change (each is one conditional write); PutItem for audit events
+  // (attribute_not_exists, so a retry neither duplicates nor loses one).
+  const writeTable = allow('WriteBackendRecords', ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'], table);
+  const emitEvents = allow('EmitOwnEventsOnly', ['events:PutEvents'], eventBus, {
+    StringEquals: { 'events:source': EVENT_SOURCE },
+  });
+  // Hop 1 of the chain; hop 2 (the customer's role) is signed with the platform role's credentials and is
+  // granted by that role's own inline policy, not here.
+  const assumePlatformRoles = allow('AssumePlatformRoles', ['sts:AssumeRole'], platformRoles);
+  const describeExecutions = allow('DescribeOnboardingExecutions', ['states:DescribeExecution'], executions);
+  const readCloudFrontKeys = allow('ReadCloudFrontKeys', ['secretsmanager:GetSecretValue'], cloudFrontKeySecrets);
+  const deadLetter = allow('AsyncFailuresToDeadLetterQueue', ['sqs:SendMessage'], {
+    'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'],
+  });
+
+  /** key -> name suffix and its own grants (docs/build-plan.md "Functions"). */
+  const grants = {
+    starter: {
+      suffix: 'starter',
+      statements: [
+        allow('StartOnboarding', ['states:StartExecution'], stateMachine),
+        // Dedupe: a double submit returns the running execution, a conflicting one names it.
+        allow('FindRunningOnboarding', ['states:ListExecutions'], stateMachine),
+        describeExecutions,
+        writeTable, // allocates configVersion
+        deadLetter,
+      ],
+    },
+    deactivate: { suffix: 'deactivate', statements: [writeTable, emitEvents] },
+    recordConfig: {
+      suffix: 'record-config',
+      // DescribeExecution: a holder that is no longer running is taken over (marked ABANDONED).
+      statements: [writeTable, describeExecutions],
+    },
+    createPlatformRole: {
+      suffix: 'create-platform-role',
+      statements: [
+        allow('CreatePlatformRoleOnlyWithBoundary', ['iam:CreateRole'], platformRoles, {
+          StringEquals: {
+            'iam:PermissionsBoundary': boundaryArn,
+            // Created with our tags, which is how a later run recognises (adopts) it.
+            [`aws:RequestTag/${TAG_SERVICE}`]: SERVICE,
+            [`aws:RequestTag/${TAG_STAGE}`]: stage,
+          },
+        }),
+        // For PutRolePolicy, iam:PermissionsBoundary is the boundary already attached to the target role: a
+        // binary_backend_* role without this stage's boundary cannot be given a policy at all.
+        allow('PutPolicyOnlyOnBoundedPlatformRoles', ['iam:PutRolePolicy'], platformRoles, boundaryCondition),
+        // Adopt (a retry or a re-onboarding): bring the trust back to ours. UpdateAssumeRolePolicy has no
+        // iam:PermissionsBoundary condition key, so it is limited to roles tagged as this service's and stage's.
+        allow('UpdateTrustOfOwnPlatformRolesOnly', ['iam:UpdateAssumeRolePolicy'], platformRoles, {
+          StringEquals: {
+            [`aws:ResourceTag/${TAG_SERVICE}`]: SERVICE,
+            [`aws:ResourceTag/${TAG_STAGE}`]: stage,
+          },
+        }),
+        allow('ReadPlatformRoles', ['iam:GetRole', 'iam:ListRoleTags'], platformRoles),
+        // CreateRole with Tags and the adopt path tag the role; only our four tag keys.
+        allow('TagPlatformRolesWithOwnKeysOnly', ['iam:TagRole'], platformRoles, {
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [TAG_SERVICE, TAG_ORG, TAG_BACKEND, TAG_STAGE] },
+        }),
+        writeTable,
+        emitEvents,
+      ],
+    },
+    checkTrust: { suffix: 'check-trust', statements: [assumePlatformRoles, writeTable] },
+    verifyUpload: { suffix: 'verify-upload', statements: [assumePlatformRoles, writeTable] },
+    verifyDownload: { suffix: 'verify-download', statements: [assumePlatformRoles, readCloudFrontKeys, writeTable] },
+    cleanup: { suffix: 'cleanup', statements: [assumePlatformRoles, writeTable] },
+    activate: {
+      suffix: 'activate',
+      statements: [
+        // Drops the old customer role ARN from the platform role's inline policy once the new one serves.
+        allow('PutPolicyOnlyOnBoundedPlatformRoles', ['iam:PutRolePolicy'], platformRoles, boundaryCondition),
+        writeTable,
+        emitEvents,
+      ],
+    },
+    recordFailure: { suffix: 'record-failure', statements: [writeTable, emitEvents] },
+    executionStatusChange: {
+      suffix: 'execution-status-change',
+      // Marks the config ABANDONED and emits Onboarding Failed.
+      statements: [writeTable, emitEvents, deadLetter],
+    },
+    signUrl: {
+      suffix: 'sign-url',
+      statements: [
+        readTable,
+        allow('AssumePlatformRolesAndDefaultStorageSigner', ['sts:AssumeRole'], [
+          platformRoles,
+          { 'Fn::GetAtt': ['DefaultStorageSignerRole', 'Arn'] },
+        ]),
+        readCloudFrontKeys,
+      ],
+    },
+  };
+
+  const resources = {};
+  for (const [key, { suffix, statements }] of Object.entries(grants)) {
+    const name = fn(suffix);
+    resources[logicalIdFor(key)] = {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        RoleName: name,
+        Description: `Execution role of the ${name} function (one role per function)`,
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { Service: 'lambda.amazonaws.com' },
+              Action: 'sts:AssumeRole',
+            },
+          ],
+        },
+        Policies: [
+          {
+            PolicyName: 'least-privilege',
+            PolicyDocument: {
+              Version: '2012-10-17',
+              Statement: [
+                allow('OwnLogGroupOnly', ['logs:CreateLogStream', 'logs:PutLogEvents'], arn('logs', `log-group:/aws/lambda/${name}:*`)),
+                ...statements,
+                {
+                  Sid: 'NeverTouchBoundariesOrDeleteRoles',
+                  Effect: 'Deny',
+                  Action: ['iam:DeleteRolePermissionsBoundary', 'iam:PutRolePermissionsBoundary', 'iam:DeleteRole'],
+                  Resource: anyRole,
+                },
+                {
+                  'Fn::If': [
+                    'TracingEnabled',
+                    // Resource "*" exception: X-Ray's PutTraceSegments/PutTelemetryRecords support no
+                    // resource-level permissions, so AWS requires "*" (it is what AWSXRayDaemonWriteAccess grants).
+                    { Sid: 'XRayRequiresResourceStar', Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' },
+                    { Ref: 'AWS::NoValue' },
+                  ],
+                },
+              ],
+            },
+          },
+        ],
+        Tags: [
+          { Key: 'service', Value: SERVICE },
+          { Key: 'stage', Value: stage },
+        ],
+      },
+    };
+  }
+  return resources;
+};
+
+module.exports.logicalIdFor = logicalIdFor;
