@@ -28,6 +28,12 @@ export async function executionHistory(sfn: SFNClient, executionArn: string): Pr
   return events.sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
 }
 
+/** The newest few history events, newest first: enough for the current state and the final error. */
+export async function latestEvents(sfn: SFNClient, executionArn: string, count = 25): Promise<HistoryEvent[]> {
+  const out = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: count, reverseOrder: true }));
+  return (out.events ?? []).slice().sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
+}
+
 /** The state the execution is in now (the last state it entered), or undefined before the first. */
 export function currentState(events: HistoryEvent[]): string | undefined {
   for (let i = events.length - 1; i >= 0; i -= 1) {
@@ -37,8 +43,17 @@ export function currentState(events: HistoryEvent[]): string | undefined {
   return undefined;
 }
 
-export function describeExecution(sfn: SFNClient, executionArn: string): Promise<DescribeExecutionCommandOutput> {
-  return sfn.send(new DescribeExecutionCommand({ executionArn }));
+/**
+ * DescribeExecution. Right after StartExecution a not-yet-visible execution (ExecutionDoesNotExist) is
+ * reported as RUNNING rather than failing the command.
+ */
+export async function describeExecution(sfn: SFNClient, executionArn: string): Promise<DescribeExecutionCommandOutput> {
+  try {
+    return await sfn.send(new DescribeExecutionCommand({ executionArn }));
+  } catch (err) {
+    if ((err as Error).name === 'ExecutionDoesNotExist') return { status: 'RUNNING', $metadata: {} } as DescribeExecutionCommandOutput;
+    throw err;
+  }
 }
 
 /** True when `name` is an execution of the org (and of the backend, when roleName is given). */
@@ -197,6 +212,11 @@ export function timeline(runs: StepRun[]): TimelineEntry[] {
         errors: dedupeErrors(errors),
       });
       i = j;
+      continue;
+    }
+    // Choice states outside the trust loop only route (AfterCleanup): nothing for an operator to read.
+    if (run.kind === 'Choice') {
+      i += 1;
       continue;
     }
     out.push({

@@ -14,20 +14,6 @@ import { LambdaFunctionError } from './lambda';
 
 export type { CliIo } from './io';
 
-// The local stack is still being built in parallel; until it lands these two are imported by a
-// non-literal specifier so the rest of the CLI typechecks. TODO(C): switch back to literal imports.
-interface LocalModule {
-  local(io: CliIo): Promise<number>;
-}
-interface DemoModule {
-  runDemo(opts: { json: boolean }, io: CliIo): Promise<number>;
-}
-const LOCAL_MODULE = './commands/local';
-const DEMO_MODULE = '../local/demo';
-function importLater<T>(specifier: string): Promise<T> {
-  return import(specifier) as Promise<T>;
-}
-
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -121,13 +107,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   program
     .command('local')
     .description('Run the whole system on this machine in the foreground until Ctrl-C (writes .local/aws.env)')
-    .action(run(async (_f: { json?: boolean }, io2) => (await importLater<LocalModule>(LOCAL_MODULE)).local(io2)));
+    .action(run(async (_f: { json?: boolean }, io2) => (await import('./commands/local')).local(io2)));
 
   program
     .command('demo')
     .description('The whole story on the local stack: onboard, trust, activate, upload and download')
     .option('--json', 'print a machine-readable summary instead')
-    .action(run(async (f: { json?: boolean }, io2) => (await importLater<DemoModule>(DEMO_MODULE)).runDemo({ json: Boolean(f.json) }, io2)));
+    .action(run(async (f: { json?: boolean }, io2) => (await import('../local/demo')).runDemo({ json: Boolean(f.json) }, io2)));
 
   try {
     await program.parseAsync(argv, { from: 'user' });

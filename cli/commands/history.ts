@@ -87,6 +87,7 @@ export function renderHistory(result: HistoryResult, io: CliIo): string {
     return `No onboarding executions for org ${result.orgId}${result.roleName ? ` backend "${result.roleName}"` : ''}.\n`;
   }
   const lines: string[] = [];
+  const width = Math.max(18, ...result.executions.flatMap((x) => x.timeline.map((t) => t.name.length))) + 1;
   for (const x of result.executions) {
     lines.push(
       `${style.paint('bold', x.name)}  ${paintStatus(style, x.status)}` +
@@ -106,15 +107,15 @@ export function renderHistory(result: HistoryResult, io: CliIo): string {
       const took = t.durationMs === undefined ? style.paint('yellow', 'running') : humanDuration(t.durationMs);
       if (t.kind === 'trust-loop') {
         lines.push(
-          `  ${when}  ${style.paint('cyan', 'CheckTrust'.padEnd(18))} ${took.padEnd(12)} ` +
+          `  ${when}  ${style.paint('cyan', 'CheckTrust'.padEnd(width))} ${took.padEnd(12)} ` +
             `${t.checks} check${t.checks === 1 ? '' : 's'}, ${t.waits} wait${t.waits === 1 ? '' : 's'} (WaitForTrust) for the customer's trust policy`,
         );
       } else {
         const retries = t.retries > 0 ? style.paint('yellow', ` retried ${t.retries}×`) : '';
-        lines.push(`  ${when}  ${style.paint('cyan', t.name.padEnd(18))} ${took.padEnd(12)}${retries}`.trimEnd());
+        lines.push(`  ${when}  ${style.paint('cyan', t.name.padEnd(width))} ${took.padEnd(12)}${retries}`.trimEnd());
       }
       for (const e of t.errors) {
-        lines.push(`  ${' '.repeat(12)}  ${style.paint('red', `${e.name}`)}: ${e.message}`);
+        lines.push(`  ${' '.repeat(12)}  ${style.paint('red', e.name)}: ${e.message}`);
       }
     }
     if (x.error) {

@@ -7,7 +7,7 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { ValidationError } from '../../functions/shared/errors';
 import { parseOnboardingRequest, type OnboardingRequest } from '../../functions/shared/validation';
 import { AwsClients, VARS, requireEnv } from '../aws';
-import { describeExecution, executionError, executionHistory, currentState, terminalError } from '../executions';
+import { describeExecution, executionError, latestEvents, currentState, terminalError } from '../executions';
 import { EXIT, UsageError, humanDuration, paintStatus, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
 import { invokeJson } from '../lambda';
 import { loadPrivateKeyFile, secretNameFor, storePrivateKey, type StoredKey } from '../private-key';
@@ -195,7 +195,13 @@ export async function onboard(flags: OnboardFlags, io: CliIo): Promise<ExitCode>
     // 5. The trust policy, as soon as CreatePlatformRole has rendered it.
     const ready = await waitForTrustPolicy(clients, env[VARS.table], request, started.executionArn, io);
     result.status = ready.config?.status;
-    if (ready.trustPolicy) {
+    if (ready.trustPolicy && alreadyRunning && flags.follow) {
+      // A re-attach to follow: the policy was printed by the first submit; say where to get it again.
+      result.platformRoleArn = ready.platformRoleArn;
+      result.trustPolicy = parseMaybe(ready.trustPolicy);
+      result.trustPolicyInstructions = ready.instructions;
+      out(`  trust policy  binary-backends trust-policy --org ${request.orgId} --role-name ${request.roleName}\n`);
+    } else if (ready.trustPolicy) {
       result.platformRoleArn = ready.platformRoleArn;
       result.trustPolicy = parseMaybe(ready.trustPolicy);
       result.trustPolicyInstructions = ready.instructions;
@@ -308,7 +314,7 @@ export async function follow(
   if (print) io.stdout.write(`\n${style.paint('bold', 'Following')} ${executionArn}\n`);
   for (;;) {
     const described = await describeExecution(clients.sfn, executionArn);
-    const events = await executionHistory(clients.sfn, executionArn);
+    const events = await latestEvents(clients.sfn, executionArn);
     const record = await readOrg(clients.dynamo, table, orgId);
     const config = configOfExecution(record, roleName, executionArn)?.config;
     const state = currentState(events) ?? '(starting)';
@@ -316,7 +322,15 @@ export async function follow(
     const running = described.status === 'RUNNING';
     if (print && running) {
       const attempts = config?.attempts ?? 0;
-      const nextIn = config?.nextCheckAt ? new Date(config.nextCheckAt).getTime() - now.getTime() : undefined;
+      let nextIn = config?.nextCheckAt ? new Date(config.nextCheckAt).getTime() - now.getTime() : undefined;
+      // The local stack shortens every Wait state; the record keeps the production schedule. When the stack
+      // says how long its waits are, count down to the real next check instead.
+      const localWaitMs = Number(io.env.BINARY_BACKENDS_LOCAL_WAIT_FOR_TRUST_MS ?? NaN);
+      const waitEntered = [...events].reverse().find((ev) => ev.stateEnteredEventDetails?.name === 'WaitForTrust')?.timestamp;
+      if (Number.isFinite(localWaitMs) && state === 'WaitForTrust' && waitEntered) {
+        const local = new Date(waitEntered).getTime() + localWaitMs - now.getTime();
+        nextIn = nextIn === undefined ? local : Math.min(nextIn, local);
+      }
       const parts = [
         style.paint('gray', now.toISOString().slice(11, 19)),
         style.paint('cyan', state.padEnd(18)),
