@@ -14,10 +14,13 @@
  * Not modelled: IAM permission policies and bucket policies (any validly signed request by any
  * account is served; only ExpectedBucketOwner separates accounts), versioning, checksums trailers.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { AwsError, parseRawQuery, readBody, splitUrl, xmlEscape, requestId, isoSeconds } from './aws-protocol';
 import { authenticate, S3_AUTH_ERRORS, type Credential, type KeyRegistry } from './identity';
 import { bucketProblem } from '../functions/shared/validation';
@@ -202,6 +205,21 @@ export class LocalS3 {
         return;
       }
     }
+    if (req.method === 'PUT') {
+      // Real S3 checks x-amz-checksum-* (header, or query of a presigned URL) against the body and answers
+      // BadDigest; s3rver ignores them. This is what catches a presigned PUT carrying the CRC of an empty body.
+      const expected = requestedChecksums(req.headers, query);
+      if (expected.length > 0 && !String(req.headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING')) {
+        const body = await readBody(req);
+        for (const { algorithm, value } of expected) {
+          const actual = checksumOf(algorithm, body);
+          if (actual !== undefined && actual !== value) {
+            throw new AwsError('BadDigest', `The ${algorithm.toUpperCase()} you specified did not match the calculated checksum.`, 400);
+          }
+        }
+        return this.callback(replay(req, body), res);
+      }
+    }
     return this.callback(req, res);
   }
 
@@ -293,4 +311,56 @@ function sendS3Error(req: IncomingMessage, res: ServerResponse, e: AwsError): vo
   res.end(
     `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${xmlEscape(e.code)}</Code><Message>${xmlEscape(e.message)}</Message>${extra}<RequestId>${requestId()}</RequestId></Error>`,
   );
+}
+
+const CHECKSUM_ALGORITHMS = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'] as const;
+type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
+
+/** `x-amz-checksum-<algorithm>` values a request asks S3 to verify (headers, or a presigned URL's query). */
+function requestedChecksums(headers: IncomingMessage['headers'], query: [string, string][]): { algorithm: ChecksumAlgorithm; value: string }[] {
+  const out: { algorithm: ChecksumAlgorithm; value: string }[] = [];
+  for (const algorithm of CHECKSUM_ALGORITHMS) {
+    const name = `x-amz-checksum-${algorithm}`;
+    const h = headers[name];
+    const fromQuery = query.find(([k]) => k.toLowerCase() === name)?.[1];
+    const value = typeof h === 'string' ? h : fromQuery;
+    if (value !== undefined) out.push({ algorithm, value });
+  }
+  return out;
+}
+
+/** Base64 checksum as S3 computes it; undefined for algorithms the stack does not compute (crc32c, crc64nvme). */
+function checksumOf(algorithm: ChecksumAlgorithm, body: Buffer): string | undefined {
+  switch (algorithm) {
+    case 'crc32': {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(crc32(body) >>> 0);
+      return b.toString('base64');
+    }
+    case 'sha1':
+    case 'sha256':
+      return createHash(algorithm).update(body).digest('base64');
+    default:
+      return undefined;
+  }
+}
+
+/** A request whose body was already read, replayed for s3rver (which reads `ctx.req` as a stream). */
+function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
+  const stream = Readable.from([body]) as Readable & Record<string, unknown>;
+  Object.assign(stream, {
+    headers: req.headers,
+    rawHeaders: req.rawHeaders,
+    method: req.method,
+    url: req.url,
+    httpVersion: req.httpVersion,
+    httpVersionMajor: req.httpVersionMajor,
+    httpVersionMinor: req.httpVersionMinor,
+    socket: req.socket,
+    connection: req.socket,
+    complete: true,
+    trailers: {},
+    rawTrailers: [],
+  });
+  return stream as unknown as IncomingMessage;
 }

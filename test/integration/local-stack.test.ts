@@ -33,6 +33,7 @@ import {
   ListBucketsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -396,6 +397,21 @@ describe('S3 front over s3rver', () => {
     } finally {
       clockOffsetMs = 0;
     }
+  });
+
+  it('checks x-amz-checksum-* against the body, like S3 (a presigned PUT with the CRC of an empty body fails)', async () => {
+    // An S3 client with the SDK's default checksum behaviour: PutObject sends x-amz-checksum-crc32.
+    const defaults = new S3Client({ region: 'eu-west-1', endpoint: c.env.AWS_ENDPOINT_URL_S3, credentials: c.customer, maxAttempts: 1 });
+    await defaults.send(new PutObjectCommand({ Bucket: bucket, Key: 'checksummed.bin', Body: Buffer.from('payload') }));
+    expect(await (await c.s3('eu-west-1', c.customer).send(new GetObjectCommand({ Bucket: bucket, Key: 'checksummed.bin' }))).Body!.transformToString()).toBe('payload');
+    const presigned = await getSignedUrl(defaults, new PutObjectCommand({ Bucket: bucket, Key: 'presigned.bin' }), { expiresIn: 300 });
+    expect(presigned).toContain('x-amz-checksum-crc32=');
+    const rejected = await fetch(presigned, { method: 'PUT', body: 'firmware' });
+    expect(rejected.status).toBe(400);
+    expect(await rejected.text()).toContain('<Code>BadDigest</Code>');
+    const clean = await getSignedUrl(c.s3('eu-west-1', c.customer), new PutObjectCommand({ Bucket: bucket, Key: 'presigned.bin' }), { expiresIn: 300 });
+    expect(clean).not.toContain('x-amz-checksum');
+    expect((await fetch(clean, { method: 'PUT', body: 'firmware' })).status).toBe(200);
   });
 
   it('aborts and completes multipart uploads', async () => {
