@@ -3,7 +3,7 @@
  * backend records. Start it once per suite (`beforeAll`), reset the table per test with `clear()`.
  */
 import dynalite from 'dynalite';
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AddressInfo } from 'node:net';
 import type { RecordStore } from '../../../functions/shared/backend-records';
@@ -32,7 +32,7 @@ async function createTable(raw: DynamoDBClient, tableName: string): Promise<void
 }
 
 export async function startRecordsTable(tableName = 'binary-backends-test'): Promise<RecordsTable> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0 });
+  const server = dynalite({ createTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   const raw = new DynamoDBClient({
@@ -46,9 +46,16 @@ export async function startRecordsTable(tableName = 'binary-backends-test'): Pro
     ddb,
     raw,
     tableName,
+    // Deleting the items is several times faster than dropping and recreating the table in dynalite.
     async clear() {
-      await raw.send(new DeleteTableCommand({ TableName: tableName }));
-      await createTable(raw, tableName);
+      const { Items = [] } = await raw.send(new ScanCommand({ TableName: tableName, ProjectionExpression: 'pk, sk' }));
+      for (let i = 0; i < Items.length; i += 25) {
+        await raw.send(
+          new BatchWriteItemCommand({
+            RequestItems: { [tableName]: Items.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })) },
+          }),
+        );
+      }
     },
     async stop() {
       raw.destroy();
