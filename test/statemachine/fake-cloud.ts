@@ -87,6 +87,9 @@ export interface WorldOptions {
   clock: SimClock;
 }
 
+/** RSA-2048 generation is slow; one key pair serves every world in a process. */
+let cachedKeyPair: { privateKey: KeyObject; publicKey: KeyObject } | undefined;
+
 /** The customer's AWS and the platform's IAM/STS, as the steps see them. */
 export class FakeCloud {
   readonly clock: SimClock;
@@ -124,7 +127,7 @@ export class FakeCloud {
   constructor(opts: WorldOptions) {
     this.clock = opts.clock;
     this.orgId = opts.orgId;
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { privateKey, publicKey } = (cachedKeyPair ??= generateKeyPairSync('rsa', { modulusLength: 2048 }));
     this.cloudFront = {
       keyPairId: 'K2JCJMDEHXQW5F',
       privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),

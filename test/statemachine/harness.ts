@@ -37,6 +37,8 @@ import { createHandler as cleanupHandler } from '../../functions/onboarding/clea
 import { createHandler as activateHandler } from '../../functions/onboarding/activate/handler';
 import { createHandler as recordFailureHandler } from '../../functions/onboarding/record-failure/handler';
 import { recorderFor } from '../../functions/onboarding/verify-upload/canary';
+import { createHandler as starterHandler } from '../../functions/starter/handler';
+import type { StartResult } from '../../functions/starter/starter';
 import { startRecordsTable, type RecordsTable } from '../unit/helpers/records-table';
 import { CUSTOMER_ROLE_ARN, FakeCloud, PLATFORM_ACCOUNT, SimClock, awsError, fakeClient } from './fake-cloud';
 
@@ -320,6 +322,16 @@ export class Harness {
       return { executionArn: arn, name: execName, status, output, error, cause, events };
     })();
     return execution;
+  }
+
+  /** Invokes the real starter Lambda (what the CLI and the *Onboarding Requested* rule call). */
+  async starter(request: Record<string, unknown>): Promise<StartResult> {
+    const handler = starterHandler({ store: this.store, sfn: this.sfn, clock: this.clock.now, stateMachineArn: STATE_MACHINE_ARN });
+    try {
+      return json(await handler(json(request), lambdaContext('Starter')));
+    } catch (err) {
+      throw asLambdaError(err);
+    }
   }
 
   /** Starts an execution and waits for it to end. */

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findSecrets } from './secret-scan';
 import {
   Harness,
+  ORG_ID,
   issuedSecrets,
   producedArtifacts,
   cloudFrontDownload,
@@ -325,6 +326,69 @@ describe('State machine: re-onboarding and concurrency', () => {
     expect(second!.cause).toContain(first.name);
     const record = await h.record();
     expect(record.backends.prod!.serving).toMatchObject({ configVersion: 1, executionArn: first.arn });
+  });
+});
+
+describe('State machine: starting through the starter', () => {
+  /** A gate CheckTrust waits at, so the first execution is still RUNNING while the next submits arrive. */
+  function holdFirstCheck() {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    h.beforeTask.CheckTrust = async () => {
+      await gate;
+    };
+    return () => {
+      h.cloud.trustAppliedAt = new Date(0);
+      open();
+    };
+  }
+
+  const request = () => {
+    const { configVersion: _v, ...rest } = executionInput();
+    return rest;
+  };
+
+  it('gives one execution for a double start of the same request', async () => {
+    const release = holdFirstCheck();
+
+    const [a, b] = await Promise.all([h.starter(request()), h.starter(request())]);
+    const c = await h.starter(request());
+
+    expect(h.executions.size).toBe(1);
+    expect(new Set([a.executionArn, b.executionArn, c.executionArn]).size).toBe(1);
+    expect([a, b, c].filter((r) => !r.deduplicated)).toHaveLength(1);
+    expect(a.executionName).toBe(`${ORG_ID}-prod-1`);
+    release();
+    const run = await [...h.executions.values()][0]!.done;
+    expect(run.status).toBe('SUCCEEDED');
+    expect(timesEntered(run.events, 'RecordConfig')).toBe(1);
+    expect((await h.record()).backends.prod!.serving).toMatchObject({ configVersion: 1, status: 'ACTIVE' });
+  });
+
+  it('refuses a different request while one runs, naming the running execution', async () => {
+    const release = holdFirstCheck();
+    const first = await h.starter(request());
+
+    await expect(h.starter({ ...request(), upload: { ...(request().upload as object), prefix: 'other/' } })).rejects.toMatchObject({
+      name: 'OnboardingInProgressError',
+      message: expect.stringContaining(first.executionName),
+    });
+    expect(h.executions.size).toBe(1);
+    release();
+    expect((await [...h.executions.values()][0]!.done).status).toBe('SUCCEEDED');
+  });
+
+  it('starts a new configVersion (a new execution name) after a failed run', async () => {
+    const failed = await h.starter({ ...request(), trustDeadlineSeconds: 3600 });
+    expect((await [...h.executions.values()][0]!.done).error).toBe('TrustPolicyTimeoutError');
+    h.cloud.trustAppliedAt = new Date(0);
+
+    const retry = await h.starter(request());
+
+    expect(retry.executionName).not.toBe(failed.executionName);
+    expect(retry.configVersion).toBe(failed.configVersion + 1);
+    const run = await h.executions.get(retry.executionArn)!.done;
+    expect(run.status).toBe('SUCCEEDED');
   });
 });
 
