@@ -70,6 +70,7 @@ export class LambdaRegistry {
   private readonly overrides = new Map<string, Handler>();
   private readonly loaded = new Map<string, Promise<Handler>>();
   readonly invocations: InvocationRecord[] = [];
+  private readonly listeners = new Set<(r: InvocationRecord) => void>();
 
   constructor(
     readonly stage: string,
@@ -85,6 +86,12 @@ export class LambdaRegistry {
 
   functionArn(name: string): string {
     return `arn:aws:lambda:${REGION}:${this.accountId}:function:${name}`;
+  }
+
+  /** Called after each invocation ends (its record says how); returns an unsubscribe function. */
+  subscribe(listener: (r: InvocationRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Registers (or replaces) a function by name: tests and the demo can add their own. */
@@ -163,6 +170,13 @@ export class LambdaRegistry {
       throw new FunctionError(record.error.errorType, e.message, (e.stack ?? '').split('\n'));
     } finally {
       record.durationMs = Date.now() - startedAt.getTime();
+      for (const l of this.listeners) {
+        try {
+          l(record);
+        } catch {
+          // a listener's problem is not the function's
+        }
+      }
     }
   }
 }
