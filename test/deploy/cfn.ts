@@ -1,0 +1,146 @@
+/**
+ * Reading a synthesized CloudFormation template: IAM statements with where they came from, IAM action
+ * matching with wildcards, and the contract tables (docs/build-plan.md "Functions") the template must meet.
+ */
+import type { CfnResource, CfnTemplate, Json } from '../../deploy/synth';
+
+export interface FunctionContract {
+  key: string;
+  handler: string;
+  suffix: string;
+  /** Env vars the plan names for this function, besides AWS_REGION (set by Lambda), TABLE_NAME, EVENT_BUS_NAME. */
+  env: string[];
+}
+
+/** docs/build-plan.md, "Functions". */
+export const FUNCTIONS: FunctionContract[] = [
+  { key: 'starter', handler: 'functions/starter/handler.handler', suffix: 'starter', env: ['STATE_MACHINE_ARN'] },
+  { key: 'deactivate', handler: 'functions/deactivate/handler.handler', suffix: 'deactivate', env: [] },
+  { key: 'recordConfig', handler: 'functions/onboarding/record-config/handler.handler', suffix: 'record-config', env: [] },
+  {
+    key: 'createPlatformRole',
+    handler: 'functions/onboarding/create-platform-role/handler.handler',
+    suffix: 'create-platform-role',
+    env: [
+      'PLATFORM_ACCOUNT_ID',
+      'PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN',
+      'PLATFORM_ROLE_PERMISSIONS_BOUNDARY_ARN',
+      'ROLE_PROPAGATION_DELAY_SECONDS',
+      'SERVICE_STAGE',
+    ],
+  },
+  { key: 'checkTrust', handler: 'functions/onboarding/check-trust/handler.handler', suffix: 'check-trust', env: ['PLATFORM_ROLE_GRACE_SECONDS'] },
+  { key: 'verifyUpload', handler: 'functions/onboarding/verify-upload/handler.handler', suffix: 'verify-upload', env: [] },
+  { key: 'verifyDownload', handler: 'functions/onboarding/verify-download/handler.handler', suffix: 'verify-download', env: [] },
+  { key: 'cleanup', handler: 'functions/onboarding/cleanup/handler.handler', suffix: 'cleanup', env: [] },
+  { key: 'activate', handler: 'functions/onboarding/activate/handler.handler', suffix: 'activate', env: [] },
+  { key: 'recordFailure', handler: 'functions/onboarding/record-failure/handler.handler', suffix: 'record-failure', env: [] },
+  {
+    key: 'executionStatusChange',
+    handler: 'functions/onboarding/execution-status-change/handler.handler',
+    suffix: 'execution-status-change',
+    env: [],
+  },
+  {
+    key: 'signUrl',
+    handler: 'functions/signing/handler.handler',
+    suffix: 'sign-url',
+    env: ['DEFAULT_BUCKET', 'DEFAULT_BUCKET_REGION', 'DEFAULT_SIGNER_ROLE_ARN', 'CONFIG_CACHE_TTL_SECONDS', 'CREDENTIAL_REFRESH_THRESHOLD_SECONDS'],
+  },
+];
+
+export const COMMON_ENV = ['TABLE_NAME', 'EVENT_BUS_NAME'];
+
+/** osls's logical IDs: `fooBar` -> `FooBarLambdaFunction`. */
+export function functionLogicalId(key: string): string {
+  return `${key[0]!.toUpperCase()}${key.slice(1)}LambdaFunction`;
+}
+
+export interface Statement {
+  /** Logical ID of the role or managed policy that holds it. */
+  owner: string;
+  ownerType: string;
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string[];
+  Resource: Json[];
+  Condition?: Json;
+  NotAction?: Json;
+  NotResource?: Json;
+}
+
+const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/**
+ * A statement as it would be with the given conditions true or false: `Fn::If` picks a branch and
+ * `AWS::NoValue` disappears. `conditions` defaults every condition to true, so optional grants (X-Ray) are
+ * checked too.
+ */
+function resolveIf(value: Json, conditions: Record<string, boolean>): Json {
+  if (value && typeof value === 'object' && !Array.isArray(value) && 'Fn::If' in value) {
+    const [cond, whenTrue, whenFalse] = value['Fn::If'];
+    return resolveIf((conditions[cond] ?? true) ? whenTrue : whenFalse, conditions);
+  }
+  return value;
+}
+const isNoValue = (v: Json) => v && typeof v === 'object' && v.Ref === 'AWS::NoValue';
+
+function statementsOf(doc: Json, owner: string, ownerType: string, conditions: Record<string, boolean>): Statement[] {
+  return asArray<Json>(doc?.Statement)
+    .map((s) => resolveIf(s, conditions))
+    .filter((s) => s && !isNoValue(s))
+    .map((s) => ({
+      ...s,
+      owner,
+      ownerType,
+      Action: asArray<string>(s.Action),
+      Resource: asArray<Json>(s.Resource),
+    }));
+}
+
+/** Every identity-policy statement in the template (inline role policies and managed policies). */
+export function allStatements(t: CfnTemplate, conditions: Record<string, boolean> = {}): Statement[] {
+  const out: Statement[] = [];
+  for (const [id, r] of Object.entries(t.Resources)) {
+    if (r.Type === 'AWS::IAM::Role') {
+      for (const p of asArray<Json>(r.Properties.Policies)) out.push(...statementsOf(p.PolicyDocument, id, r.Type, conditions));
+    } else if (r.Type === 'AWS::IAM::ManagedPolicy' || r.Type === 'AWS::IAM::Policy') {
+      out.push(...statementsOf(r.Properties.PolicyDocument, id, r.Type, conditions));
+    }
+  }
+  return out;
+}
+
+/** IAM action matching: case-insensitive, `*` and `?` wildcards in the policy's action. */
+export function actionMatches(policyAction: string, action: string): boolean {
+  const re = new RegExp(`^${policyAction.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  return re.test(action);
+}
+
+export function allows(statements: Statement[], action: string): Statement[] {
+  return statements.filter((s) => s.Effect === 'Allow' && s.Action.some((a) => actionMatches(a, action)));
+}
+
+export function denies(statements: Statement[], action: string): Statement[] {
+  return statements.filter((s) => s.Effect === 'Deny' && s.Action.some((a) => actionMatches(a, action)));
+}
+
+/** The literal text of a resource expression (a plain string or the template string of an `Fn::Sub`). */
+export function resourceText(r: Json): string {
+  if (typeof r === 'string') return r;
+  if (r && typeof r === 'object' && 'Fn::Sub' in r) return Array.isArray(r['Fn::Sub']) ? r['Fn::Sub'][0] : r['Fn::Sub'];
+  return JSON.stringify(r);
+}
+
+export function resourcesOfType(t: CfnTemplate, type: string): [string, CfnResource][] {
+  return Object.entries(t.Resources).filter(([, r]) => r.Type === type);
+}
+
+/** The logical ID an `Fn::GetAtt: [id, 'Arn']` or `Ref: id` points at. */
+export function referencedId(v: Json): string | undefined {
+  if (v && typeof v === 'object') {
+    if (Array.isArray(v['Fn::GetAtt'])) return v['Fn::GetAtt'][0];
+    if (typeof v.Ref === 'string') return v.Ref;
+  }
+  return undefined;
+}

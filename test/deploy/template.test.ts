@@ -1,0 +1,511 @@
+/**
+ * The deployment's shape, proven without an AWS account: `osls package` synthesizes the CloudFormation
+ * template offline (in a throwaway copy of the service, with no AWS environment at all), and these tests
+ * read it. They cover the function contract (docs/build-plan.md), the state machine wiring, events, alarms,
+ * data, and the IAM rules of issue 5, including what must NOT be allowed.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { printConfig, repoRoot, synthesize, type CfnTemplate, type Json, type Synthesized } from '../../deploy/synth';
+import { readZip } from '../../deploy/zip';
+import { METRIC_NAMESPACE, WAIT_METRIC } from '../../functions/onboarding/check-trust/check-trust';
+import { loadSignerConfig } from '../../functions/signing/handler';
+import {
+  COMMON_ENV,
+  FUNCTIONS,
+  allStatements,
+  allows,
+  denies,
+  functionLogicalId,
+  referencedId,
+  resourceText,
+  resourcesOfType,
+  type Statement,
+} from './cfn';
+
+const STAGE = 'dev';
+const PLATFORM_ROLES = 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/binary_backend_*';
+const SECRETS = 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:binary-backends/dev/cloudfront/*';
+const BOUNDARY = { Ref: 'PlatformRoleBoundary' };
+/** Statements allowed to use Resource "*", each commented in the YAML and explained in docs/readme/deploy.md. */
+const RESOURCE_STAR_EXCEPTIONS: Record<string, RegExp> = {
+  XRayRequiresResourceStar: /^xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)$/,
+  LogDeliveryRequiresResourceStar:
+    /^logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$/,
+};
+
+let synth: Synthesized;
+let t: CfnTemplate;
+let prod: Json;
+let statements: Statement[];
+
+beforeAll(async () => {
+  [synth, prod] = await Promise.all([synthesize({ stage: STAGE }), printConfig({ stage: 'prod' })]);
+  t = synth.template;
+  statements = allStatements(t);
+}, 240_000);
+
+afterAll(() => synth?.dispose());
+
+const fnResource = (key: string) => t.Resources[functionLogicalId(key)]!;
+const roleOf = (key: string) => referencedId(fnResource(key).Properties.Role)!;
+const roleStatements = (roleId: string) => statements.filter((s) => s.owner === roleId);
+const functionRoleIds = () => FUNCTIONS.map((f) => roleOf(f.key));
+
+describe('Deploy: functions', () => {
+  it('defines exactly the functions of the build plan', () => {
+    const defined = resourcesOfType(t, 'AWS::Lambda::Function').map(([id]) => id).sort();
+    expect(defined).toEqual(FUNCTIONS.map((f) => functionLogicalId(f.key)).sort());
+  });
+
+  it.each(FUNCTIONS)('$key runs on nodejs24.x, arm64, with its handler and name', (f) => {
+    const p = fnResource(f.key).Properties;
+    expect(p.Runtime).toBe('nodejs24.x');
+    expect(p.Architectures).toEqual(['arm64']);
+    expect(p.Handler).toBe(f.handler);
+    expect(p.FunctionName).toBe(`binary-backends-${STAGE}-${f.suffix}`);
+    expect(p.Timeout).toBeGreaterThan(0);
+    expect(p.MemorySize).toBeGreaterThanOrEqual(128);
+  });
+
+  it.each(FUNCTIONS)('$key gets every env var the plan names', (f) => {
+    const vars = fnResource(f.key).Properties.Environment.Variables as Record<string, Json>;
+    for (const name of [...COMMON_ENV, ...f.env]) expect(vars, name).toHaveProperty(name);
+    // Reserved by Lambda: setting it would fail the deployment.
+    expect(vars).not.toHaveProperty('AWS_REGION');
+    expect(vars.NODE_OPTIONS).toContain('--enable-source-maps');
+  });
+
+  it('points the functions at the table, the state machine, the boundary and the default-storage signer role', () => {
+    expect(fnResource('starter').Properties.Environment.Variables.TABLE_NAME).toEqual({ Ref: 'BackendsTable' });
+    expect(fnResource('starter').Properties.Environment.Variables.STATE_MACHINE_ARN).toEqual({ Ref: 'OnboardingStateMachine' });
+    const cpr = fnResource('createPlatformRole').Properties.Environment.Variables;
+    expect(cpr.PLATFORM_ROLE_PERMISSIONS_BOUNDARY_ARN).toEqual(BOUNDARY);
+    expect(cpr.PLATFORM_ACCOUNT_ID).toEqual({ Ref: 'AWS::AccountId' });
+    expect(resourceText(cpr.PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN)).toBe(
+      `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/binary-backends-${STAGE}-*`,
+    );
+    expect(cpr.SERVICE_STAGE).toBe(STAGE);
+    const signer = fnResource('signUrl').Properties.Environment.Variables;
+    expect(signer.DEFAULT_SIGNER_ROLE_ARN).toEqual({ 'Fn::GetAtt': ['DefaultStorageSignerRole', 'Arn'] });
+  });
+
+  it('configures the signer with values its own config parser accepts', () => {
+    const vars = fnResource('signUrl').Properties.Environment.Variables as Record<string, Json>;
+    // Intrinsics (Ref, GetAtt) resolve at deploy time; stand in plausible strings for them.
+    const env = Object.fromEntries(
+      Object.entries({ ...vars, AWS_REGION: 'us-east-1' }).map(([k, v]) => [k, typeof v === 'string' ? v : `resolved-${k}`]),
+    );
+    const config = loadSignerConfig(env);
+    expect(config.DEFAULT_BUCKET).toBe(`peridio-binaries-${STAGE}`);
+    expect(config.CREDENTIAL_REFRESH_THRESHOLD_SECONDS).toBe(900);
+  });
+
+  it('zips one minified ESM bundle with a source map per function, and each bundle loads', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'binary-backends-bundles-'));
+    try {
+      const handlers: string[] = [];
+      for (const f of FUNCTIONS) {
+        const zip = synth.zips[f.key];
+        expect(zip, `${f.key}.zip`).toBeDefined();
+        const entries = readZip(zip!);
+        const module = `${f.handler.slice(0, f.handler.lastIndexOf('.'))}.mjs`;
+        expect(entries.map((e) => e.name).sort()).toEqual([module, `${module}.map`]);
+        for (const e of entries) {
+          const out = join(dir, f.key, e.name);
+          mkdirSync(dirname(out), { recursive: true });
+          writeFileSync(out, e.read());
+        }
+        handlers.push(join(dir, f.key, module));
+      }
+      // One Node process imports every bundle as Lambda would (ESM, no node_modules next to it): this catches
+      // a CommonJS dependency's require() of a built-in that ESM bundles cannot do without the banner.
+      const script = `for (const f of JSON.parse(process.argv[1])) { const m = await import(f); if (typeof m.handler !== 'function') throw new Error(f + ' exports no handler'); }`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(handlers)], {
+        cwd: dir,
+        env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+        encoding: 'utf8',
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Deploy: state machine', () => {
+  const asl = () => JSON.parse(readFileSync(join(repoRoot, 'statemachine/onboarding.asl.json'), 'utf8'));
+  const sm = () => t.Resources.OnboardingStateMachine!;
+
+  /** The deployed definition with each `${param}` of its Fn::Sub replaced by the logical ID it stands for. */
+  function deployedDefinition(): Json {
+    const def = sm().Properties.DefinitionString['Fn::Sub'];
+    let [text, params] = Array.isArray(def) ? def : [def, {}];
+    for (const [k, v] of Object.entries(params as Record<string, Json>)) text = text.split(`\${${k}}`).join(`GETATT:${referencedId(v)}`);
+    // serverless-step-functions may inline a function's static ARN instead of a GetAtt.
+    text = text.replace(/arn:\$\{AWS::Partition\}:lambda:\$\{AWS::Region\}:\$\{AWS::AccountId\}:function:([A-Za-z0-9_-]+)/g, 'FUNCTION:$1');
+    return JSON.parse(text);
+  }
+
+  function taskStates(states: Record<string, Json>): [string, Json][] {
+    return Object.entries(states).flatMap(([name, s]) =>
+      s.Type === 'Task' ? [[name, s] as [string, Json]]
+      : s.Type === 'Parallel' ? s.Branches.flatMap((b: Json) => taskStates(b.States))
+      : s.Type === 'Map' ? taskStates((s.ItemProcessor ?? s.Iterator).States)
+      : [],
+    );
+  }
+
+  /** The function logical ID a deployed Task resource points at. */
+  function taskFunctionId(resource: string): string | undefined {
+    if (resource.startsWith('GETATT:')) return resource.slice('GETATT:'.length);
+    if (resource.startsWith('FUNCTION:')) {
+      const name = resource.slice('FUNCTION:'.length);
+      return resourcesOfType(t, 'AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === name)?.[0];
+    }
+    return undefined;
+  }
+
+  it('is built from statemachine/onboarding.asl.json with the same states', () => {
+    expect(sm().Properties.StateMachineName).toBe(`binary-backends-${STAGE}-onboarding`);
+    expect(sm().Properties.StateMachineType).toBe('STANDARD');
+    expect(Object.keys(deployedDefinition().States)).toEqual(Object.keys(asl().States));
+  });
+
+  it('points every Task at a function defined in the template, the one the ASL names', () => {
+    const tasks = taskStates(deployedDefinition().States);
+    expect(tasks.length).toBeGreaterThan(0);
+    const source = Object.fromEntries(taskStates(asl().States));
+    for (const [name, state] of tasks) {
+      const id = taskFunctionId(state.Resource);
+      expect(id, `${name} -> ${state.Resource}`).toBeDefined();
+      expect(t.Resources[id!]?.Type, name).toBe('AWS::Lambda::Function');
+      expect(id, name).toBe(functionLogicalId(source[name].Resource['Fn::GetAtt'][0]));
+    }
+  });
+
+  it('gives every Task a timeout no shorter than its function timeout (the Lambda times out first)', () => {
+    for (const [name, state] of taskStates(deployedDefinition().States)) {
+      const fn = t.Resources[taskFunctionId(state.Resource)!]!;
+      expect(state.TimeoutSeconds, name).toBeGreaterThanOrEqual(fn.Properties.Timeout);
+    }
+  });
+
+  it('may invoke exactly its Task functions', () => {
+    const taskIds = new Set(taskStates(deployedDefinition().States).map(([, s]) => taskFunctionId(s.Resource)));
+    const roleId = referencedId(sm().Properties.RoleArn)!;
+    const invoke = allows(roleStatements(roleId), 'lambda:InvokeFunction');
+    const targets = new Set(invoke.flatMap((s) => s.Resource.map(referencedId)));
+    expect(targets).toEqual(taskIds);
+  });
+
+  it('logs to CloudWatch without execution data, into a log group with retention', () => {
+    const logging = sm().Properties.LoggingConfiguration;
+    expect(logging.IncludeExecutionData).toBe(false);
+    expect(logging.Level).toBe('ALL');
+    const groupId = referencedId(logging.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn)!;
+    expect(t.Resources[groupId]!.Type).toBe('AWS::Logs::LogGroup');
+    expect(t.Resources[groupId]!.Properties.RetentionInDays).toBeGreaterThan(0);
+    expect(sm().Properties.TracingConfiguration).toBeDefined();
+  });
+});
+
+describe('Deploy: EventBridge rules', () => {
+  const rules = () => resourcesOfType(t, 'AWS::Events::Rule').map(([, r]) => r.Properties);
+  const targetId = (rule: Json) => referencedId(rule.Targets[0].Arn);
+
+  it('routes Onboarding Requested to the starter, the same entry the CLI uses', () => {
+    const rule = rules().find((r) => r.EventPattern['detail-type']?.includes('Onboarding Requested'));
+    expect(rule).toBeDefined();
+    expect(rule.EventPattern.source).toEqual(['peridio.binary-backends']);
+    expect(targetId(rule)).toBe(functionLogicalId('starter'));
+    expect(rule.Targets[0].DeadLetterConfig).toBeDefined();
+  });
+
+  it('routes this state machine\'s ABORTED and TIMED_OUT executions to execution-status-change', () => {
+    const rule = rules().find((r) => r.EventPattern['detail-type']?.includes('Step Functions Execution Status Change'));
+    expect(rule).toBeDefined();
+    expect(rule.EventBusName).toBeUndefined(); // Step Functions only sends to the default bus.
+    expect(rule.EventPattern.source).toEqual(['aws.states']);
+    expect([...rule.EventPattern.detail.status].sort()).toEqual(['ABORTED', 'TIMED_OUT']);
+    expect(rule.EventPattern.detail.stateMachineArn).toEqual([{ Ref: 'OnboardingStateMachine' }]);
+    expect(targetId(rule)).toBe(functionLogicalId('executionStatusChange'));
+  });
+
+  it.each(['starter', 'executionStatusChange'])('dead-letters %s\'s failed async invocations', (key) => {
+    const config = resourcesOfType(t, 'AWS::Lambda::EventInvokeConfig').find(
+      ([, r]) => referencedId(r.Properties.FunctionName) === functionLogicalId(key),
+    );
+    expect(config).toBeDefined();
+    const queue = config![1].Properties.DestinationConfig.OnFailure.Destination;
+    expect(referencedId(queue)).toBe('EventsDeadLetterQueue');
+    const send = allows(roleStatements(roleOf(key)), 'sqs:SendMessage');
+    expect(send.flatMap((s) => s.Resource.map(referencedId))).toEqual(['EventsDeadLetterQueue']);
+  });
+
+  it('lets EventBridge invoke the two targets', () => {
+    const permitted = resourcesOfType(t, 'AWS::Lambda::Permission')
+      .filter(([, r]) => r.Properties.Principal === 'events.amazonaws.com')
+      .map(([, r]) => referencedId(r.Properties.FunctionName));
+    expect(permitted.sort()).toEqual([functionLogicalId('executionStatusChange'), functionLogicalId('starter')].sort());
+  });
+});
+
+describe('Deploy: alarms and logs', () => {
+  const alarms = () => resourcesOfType(t, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+  const find = (namespace: string, metric: string) => alarms().find((a) => a.Namespace === namespace && a.MetricName === metric);
+  const dim = (alarm: Json, name: string) => alarm.Dimensions.find((d: Json) => d.Name === name)?.Value;
+
+  it.each(['ExecutionsFailed', 'ExecutionsTimedOut'])('alarms on %s of the onboarding state machine', (metric) => {
+    const alarm = find('AWS/States', metric);
+    expect(alarm).toBeDefined();
+    expect(dim(alarm, 'StateMachineArn')).toEqual({ Ref: 'OnboardingStateMachine' });
+  });
+
+  it.each(['Errors', 'Throttles'])('alarms on the signer\'s %s', (metric) => {
+    const alarm = find('AWS/Lambda', metric);
+    expect(alarm).toBeDefined();
+    expect(dim(alarm, 'FunctionName')).toEqual({ Ref: functionLogicalId('signUrl') });
+  });
+
+  it('alarms on trust waits older than the threshold, from the metric CheckTrust emits', () => {
+    const alarm = find(METRIC_NAMESPACE, WAIT_METRIC);
+    expect(alarm).toBeDefined();
+    // CheckTrust's EMF line declares no dimensions (`Dimensions: [[]]`); an alarm with any would never fire.
+    expect(alarm.Dimensions ?? []).toEqual([]);
+    expect(alarm.Statistic).toBe('Maximum');
+    expect(alarm.Threshold).toBeGreaterThan(0);
+    expect(alarm.ComparisonOperator).toBe('GreaterThanThreshold');
+  });
+
+  it('sets a retention on every log group', () => {
+    const groups = resourcesOfType(t, 'AWS::Logs::LogGroup');
+    expect(groups.length).toBe(FUNCTIONS.length + 1);
+    for (const [id, g] of groups) expect(g.Properties.RetentionInDays, id).toBeGreaterThan(0);
+  });
+});
+
+describe('Deploy: data', () => {
+  it('keeps the backends in one on-demand table with pk/sk strings and point-in-time recovery', () => {
+    const table = t.Resources.BackendsTable!.Properties;
+    expect(table.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(table.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    expect(table.AttributeDefinitions).toEqual([
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ]);
+    expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+  });
+
+  it('protects the prod table from deletion, and leaves dev removable', () => {
+    expect(t.Resources.BackendsTable!.Properties.DeletionProtectionEnabled).toBe(false);
+    // `osls print` shows the resolved config: the resources files merged into one object.
+    const prodTable = prod.resources.Resources.BackendsTable;
+    expect(prodTable.Properties.DeletionProtectionEnabled).toBe(true);
+    expect(prodTable.DeletionPolicy).toBe('Retain');
+  });
+
+  it('sends undeliverable events to a dead-letter queue only this stage\'s rules can write to', () => {
+    const policy = t.Resources.EventsDeadLetterQueuePolicy!.Properties.PolicyDocument.Statement[0];
+    expect(policy.Principal).toEqual({ Service: 'events.amazonaws.com' });
+    expect(resourceText(policy.Condition.ArnLike['aws:SourceArn'])).toContain(`rule/*binary-backends-${STAGE}-`);
+  });
+});
+
+describe('Deploy: IAM', () => {
+  it('gives every function its own role, named like the function so the platform roles\' trust admits it', () => {
+    const ids = functionRoleIds();
+    expect(new Set(ids).size).toBe(FUNCTIONS.length);
+    for (const f of FUNCTIONS) {
+      const role = t.Resources[roleOf(f.key)]!;
+      expect(role.Type).toBe('AWS::IAM::Role');
+      expect(role.Properties.RoleName).toBe(`binary-backends-${STAGE}-${f.suffix}`);
+      expect(role.Properties.RoleName.length).toBeLessThanOrEqual(64);
+      expect(role.Properties.Path ?? '/').toBe('/');
+      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+        { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      ]);
+    }
+  });
+
+  it('lets only function roles match the platform roles\' trusted-principal pattern', () => {
+    const pattern = new RegExp(`^/binary-backends-${STAGE}-.*$`);
+    const matching = resourcesOfType(t, 'AWS::IAM::Role')
+      .filter(([, r]) => pattern.test(`${r.Properties.Path ?? '/'}${r.Properties.RoleName}`))
+      .map(([id]) => id)
+      .sort();
+    expect(matching).toEqual([...functionRoleIds()].sort());
+  });
+
+  it('has no Action "*" (nor a whole-service wildcard), no NotAction and no NotResource', () => {
+    expect(statements.length).toBeGreaterThan(0);
+    for (const s of statements) {
+      for (const a of s.Action) {
+        expect(a, `${s.owner} ${s.Sid}`).not.toBe('*');
+        expect(a, `${s.owner} ${s.Sid}`).not.toMatch(/^[a-z0-9-]+:\*$/i);
+      }
+      expect(s.NotAction, s.owner).toBeUndefined();
+      expect(s.NotResource, s.owner).toBeUndefined();
+    }
+  });
+
+  it('uses Resource "*" only for the documented exceptions, where AWS has no resource-level permissions', () => {
+    const star = statements.filter((s) => s.Resource.includes('*'));
+    expect(star.length).toBeGreaterThan(0); // the state machine's log delivery at least
+    const doc = readFileSync(join(repoRoot, 'docs/readme/deploy.md'), 'utf8');
+    for (const s of star) {
+      const rule = RESOURCE_STAR_EXCEPTIONS[s.Sid ?? ''];
+      expect(rule, `${s.owner}: ${s.Sid ?? '(no Sid)'} uses Resource "*"`).toBeDefined();
+      expect(s.Effect).toBe('Allow');
+      for (const a of s.Action) expect(a, `${s.owner} ${s.Sid}`).toMatch(rule!);
+      expect(doc, `docs/readme/deploy.md explains ${s.Sid}`).toContain(s.Sid);
+    }
+  });
+
+  it('gives the signer no IAM action at all', () => {
+    const signer = roleStatements(roleOf('signUrl')).filter((s) => s.Effect === 'Allow');
+    for (const s of signer) for (const a of s.Action) expect(a.toLowerCase().startsWith('iam:'), a).toBe(false);
+  });
+
+  it('allows iam:CreateRole only on binary_backend_* roles, only with the boundary, only to CreatePlatformRole', () => {
+    const create = allows(statements, 'iam:CreateRole');
+    expect(create.map((s) => s.owner)).toEqual([roleOf('createPlatformRole')]);
+    for (const s of create) {
+      expect(s.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
+      expect(s.Condition.StringEquals['iam:PermissionsBoundary']).toEqual(BOUNDARY);
+    }
+  });
+
+  it('allows iam:PutRolePolicy only on binary_backend_* roles that carry the boundary', () => {
+    const put = allows(statements, 'iam:PutRolePolicy');
+    expect(put.length).toBeGreaterThan(0);
+    for (const s of put) {
+      expect([roleOf('createPlatformRole'), roleOf('activate')]).toContain(s.owner);
+      expect(s.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
+      expect(s.Condition.StringEquals['iam:PermissionsBoundary']).toEqual(BOUNDARY);
+    }
+  });
+
+  it('touches IAM only in CreatePlatformRole and Activate, and only binary_backend_* roles', () => {
+    const iamStatements = statements.filter((s) => s.Effect === 'Allow' && s.Action.some((a) => a.toLowerCase().startsWith('iam:')));
+    for (const s of iamStatements) {
+      expect([roleOf('createPlatformRole'), roleOf('activate')], `${s.owner} ${s.Sid}`).toContain(s.owner);
+      expect(s.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
+    }
+  });
+
+  it('lets no one remove or change a permissions boundary, delete a role, or attach policies', () => {
+    for (const action of [
+      'iam:DeleteRolePermissionsBoundary',
+      'iam:PutRolePermissionsBoundary',
+      'iam:DeleteRole',
+      'iam:AttachRolePolicy',
+      'iam:DetachRolePolicy',
+      'iam:DeleteRolePolicy',
+      'iam:PassRole',
+      'iam:CreatePolicyVersion',
+    ]) {
+      expect(allows(statements, action), action).toEqual([]);
+    }
+    for (const roleId of functionRoleIds()) {
+      const denied = denies(roleStatements(roleId), 'iam:PutRolePermissionsBoundary');
+      expect(denied.length, roleId).toBe(1);
+      expect(denies(roleStatements(roleId), 'iam:DeleteRolePermissionsBoundary').length, roleId).toBe(1);
+    }
+  });
+
+  it('bounds platform roles to sts:AssumeRole', () => {
+    const boundary = statements.filter((s) => s.owner === 'PlatformRoleBoundary');
+    expect(boundary.length).toBeGreaterThan(0);
+    for (const s of boundary) {
+      expect(s.Effect).toBe('Allow');
+      expect(s.Action).toEqual(['sts:AssumeRole']);
+    }
+  });
+
+  it('lets only the chain-walking functions assume platform roles, and only the signer the default-storage role', () => {
+    const assume = allows(statements, 'sts:AssumeRole');
+    const owners = new Set(assume.map((s) => s.owner));
+    const chainWalkers = ['checkTrust', 'verifyUpload', 'verifyDownload', 'cleanup', 'signUrl'].map(roleOf);
+    expect([...owners].sort()).toEqual(['PlatformRoleBoundary', ...chainWalkers].sort());
+    for (const s of assume.filter((x) => x.owner !== 'PlatformRoleBoundary')) {
+      for (const r of s.Resource) {
+        const ok = resourceText(r) === PLATFORM_ROLES || (s.owner === roleOf('signUrl') && referencedId(r) === 'DefaultStorageSignerRole');
+        expect(ok, `${s.owner}: ${JSON.stringify(r)}`).toBe(true);
+      }
+    }
+  });
+
+  it('lets only the sign-url function assume the default-storage signer role, which reaches only orgs/*', () => {
+    const role = t.Resources.DefaultStorageSignerRole!.Properties;
+    expect(`${role.Path}${role.RoleName}`).not.toMatch(new RegExp(`^/binary-backends-${STAGE}-`));
+    const [trust, ...more] = role.AssumeRolePolicyDocument.Statement;
+    expect(more).toEqual([]);
+    expect(resourceText(trust.Principal.AWS)).toBe('arn:${AWS::Partition}:iam::${AWS::AccountId}:root');
+    expect(resourceText(trust.Condition.ArnEquals['aws:PrincipalArn'])).toBe(
+      `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/binary-backends-${STAGE}-sign-url`,
+    );
+    const own = statements.filter((s) => s.owner === 'DefaultStorageSignerRole');
+    for (const s of own) for (const r of s.Resource) expect(resourceText(r)).toMatch(/^arn:\$\{AWS::Partition\}:s3:::[a-z0-9.-]+\/orgs\/\*$/);
+    const actions = own.flatMap((s) => s.Action).sort();
+    expect(actions).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject']);
+  });
+
+  it('lets only the signer and VerifyDownload read CloudFront key secrets, under the stage prefix', () => {
+    const read = allows(statements, 'secretsmanager:GetSecretValue');
+    expect([...new Set(read.map((s) => s.owner))].sort()).toEqual([roleOf('signUrl'), roleOf('verifyDownload')].sort());
+    for (const s of read) expect(s.Resource.map(resourceText)).toEqual([SECRETS]);
+  });
+
+  it('puts events only with source peridio.binary-backends', () => {
+    const put = allows(statements, 'events:PutEvents');
+    expect(put.length).toBeGreaterThan(0);
+    for (const s of put) expect(s.Condition?.StringEquals?.['events:source'], s.owner).toBe('peridio.binary-backends');
+  });
+
+  it('publishes the support and operators policies as stack outputs', () => {
+    expect(t.Outputs.SupportPolicyArn!.Value).toEqual({ Ref: 'SupportPolicy' });
+    expect(t.Outputs.OperatorsPolicyArn!.Value).toEqual({ Ref: 'OperatorsPolicy' });
+  });
+
+  it('lets support onboard, deactivate, sign and store keys, but never read a secret value', () => {
+    const support = statements.filter((s) => s.owner === 'SupportPolicy');
+    const invoke = allows(support, 'lambda:InvokeFunction').flatMap((s) => s.Resource.map(referencedId));
+    expect(invoke.sort()).toEqual(['deactivate', 'signUrl', 'starter'].map(functionLogicalId).sort());
+    for (const action of ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource']) {
+      const grant = allows(support, action);
+      expect(grant.length, action).toBe(1);
+      expect(grant[0]!.Resource.map(resourceText)).toEqual([SECRETS]);
+    }
+    expect(allows(support, 'secretsmanager:GetSecretValue')).toEqual([]);
+    expect(denies(support, 'secretsmanager:GetSecretValue').map((s) => s.Resource.map(resourceText))).toEqual([[SECRETS]]);
+    expect(allows(support, 'dynamodb:GetItem').length).toBe(1);
+    expect(allows(support, 'states:DescribeExecution').length).toBe(1);
+    expect(allows(support, 'events:PutEvents')[0]!.Condition.StringEquals['events:detail-type']).toBe('Onboarding Requested');
+  });
+
+  it('lets operators read executions, their history and the table, and change nothing', () => {
+    const ops = statements.filter((s) => s.owner === 'OperatorsPolicy');
+    for (const action of ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:ListExecutions', 'dynamodb:GetItem', 'dynamodb:Query']) {
+      expect(allows(ops, action).length, action).toBe(1);
+    }
+    for (const action of [
+      'states:StartExecution',
+      'states:StopExecution',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'lambda:InvokeFunction',
+      'secretsmanager:GetSecretValue',
+    ]) {
+      expect(allows(ops, action), action).toEqual([]);
+    }
+  });
+});
