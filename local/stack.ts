@@ -148,6 +148,8 @@ function repoRoot(): string {
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const root = opts.root ?? repoRoot();
+  // The stack's own SDK client (CreateTable) would print Node 20's support notice before the handlers' env is set.
+  if (opts.setProcessEnv !== false) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const ports: Record<Service, number> = { ...DEFAULT_PORTS };
   if (opts.ports === 'random') for (const s of SERVICES) ports[s] = 0;
   else if (opts.ports) Object.assign(ports, opts.ports);
@@ -213,7 +215,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const { default: dynalite } = (await import('dynalite')) as { default: (o: object) => Server };
     const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await new Promise<void>((resolve, reject) => {
-      dynamo.once('error', reject);
+      dynamo.once('error', (err: NodeJS.ErrnoException) => reject(portError('dynamodb', ports.dynamodb, err)));
       dynamo.listen(ports.dynamodb, LOOPBACK, () => resolve());
     });
     servers.push(dynamo);
@@ -268,7 +270,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const cloudFront = new CloudFrontEdge(s3, clock);
 
     const start = async (service: Service, handler: Parameters<typeof listen>[1]) => {
-      const { server, port } = await listen(ports[service], handler);
+      const { server, port } = await listen(ports[service], handler).catch((err: NodeJS.ErrnoException) => {
+        throw portError(service, ports[service], err);
+      });
       servers.push(server);
       ports[service] = port;
     };
@@ -449,6 +453,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     await runCleanups(servers, cleanups);
     throw err;
   }
+}
+
+function portError(service: Service, port: number, err: NodeJS.ErrnoException): Error {
+  if (err.code === 'EADDRINUSE') {
+    return new Error(
+      `The local ${service} port ${port} on ${LOOPBACK} is in use (another local stack?). Stop it, or choose other ports: ` +
+        `startLocalStack({ ports: { ${service}: <port> } }) or ports: 'random'.`,
+    );
+  }
+  return err;
 }
 
 function credentialsOf(c: Credential): { accessKeyId: string; secretAccessKey: string; sessionToken: string } {
