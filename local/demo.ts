@@ -96,13 +96,21 @@ function bucketPolicy(bucket: string): string {
   });
 }
 
-export async function runDemo(opts: { json: boolean }, io: CliIo): Promise<number> {
+export interface DemoOptions {
+  json: boolean;
+  /** WaitForTrust's pause; default WAIT_FOR_TRUST_MS. Tests shorten it. */
+  waitForTrustMs?: number;
+}
+
+export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
+  const waitForTrustMs = opts.waitForTrustMs ?? WAIT_FOR_TRUST_MS;
   const started = Date.now();
   const style = styleFor(io);
   const say = (s: string) => {
     if (!opts.json) io.stdout.write(s);
   };
-  const step = (n: number, title: string) => say(`\n${style.paint('magenta', style.paint('bold', `── ${n}. ${title}`))}\n`);
+  const step = (n: number, title: string) =>
+    say(`\n${style.paint('magenta', style.paint('bold', `── ${n}. ${title}`))} ${style.paint('gray', `(+${((Date.now() - started) / 1000).toFixed(1)} s)`)}\n`);
   const summary: DemoSummary = { ok: false, durationMs: 0, backends: [] };
 
   const dir = await mkdtemp(path.join(tmpdir(), 'binary-backends-demo-'));
@@ -114,13 +122,13 @@ export async function runDemo(opts: { json: boolean }, io: CliIo): Promise<numbe
   const stack = await startLocalStack({
     ports: 'random',
     envFile: path.join(dir, 'aws.env'),
-    waitForTrustMs: WAIT_FOR_TRUST_MS,
+    waitForTrustMs,
     retryIntervalMs: 50,
     quiet: true,
     functionEnv: { POWERTOOLS_LOG_LEVEL: 'WARN' },
   });
   // What the CLI reads: the env file's contract, plus the stack's shortened wait (for --follow's countdown).
-  const env: Record<string, string> = { ...stack.env, BINARY_BACKENDS_LOCAL_WAIT_FOR_TRUST_MS: String(WAIT_FOR_TRUST_MS) };
+  const env: Record<string, string> = { ...stack.env, BINARY_BACKENDS_LOCAL_WAIT_FOR_TRUST_MS: String(waitForTrustMs) };
   say(`Local stack up in ${humanDuration(Date.now() - started)}; environment in ${path.join(dir, 'aws.env')}.\n`);
 
   /** Runs the real CLI, printing the command line and its output (unless --json), and returns the result. */

@@ -79,16 +79,24 @@ export async function sign(
 
 export interface DeactivateResult {
   orgId: string;
-  deactivated?: string;
-  [extra: string]: unknown;
+  /** False when the org already used default storage (nothing was written). */
+  deactivated: boolean;
+  previousActive: string | null;
+  deactivatedAt?: string;
+  warning?: string;
 }
+
+const GENERIC_WARNING =
+  "Binaries stored in the customer's bucket stay there: they are not copied to default storage and are no longer served. " +
+  'Re-upload what devices still need, or re-onboard the backend.';
 
 export async function deactivate(flags: { org?: string; confirm?: boolean; json?: boolean }, io: CliIo): Promise<ExitCode> {
   const orgId = checkOrg(flags.org);
   if (!flags.confirm) {
     throw new UsageError(
       `--confirm: required. Deactivating switches org ${orgId} back to Peridio's default storage at once; ` +
-        'binaries already in the custom bucket stay there and are no longer served. Repeat with --confirm to proceed.',
+        '(the signer picks the change up within its config cache TTL, 30 s by default); binaries already in the custom ' +
+        'bucket stay there and are no longer served. Repeat with --confirm to proceed.',
     );
   }
   const env = requireEnv(io.env, [VARS.deactivate]);
@@ -98,18 +106,24 @@ export async function deactivate(flags: { org?: string; confirm?: boolean; json?
     const result = await invokeJson<DeactivateResult>(clients.lambda, env[VARS.deactivate], {
       orgId,
       requestedBy: identity.Arn ?? 'unknown',
+      confirm: true,
     });
-    const warning =
-      "Binaries stored in the customer's bucket stay there: they are not copied to default storage and are no longer served. " +
-      "Re-upload what devices still need, or re-onboard the backend.";
-    io.onResult?.('deactivate', { ...result, warning });
+    const full = { ...result, warning: result.deactivated ? (result.warning ?? GENERIC_WARNING) : undefined };
+    io.onResult?.('deactivate', full);
     if (flags.json) {
-      writeJson(io, { ...result, warning });
+      writeJson(io, full);
       return EXIT.ok;
     }
     const style = styleFor(io);
-    io.stdout.write(`Org ${orgId} now uses Peridio's default storage.\n`);
-    io.stdout.write(`${style.paint('yellow', 'Warning:')} ${warning}\n`);
+    if (!result.deactivated) {
+      io.stdout.write(`Org ${orgId} already uses Peridio's default storage; nothing changed.\n`);
+      return EXIT.ok;
+    }
+    io.stdout.write(
+      `Org ${orgId} now uses Peridio's default storage (backend "${result.previousActive}" is no longer active; ` +
+        'signers pick this up within their config cache TTL, 30 s by default).\n',
+    );
+    io.stdout.write(`${style.paint('yellow', 'Warning:')} ${full.warning}\n`);
     return EXIT.ok;
   } finally {
     clients.destroy();

@@ -130,6 +130,23 @@ describe('E2E: onboarding a custom backend through the CLI', () => {
     expect(h.executions).toHaveLength(1);
     expect(h.executions[0]).toMatchObject({ status: 'SUCCEEDED', configVersion: 1 });
     expect(h.executions[0]!.timeline.filter((t) => t.name === 'CheckTrust')).toHaveLength(1);
+
+    // Deactivation routes the org back to default storage and warns that the binaries stay in the bucket.
+    const off = await cli(['deactivate', '--org', org, '--confirm']);
+    expect(off.code).toBe(0);
+    expect(off.stdout).toContain('stay there');
+    expect(((await cli(['status', '--org', org, '--json'])).json() as StatusResult).storage).toBe('default');
+    // The signer caches each org's routing briefly (CONFIG_CACHE_TTL_SECONDS; 1 s on this stack).
+    const after = await pollUntil(
+      async () => {
+        const r = (await cli(['sign', '--org', org, '--key', 'firmware/x.fw', '--json'])).json() as SignResult;
+        return r.storage === 'default' && r;
+      },
+      { what: 'the signer to route the org to default storage', intervalMs: 200 },
+    );
+    expect(after.urls[0]!.url).toContain(`/orgs/${org}/firmware/x.fw`);
+    const again = await cli(['deactivate', '--org', org, '--confirm']);
+    expect(again.stdout).toContain('already uses');
   });
 
   it('activates a CloudFront backend, downloads through a signed URL, and never exposes the private key', async () => {
