@@ -7,6 +7,7 @@ import {
   GetRoleCommand,
   IAMClient,
   IAMServiceException,
+  ListRoleTagsCommand,
   NoSuchEntityException,
   PutRolePolicyCommand,
   UpdateAssumeRolePolicyCommand,
@@ -186,6 +187,13 @@ describe('Function: createPlatformRole', () => {
     expect(sleeps).toEqual([]);
   });
 
+  it('reads the tags with ListRoleTags when GetRole does not return them', async () => {
+    iamMock.on(CreateRoleCommand).rejects(new EntityAlreadyExistsException({ message: 'exists', $metadata: {} }));
+    iamMock.on(GetRoleCommand).resolves(role(3600, []));
+    iamMock.on(ListRoleTagsCommand).resolves({ Tags: OUR_TAGS });
+    await expect(createPlatformRole(context(), deps())).resolves.toMatchObject({ roleArn: PLATFORM_ROLE_ARN });
+  });
+
   it('refuses a role with our name but someone else\'s tags, and never replaces it', async () => {
     iamMock.on(CreateRoleCommand).rejects(new EntityAlreadyExistsException({ message: 'exists', $metadata: {} }));
     iamMock.on(GetRoleCommand).resolves(role(3600, [{ Key: 'owner', Value: 'someone-else' }]));
@@ -198,6 +206,14 @@ describe('Function: createPlatformRole', () => {
     iamMock.on(CreateRoleCommand).rejects(new EntityAlreadyExistsException({ message: 'exists', $metadata: {} }));
     iamMock.on(GetRoleCommand).resolves(role(3600, OUR_TAGS.map((t) => (t.Key === 'peridio:stage' ? { ...t, Value: 'prod' } : t))));
     await expect(createPlatformRole(context(), deps())).rejects.toThrow(/peridio:stage=local/);
+  });
+
+  it('refuses a role of ours whose permissions boundary is not this stage\'s, without touching it', async () => {
+    iamMock.on(CreateRoleCommand).rejects(new EntityAlreadyExistsException({ message: 'exists', $metadata: {} }));
+    iamMock.on(GetRoleCommand).resolves({ Role: { ...role(3600).Role!, PermissionsBoundary: undefined } });
+    await expect(createPlatformRole(context(), deps())).rejects.toThrow(/permissions boundary \(none\)/);
+    expect(iamMock).not.toHaveReceivedCommand(UpdateAssumeRolePolicyCommand);
+    expect(iamMock).not.toHaveReceivedCommand(PutRolePolicyCommand);
   });
 
   it('allows both the serving and the pending customer role during a re-onboarding', async () => {

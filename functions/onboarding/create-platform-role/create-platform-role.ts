@@ -9,7 +9,8 @@
  *   service's function roles (survives a redeploy that recreates a function role).
  * - Its inline policy allows only sts:AssumeRole on the customer role ARN(s): the pending one and, during
  *   a re-onboarding that changes it, the serving one too (Activate drops the old one).
- * - It gets the permissions boundary and tags.
+ * - It gets the permissions boundary and tags. An adopted role must already carry this stage's boundary
+ *   (the service never changes boundaries; the function roles deny it): otherwise PlatformRoleConflictError.
  * - It waits until GetRole succeeds, then a propagation delay (a customer console answers "Invalid
  *   principal in policy" for a principal it cannot resolve yet), and only then renders the trust policy in
  *   exactly the seed's shape, stores it (status AWAITING_TRUST) and emits *Trust Policy Ready*.
@@ -18,9 +19,7 @@ import {
   CreateRoleCommand,
   GetRoleCommand,
   ListRoleTagsCommand,
-  PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
-  TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
   type IAMClient,
   type Role,
@@ -219,8 +218,8 @@ export async function createPlatformRole(input: StepInput, deps: CreatePlatformR
 }
 
 /**
- * Adopts a role that already has our name: only if its tags say it is ours (a retry, or a re-onboarding).
- * Its trust and boundary are brought back to ours; it is never deleted.
+ * Adopts a role that already has our name: only if its tags say it is ours (a retry, or a re-onboarding) and
+ * it carries our boundary. Its trust is brought back to ours; it is never deleted.
  */
 async function adoptExistingRole(iam: IAMClient, roleName: string, tags: Tag[], trust: string, boundaryArn: string): Promise<void> {
   let role: Role | undefined;
@@ -241,14 +240,20 @@ async function adoptExistingRole(iam: IAMClient, roleName: string, tags: Tag[], 
         `(tags ${mismatched.map((t) => `${t.Key}=${t.Value}`).join(', ')} missing or different); it is never replaced automatically`,
     );
   }
+  // Boundaries are never changed by the service (the function roles deny it): a role of ours without this
+  // stage's boundary needs a person, and could not be given its inline policy anyway.
+  const boundary = role?.PermissionsBoundary?.PermissionsBoundaryArn;
+  if (boundary !== boundaryArn) {
+    throw new PlatformRoleConflictError(
+      `IAM role ${roleName} is tagged as ours but has permissions boundary ${boundary ?? '(none)'} instead of ${boundaryArn}; ` +
+        'the service never changes boundaries, so platform engineering must restore it',
+    );
+  }
   try {
+    // Bring the trust back to ours (the function-role pattern may have changed since it was created).
     await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: trust }));
-    if (role?.PermissionsBoundary?.PermissionsBoundaryArn !== boundaryArn) {
-      await iam.send(new PutRolePermissionsBoundaryCommand({ RoleName: roleName, PermissionsBoundary: boundaryArn }));
-    }
-    await iam.send(new TagRoleCommand({ RoleName: roleName, Tags: tags }));
   } catch (err) {
-    throw asTransientOr(err, 'IAM adopt role');
+    throw asTransientOr(err, 'IAM UpdateAssumeRolePolicy');
   }
 }
 
