@@ -38,7 +38,7 @@ export interface CheckTrustDeps {
   clock: () => Date;
   /** Seconds after the platform role became ready during which hop-1 AccessDenied is read as propagation. */
   platformRoleGraceSeconds: number;
-  /** Where the EMF metric line goes (one JSON object per line on stdout in Lambda). */
+  /** Where the EMF metric line goes; default: one JSON object per line on stdout. */
   emitMetric?: (line: string) => void;
 }
 
@@ -181,7 +181,9 @@ function emitWaitMetric(deps: CheckTrustDeps, input: StepInput, elapsedSeconds: 
     attempt,
     trusted,
   });
-  (deps.emitMetric ?? ((l: string) => console.log(l)))(line);
+  // Straight to stdout: Lambda's patched console.log prefixes timestamp and request ID, and CloudWatch only
+  // extracts EMF from a line that is the JSON object itself (Powertools Metrics does the same).
+  (deps.emitMetric ?? ((l: string) => process.stdout.write(`${l}\n`)))(line);
 }
 
 async function audit(deps: CheckTrustDeps, input: StepInput, attempt: number, now: Date, detail: Record<string, unknown>): Promise<void> {
