@@ -181,8 +181,8 @@ function emitWaitMetric(deps: CheckTrustDeps, input: StepInput, elapsedSeconds: 
     attempt,
     trusted,
   });
-  // Straight to stdout: Lambda's patched console.log prefixes timestamp and request ID, and CloudWatch only
-  // extracts EMF from a line that is the JSON object itself (Powertools Metrics does the same).
+  // Straight to stdout, as the EMF libraries (Powertools Metrics, aws-embedded-metrics) do: Lambda's patched
+  // console.log prefixes timestamp, request ID and level, and the line should be the bare JSON object.
   (deps.emitMetric ?? ((l: string) => process.stdout.write(`${l}\n`)))(line);
 }
 
