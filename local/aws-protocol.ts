@@ -8,6 +8,7 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 
 export const LOOPBACK = '127.0.0.1';
 
@@ -342,4 +343,24 @@ export function sha256Hex(data: string | Buffer): string {
 
 function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
+}
+
+/** A request whose body was already read, replayed for an in-process server that reads it as a stream. */
+export function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
+  const stream = Readable.from(body.length > 0 ? [body] : []) as Readable & Record<string, unknown>;
+  Object.assign(stream, {
+    headers: req.headers,
+    rawHeaders: req.rawHeaders,
+    method: req.method,
+    url: req.url,
+    httpVersion: req.httpVersion,
+    httpVersionMajor: req.httpVersionMajor,
+    httpVersionMinor: req.httpVersionMinor,
+    socket: req.socket,
+    connection: req.socket,
+    complete: true,
+    trailers: {},
+    rawTrailers: [],
+  });
+  return stream as unknown as IncomingMessage;
 }

@@ -19,9 +19,8 @@ import { existsSync, promises as fs } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { AwsError, parseRawQuery, readBody, splitUrl, xmlEscape, requestId, isoSeconds } from './aws-protocol';
+import { AwsError, parseRawQuery, readBody, replay, splitUrl, xmlEscape, requestId, isoSeconds } from './aws-protocol';
 import { authenticate, S3_AUTH_ERRORS, type Credential, type KeyRegistry } from './identity';
 import { bucketProblem } from '../functions/shared/validation';
 
@@ -343,24 +342,4 @@ function checksumOf(algorithm: ChecksumAlgorithm, body: Buffer): string | undefi
     default:
       return undefined;
   }
-}
-
-/** A request whose body was already read, replayed for s3rver (which reads `ctx.req` as a stream). */
-function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
-  const stream = Readable.from([body]) as Readable & Record<string, unknown>;
-  Object.assign(stream, {
-    headers: req.headers,
-    rawHeaders: req.rawHeaders,
-    method: req.method,
-    url: req.url,
-    httpVersion: req.httpVersion,
-    httpVersionMajor: req.httpVersionMajor,
-    httpVersionMinor: req.httpVersionMinor,
-    socket: req.socket,
-    connection: req.socket,
-    complete: true,
-    trailers: {},
-    rawTrailers: [],
-  });
-  return stream as unknown as IncomingMessage;
 }

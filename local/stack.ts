@@ -8,17 +8,17 @@
  */
 import './polyfills';
 import { mkdtempSync, rmSync, existsSync, readFileSync, unlinkSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { closeServer, listen, LOOPBACK } from './aws-protocol';
+import { AwsError, closeServer, listen, LOOPBACK, parseRawQuery, readBody, replay, sendJsonError, sha256Hex, splitUrl } from './aws-protocol';
 import { CloudFrontEdge, type Distribution, type DistributionInput } from './cloudfront';
 import { DEFAULT_ENV_FILE, writeEnvFile } from './env-file';
 import { LocalEventBridge, type LocalEvent } from './eventbridge';
 import { iamHandler, IamStore } from './iam';
-import { CUSTOMER_ACCOUNT_ID, KeyRegistry, PLATFORM_ACCOUNT_ID, REGION, type Credential } from './identity';
+import { authenticate, CUSTOMER_ACCOUNT_ID, JSON_AUTH_ERRORS, KeyRegistry, PLATFORM_ACCOUNT_ID, REGION, type Credential } from './identity';
 import { jsonServiceHandler } from './json-service';
 import { lambdaHandler, LambdaRegistry, type Handler } from './lambda';
 import { LocalS3 } from './s3';
@@ -211,15 +211,26 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const cleanups: (() => Promise<void> | void)[] = [];
   const servers: Server[] = [];
   try {
-    // DynamoDB: dynalite in memory.
+    // DynamoDB: dynalite in memory, in-process, behind the same SigV4 check as the other stand-ins
+    // (dynalite itself accepts any signature).
     const { default: dynalite } = (await import('dynalite')) as { default: (o: object) => Server };
     const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve, reject) => {
-      dynamo.once('error', (err: NodeJS.ErrnoException) => reject(portError('dynamodb', ports.dynamodb, err)));
-      dynamo.listen(ports.dynamodb, LOOPBACK, () => resolve());
+    const dynaliteHandler = dynamo.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
+    const dynamoFront = await listen(ports.dynamodb, async (req, res) => {
+      try {
+        const body = await readBody(req);
+        const { path: rawPath, rawQuery } = splitUrl(req.url ?? '/');
+        authenticate(keys, req, { rawPath, query: parseRawQuery(rawQuery), bodySha256: sha256Hex(body), s3: false }, JSON_AUTH_ERRORS);
+        dynaliteHandler(replay(req, body), res);
+      } catch (err) {
+        const e = err instanceof AwsError ? err : new AwsError('InternalFailure', (err as Error).message, 500);
+        sendJsonError(res, e, 'application/x-amz-json-1.0');
+      }
+    }).catch((err: NodeJS.ErrnoException) => {
+      throw portError('dynamodb', ports.dynamodb, err);
     });
-    servers.push(dynamo);
-    ports.dynamodb = (dynamo.address() as { port: number }).port;
+    servers.push(dynamoFront.server);
+    ports.dynamodb = dynamoFront.port;
 
     // S3
     const s3Dir = mkdtempSync(path.join(tmpdir(), 'binary-backends-s3-'));

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
   CreateRoleCommand,
@@ -114,6 +115,18 @@ describe('the env file (contract)', () => {
     expect(bad).toMatchObject({ name: 'SignatureDoesNotMatch', status: 403 });
     const unknown = await failure(c.sts({ accessKeyId: 'AKIAUNKNOWNUNKNOWN00', secretAccessKey: 'x' }).send(new GetCallerIdentityCommand({})));
     expect(unknown).toMatchObject({ name: 'InvalidClientTokenId', status: 403 });
+  });
+});
+
+describe('DynamoDB (dynalite behind a SigV4 check)', () => {
+  it('serves signed requests and refuses bad signatures and unknown keys', async () => {
+    const tables = await c.dynamo().send(new ListTablesCommand({}));
+    expect(tables.TableNames).toContain(c.env.BINARY_BACKENDS_TABLE);
+    const bad = await failure(c.dynamo({ accessKeyId: c.platform.accessKeyId, secretAccessKey: 'wrong' }).send(new ListTablesCommand({})));
+    expect(bad).toMatchObject({ name: 'InvalidSignatureException', status: 400 });
+    const unknown = await failure(c.dynamo({ accessKeyId: 'AKIAUNKNOWNUNKNOWN00', secretAccessKey: 'x' }).send(new ListTablesCommand({})));
+    expect(unknown).toMatchObject({ name: 'UnrecognizedClientException', status: 400 });
+    expect((await fetch(c.env.AWS_ENDPOINT_URL_DYNAMODB!, { method: 'POST', body: '{}' })).status).toBe(400);
   });
 });
 
