@@ -82,8 +82,7 @@ module.exports = async ({ resolveVariable }) => {
       suffix: 'starter',
       statements: [
         allow('StartOnboarding', ['states:StartExecution'], stateMachine),
-        // Dedupe: a double submit returns the running execution, a conflicting one names it.
-        allow('FindRunningOnboarding', ['states:ListExecutions'], stateMachine),
+        // Dedupe: a double submit returns the running execution; a stopped holder is taken over.
         describeExecutions,
         writeTable, // allocates configVersion
         deadLetter,

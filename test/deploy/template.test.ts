@@ -14,6 +14,13 @@ import { readZip } from '../../deploy/zip';
 import { METRIC_NAMESPACE, WAIT_METRIC } from '../../functions/onboarding/check-trust/check-trust';
 import { loadSignerConfig } from '../../functions/signing/handler';
 import {
+  SERVICE_TAG_VALUE,
+  TAG_BACKEND,
+  TAG_ORG,
+  TAG_SERVICE,
+  TAG_STAGE,
+} from '../../functions/onboarding/create-platform-role/create-platform-role';
+import {
   COMMON_ENV,
   FUNCTIONS,
   allStatements,
@@ -381,6 +388,26 @@ describe('Deploy: IAM', () => {
       expect(s.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
       expect(s.Condition.StringEquals['iam:PermissionsBoundary']).toEqual(BOUNDARY);
     }
+  });
+
+  it('requires CreatePlatformRole\'s own tags on roles it creates or adopts', () => {
+    const [create] = allows(statements, 'iam:CreateRole');
+    expect(create!.Condition.StringEquals).toMatchObject({
+      [`aws:RequestTag/${TAG_SERVICE}`]: SERVICE_TAG_VALUE,
+      [`aws:RequestTag/${TAG_STAGE}`]: STAGE,
+    });
+    const update = allows(statements, 'iam:UpdateAssumeRolePolicy');
+    expect(update.map((s) => s.owner)).toEqual([roleOf('createPlatformRole')]);
+    expect(update[0]!.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
+    expect(update[0]!.Condition.StringEquals).toEqual({
+      [`aws:ResourceTag/${TAG_SERVICE}`]: SERVICE_TAG_VALUE,
+      [`aws:ResourceTag/${TAG_STAGE}`]: STAGE,
+    });
+    const tag = allows(statements, 'iam:TagRole');
+    expect(tag.map((s) => s.owner)).toEqual([roleOf('createPlatformRole')]);
+    expect([...tag[0]!.Condition['ForAllValues:StringEquals']['aws:TagKeys']].sort()).toEqual(
+      [TAG_SERVICE, TAG_ORG, TAG_BACKEND, TAG_STAGE].sort(),
+    );
   });
 
   it('allows iam:PutRolePolicy only on binary_backend_* roles that carry the boundary', () => {
