@@ -47,6 +47,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { cloudFrontUrl } from '../../functions/shared/url-signers';
+import { evaluate, parsePolicy } from '../../local/policy';
 import { failure, startTestStack, type Creds, type EnvClients } from './local-stack-helpers';
 import type { LocalStack } from '../../local/stack';
 
@@ -565,3 +566,40 @@ describe('CloudFront edge', () => {
 });
 
 
+
+describe('trust policy evaluation (local/policy.ts, pure)', () => {
+  const doc = (statements: object[]) => parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: statements }));
+  const anyone = () => true;
+
+  it('applies AWS semantics for missing keys, IfExists, Null and negated operators', () => {
+    const allowIf = (condition: object) => doc([{ Effect: 'Allow', Principal: { AWS: '*' }, Action: 'sts:AssumeRole', Condition: condition }]);
+    const run = (d: ReturnType<typeof doc>, context: Record<string, string | undefined>) => evaluate(d, 'sts:AssumeRole', { principal: anyone, context });
+    expect(run(allowIf({ StringEquals: { 'sts:ExternalId': 'x' } }), {})).toBe('implicit');
+    expect(run(allowIf({ StringEquals: { 'sts:ExternalId': ['y', 'x'] } }), { 'sts:ExternalId': 'x' })).toBe('allow');
+    expect(run(allowIf({ StringNotEquals: { 'sts:ExternalId': 'x' } }), {})).toBe('allow');
+    expect(run(allowIf({ StringEqualsIfExists: { 'sts:ExternalId': 'x' } }), {})).toBe('allow');
+    expect(run(allowIf({ Null: { 'sts:ExternalId': 'false' } }), {})).toBe('implicit');
+    expect(run(allowIf({ Null: { 'sts:ExternalId': 'false' } }), { 'sts:ExternalId': 'x' })).toBe('allow');
+    expect(run(allowIf({ StringLike: { 'sts:ExternalId': 'org-?-*' } }), { 'sts:ExternalId': 'org-1-abc' })).toBe('allow');
+    // Keys are case-insensitive, values are not.
+    expect(run(allowIf({ StringEquals: { 'STS:EXTERNALID': 'x' } }), { 'sts:ExternalId': 'x' })).toBe('allow');
+    expect(run(allowIf({ StringEquals: { 'sts:ExternalId': 'X' } }), { 'sts:ExternalId': 'x' })).toBe('implicit');
+    // An operator the stack does not model never grants.
+    expect(run(allowIf({ 'ForAnyValue:StringEquals': { 'sts:ExternalId': 'x' } }), { 'sts:ExternalId': 'x' })).toBe('implicit');
+    // Several conditions all have to hold.
+    const both = allowIf({ StringEquals: { 'sts:ExternalId': 'x' }, ArnLike: { 'aws:PrincipalArn': 'arn:aws:iam::111111111111:role/app-*' } });
+    expect(run(both, { 'sts:ExternalId': 'x', 'aws:PrincipalArn': 'arn:aws:iam::111111111111:role/app-1' })).toBe('allow');
+    expect(run(both, { 'sts:ExternalId': 'x', 'aws:PrincipalArn': 'arn:aws:iam::111111111111:role/other' })).toBe('implicit');
+  });
+
+  it('matches actions with wildcards and lets Deny win', () => {
+    const d = doc([
+      { Effect: 'Allow', Principal: { AWS: '*' }, Action: 'sts:*' },
+      { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole', Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+    ]);
+    expect(evaluate(d, 'sts:AssumeRole', { principal: anyone, context: {} })).toBe('allow');
+    expect(evaluate(d, 'STS:ASSUMEROLE', { principal: anyone, context: { 'aws:SecureTransport': 'false' } })).toBe('deny');
+    expect(() => parsePolicy('{"Statement": []}')).toThrow(/Syntax errors/);
+    expect(() => parsePolicy('nope')).toThrow(/invalid Json/);
+  });
+});
