@@ -224,7 +224,8 @@ export function timeline(runs: StepRun[]): TimelineEntry[] {
       name: run.name,
       stateType: run.kind,
       startedAt: run.enteredAt.toISOString(),
-      durationMs: run.exitedAt ? run.exitedAt.getTime() - run.enteredAt.getTime() : undefined,
+      // Succeed and Fail end the execution: they have no exit event and take no time.
+      durationMs: run.exitedAt ? run.exitedAt.getTime() - run.enteredAt.getTime() : run.kind === 'Fail' || run.kind === 'Succeed' ? 0 : undefined,
       retries: Math.max(0, run.invocations - 1),
       errors: dedupeErrors(run.errors),
     });

@@ -5,15 +5,10 @@
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import {
-  CreateSecretCommand,
-  GetSecretValueCommand,
-  PutSecretValueCommand,
-  type SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseCloudFrontPrivateKey } from '../functions/shared/cloudfront-keys';
 import { encodeRoleNameForExecution } from '../functions/shared/identifiers';
-import { UsageError } from './io';
+import { CommandFailure, UsageError } from './io';
 
 export interface LoadedKey {
   pem: string;
@@ -56,11 +51,17 @@ export interface StoredKey {
   arn: string;
   versionId?: string;
   name: string;
-  /** False when an identical secret already existed (a double submit). */
+  /** False when the secret already existed (a double submit, or a re-onboarding with the same key). */
   created: boolean;
 }
 
-/** Stores the key (or finds it already stored) and returns the ARN and the version to pin. */
+/**
+ * Stores the key (or finds it already stored) and returns the ARN and the version to pin.
+ *
+ * Support may create secrets but never read them back (the deployed Support policy denies
+ * GetSecretValue), so an existing secret is recognised by its name alone: the name carries the public
+ * key's fingerprint, and a private key determines its public key, so the same name means the same key.
+ */
 export async function storePrivateKey(
   secrets: SecretsManagerClient,
   name: string,
@@ -73,17 +74,23 @@ export async function storePrivateKey(
         Name: name,
         SecretString: loaded.pem,
         Description: `CloudFront signing key for binary backend ${context.roleName} of org ${context.orgId} (public key sha256 ${loaded.fingerprint})`,
+        Tags: [
+          { Key: 'service', Value: 'binary-backends' },
+          { Key: 'orgId', Value: context.orgId },
+          { Key: 'roleName', Value: context.roleName },
+        ],
       }),
     );
     return { arn: out.ARN!, versionId: out.VersionId, name, created: true };
   } catch (err) {
     if ((err as Error).name !== 'ResourceExistsException') throw err;
   }
-  const current = await secrets.send(new GetSecretValueCommand({ SecretId: name }));
-  if (current.SecretString?.trim() === loaded.pem.trim()) {
-    return { arn: current.ARN!, versionId: current.VersionId, name, created: false };
+  const existing = await secrets.send(new DescribeSecretCommand({ SecretId: name }));
+  if (existing.DeletedDate) {
+    throw new CommandFailure(
+      `The secret ${name} for this key is scheduled for deletion. Restore it (aws secretsmanager restore-secret --secret-id ${name}) or use a new key pair.`,
+    );
   }
-  // Same public key but a different encoding of the private key: store it as a new, pinned version.
-  const put = await secrets.send(new PutSecretValueCommand({ SecretId: name, SecretString: loaded.pem }));
-  return { arn: put.ARN!, versionId: put.VersionId, name, created: true };
+  const current = Object.entries(existing.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
+  return { arn: existing.ARN!, versionId: current, name, created: false };
 }

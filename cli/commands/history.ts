@@ -104,7 +104,8 @@ export function renderHistory(result: HistoryResult, io: CliIo): string {
     );
     for (const t of x.timeline) {
       const when = style.paint('gray', clockTime(t.startedAt));
-      const took = t.durationMs === undefined ? style.paint('yellow', 'running') : humanDuration(t.durationMs);
+      const terminal = t.kind === 'state' && (t.stateType === 'Fail' || t.stateType === 'Succeed');
+      const took = terminal ? '' : t.durationMs === undefined ? style.paint('yellow', 'running') : humanDuration(t.durationMs);
       if (t.kind === 'trust-loop') {
         lines.push(
           `  ${when}  ${style.paint('cyan', 'CheckTrust'.padEnd(width))} ${took.padEnd(12)} ` +
@@ -114,7 +115,8 @@ export function renderHistory(result: HistoryResult, io: CliIo): string {
         const retries = t.retries > 0 ? style.paint('yellow', ` retried ${t.retries}×`) : '';
         lines.push(`  ${when}  ${style.paint('cyan', t.name.padEnd(width))} ${took.padEnd(12)}${retries}`.trimEnd());
       }
-      for (const e of t.errors) {
+      // The error that ended the execution is shown once, at the end, with its fix.
+      for (const e of t.errors.filter((err) => !(x.error && err.name === x.error.name && err.message === x.error.message))) {
         lines.push(`  ${' '.repeat(12)}  ${style.paint('red', e.name)}: ${e.message}`);
       }
     }

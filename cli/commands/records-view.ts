@@ -64,12 +64,10 @@ export async function trustPolicy(flags: { org?: string; roleName?: string; json
     } else {
       // stdout carries exactly the JSON, so `> trust-policy.json` gives the customer's file.
       io.stdout.write(backend.trustPolicy.endsWith('\n') ? backend.trustPolicy : `${backend.trustPolicy}\n`);
-      if (backend.trustPolicyInstructions || result.customerRoleArn) {
-        io.stderr.write(
-          `\nApply this as the trust policy of ${result.customerRoleArn ?? "the customer's role"}.\n` +
-            (backend.trustPolicyInstructions ? `${backend.trustPolicyInstructions}\n` : ''),
-        );
-      }
+      // The instructions go to stderr, so `> trust-policy.json` still captures only the policy.
+      io.stderr.write(
+        `\n${backend.trustPolicyInstructions ?? `Apply this as the trust policy of ${result.customerRoleArn ?? "the customer's role"}.`}\n`,
+      );
     }
     return EXIT.ok;
   } finally {
@@ -197,7 +195,9 @@ export function renderStatus(result: StatusResult, io: CliIo): string {
       if (c.status === 'AWAITING_TRUST' || c.status === 'PENDING') {
         const next = c.nextCheckAt ? humanDuration(Math.max(0, new Date(c.nextCheckAt).getTime() - now.getTime())) : '?';
         lines.push(
-          `  trust       ${c.attempts} checks so far${c.lastCheckResult ? `, last: ${c.lastCheckResult}` : ''}; next check in ${next}; gives up at ${c.trustDeadlineAt}`,
+          c.attempts > 0
+            ? `  trust       ${c.attempts} check${c.attempts === 1 ? '' : 's'} so far${c.lastCheckResult ? `, last: ${c.lastCheckResult}` : ''}; next check in ${next}; gives up at ${c.trustDeadlineAt}`
+            : `  trust       the first check is starting; gives up at ${c.trustDeadlineAt}`,
         );
         if (b.trustPolicyReady) lines.push(`              send the customer: binary-backends trust-policy --org ${result.orgId} --role-name ${b.roleName}`);
       }

@@ -94,9 +94,9 @@ export async function deactivate(flags: { org?: string; confirm?: boolean; json?
   const orgId = checkOrg(flags.org);
   if (!flags.confirm) {
     throw new UsageError(
-      `--confirm: required. Deactivating switches org ${orgId} back to Peridio's default storage at once; ` +
-        '(the signer picks the change up within its config cache TTL, 30 s by default); binaries already in the custom ' +
-        'bucket stay there and are no longer served. Repeat with --confirm to proceed.',
+      `--confirm: required. Deactivating switches org ${orgId} back to Peridio's default storage (signers pick it up ` +
+        'within their config cache TTL, 30 s by default). Binaries already in the custom bucket stay there and are no ' +
+        'longer served. Repeat with --confirm to proceed.',
     );
   }
   const env = requireEnv(io.env, [VARS.deactivate]);

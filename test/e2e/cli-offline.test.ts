@@ -269,6 +269,26 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     expect(payload).toMatchObject({ orgId: ORG, roleName: 'prod', requestedBy: 'arn:aws:iam::111111111111:user/support', download: { type: 's3' } });
   });
 
+  it('redraws the progress line in place, in colour, on a terminal', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: new TextEncoder().encode(JSON.stringify({ executionArn: execArn, configVersion: 1, deduplicated: true })) as never,
+    });
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: record('AWAITING_TRUST', 1, '2026-01-01T00:00:30.000Z') })
+      .resolvesOnce({ Item: record('AWAITING_TRUST', 1, '2026-01-01T00:00:30.000Z') })
+      .resolves({ Item: record('ACTIVE', 2) });
+    sfn.on(DescribeExecutionCommand).resolvesOnce({ status: 'RUNNING' }).resolves({ status: 'SUCCEEDED' });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(1, 'Wait', 'WaitForTrust', 0)] });
+    const c = capture(ENV, { isTTY: true, clock: () => new Date('2026-01-01T00:00:10.000Z'), sleep: async () => undefined });
+    expect(await runCli(['onboard', ...GOOD, '--follow'], c.io)).toBe(0);
+    expect(c.stdout()).toContain('\r\u001b[K');
+    expect(c.stdout()).toContain('\u001b[32m');
+    expect(c.stdout()).toContain('already running');
+  });
+
   it('shows a failure with its remediation and exits 1', async () => {
     sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
     lambda.on(InvokeCommand).resolves({
