@@ -39,7 +39,10 @@ import { createHandler as recordFailureHandler } from '../../functions/onboardin
 import { recorderFor } from '../../functions/onboarding/verify-upload/canary';
 import { createHandler as starterHandler } from '../../functions/starter/handler';
 import type { StartResult } from '../../functions/starter/starter';
-import { startRecordsTable, type RecordsTable } from '../unit/helpers/records-table';
+import dynalite from 'dynalite';
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CUSTOMER_ROLE_ARN, FakeCloud, PLATFORM_ACCOUNT, SimClock, awsError, fakeClient } from './fake-cloud';
 
 export const ORG_ID = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
@@ -49,6 +52,52 @@ export const T0 = new Date('2026-11-30T08:00:00.000Z');
 export const CLOUDFRONT_SECRET_ARN = `arn:aws:secretsmanager:us-east-1:${PLATFORM_ACCOUNT}:secret:binary-backends/${ORG_ID}/prod-cf-AbCdEf`;
 
 const DEFINITION = JSON.parse(readFileSync(new URL('../../statemachine/onboarding.asl.json', import.meta.url), 'utf8')) as StateMachineDefinition;
+
+/** Constructing a StateMachine validates the definition (about a second); runs share one, they keep no state in it. */
+let machine: StateMachine | undefined;
+
+interface RecordsTable extends RecordStore {
+  stop(): Promise<void>;
+}
+
+/** One in-process dynalite per test process (unref'd, so it never holds the process open), one table per harness. */
+let dynaliteEndpoint: Promise<string> | undefined;
+function dynaliteServer(): Promise<string> {
+  return (dynaliteEndpoint ??= new Promise<string>((resolve) => {
+    const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    server.listen(0, '127.0.0.1', () => {
+      server.unref();
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    });
+  }));
+}
+
+async function startTable(): Promise<RecordsTable> {
+  const raw = new DynamoDBClient({ endpoint: await dynaliteServer(), region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const tableName = `binary-backends-sm-${randomUUID().slice(0, 8)}`;
+  await raw.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  return {
+    ddb: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
+    tableName,
+    async stop() {
+      await raw.send(new DeleteTableCommand({ TableName: tableName }));
+      raw.destroy();
+    },
+  };
+}
 
 /** The Task states and the serverless function key behind each (docs/build-plan.md). */
 export const TASK_STATES = [
@@ -161,7 +210,7 @@ export class Harness {
   /** How many times each Task's handler ran, per execution name. */
   readonly invocations = new Map<string, Record<string, number>>();
   readonly sfn: SFNClient;
-  private readonly machine = new StateMachine(DEFINITION);
+  private readonly machine = (machine ??= new StateMachine(DEFINITION));
   private readonly handlers: Record<TaskState, (event: unknown, context: Context) => Promise<unknown>>;
 
   private constructor(table: RecordsTable, opts: HarnessOptions) {
@@ -176,7 +225,7 @@ export class Harness {
 
   static async start(opts: HarnessOptions = {}): Promise<Harness> {
     clearCloudFrontKeyCache();
-    return new Harness(await startRecordsTable(`binary-backends-sm-${randomUUID().slice(0, 8)}`), opts);
+    return new Harness(await startTable(), opts);
   }
 
   async stop(): Promise<void> {
