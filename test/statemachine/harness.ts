@@ -39,6 +39,7 @@ import { createHandler as recordFailureHandler } from '../../functions/onboardin
 import { recorderFor } from '../../functions/onboarding/verify-upload/canary';
 import { createHandler as starterHandler } from '../../functions/starter/handler';
 import type { StartResult } from '../../functions/starter/starter';
+import { createUrlSigner, type SignResponse } from '../../functions/signing/sign-url';
 import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -381,6 +382,31 @@ export class Harness {
     } catch (err) {
       throw asLambdaError(err);
     }
+  }
+
+  /**
+   * What a device would be given right now: the real signer (no route cache) signing a download for `key`,
+   * and what fetching that URL returns.
+   */
+  async deviceDownload(key: string): Promise<{ response: SignResponse; status: number; body: string }> {
+    const cloud = this.cloud;
+    const signer = createUrlSigner({
+      ddb: this.store.ddb,
+      tableName: this.store.tableName,
+      secrets: cloud.secretsManager<SecretsManagerClient>(),
+      broker: new CredentialBroker({ sts: () => cloud.sts<STSClient>(), stsWith: (c) => cloud.sts<STSClient>(c), clock: this.clock.now }),
+      s3With: (region, credentials) => cloud.s3<S3Client>(region, credentials),
+      clock: this.clock.now,
+      settings: {
+        defaultBucket: 'peridio-binaries-local',
+        defaultBucketRegion: 'us-east-1',
+        defaultSignerRoleArn: `arn:aws:iam::${PLATFORM_ACCOUNT}:role/binary-backends-local-default-storage-signer`,
+        configCacheTtlSeconds: 0,
+      },
+    });
+    const response = json(await signer.sign({ orgId: ORG_ID, operation: 'download', keys: [key] }));
+    const res = await cloud.fetch(response.urls[0]!.url);
+    return { response, status: res.status, body: await res.text() };
   }
 
   /** Starts an execution and waits for it to end. */

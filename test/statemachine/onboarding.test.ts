@@ -260,25 +260,41 @@ describe('State machine: transient errors', () => {
 });
 
 describe('State machine: re-onboarding and concurrency', () => {
+  /** A firmware image in the customer's bucket, under the backend's prefix, for the signer to serve. */
+  function putFirmware(): void {
+    h.cloud.buckets.get('acme-firmware')!.objects.set('firmware/acme-1.2.3.fw', Buffer.from('firmware v1.2.3'));
+  }
+
   it('keeps the serving config serving while a re-onboarding runs, then swaps it in', async () => {
     h.cloud.trustAppliedAt = new Date(0);
+    putFirmware();
     expect((await h.run(executionInput())).status).toBe('SUCCEEDED');
-    const seen: unknown[] = [];
+    const during: unknown[] = [];
     h.beforeTask.VerifyDownload = async () => {
       const r = await h.record();
-      seen.push({ active: r.active, serving: r.backends.prod!.serving!.configVersion, via: r.backends.prod!.serving!.download.type, pending: r.backends.prod!.pending?.configVersion });
+      const device = await h.deviceDownload('acme-1.2.3.fw');
+      during.push({
+        active: r.active,
+        serving: r.backends.prod!.serving!.configVersion,
+        pending: r.backends.prod!.pending?.configVersion,
+        signedVia: device.response.via,
+        fetched: device.status,
+      });
     };
 
     const run = await h.run(executionInput({ configVersion: 2, download: cloudFrontDownload(h.cloud.cloudFrontHost) }));
 
     expect(run.status).toBe('SUCCEEDED');
-    expect(seen).toEqual([{ active: 'prod', serving: 1, via: 's3', pending: 2 }]);
+    expect(during).toEqual([{ active: 'prod', serving: 1, pending: 2, signedVia: 's3', fetched: 200 }]);
     const serving = (await h.record()).backends.prod!.serving!;
     expect(serving).toMatchObject({ configVersion: 2, status: 'ACTIVE', download: { type: 'cloudfront' } });
+    const after = await h.deviceDownload('acme-1.2.3.fw');
+    expect(after).toMatchObject({ response: { storage: 'custom', via: 'cloudfront' }, status: 200, body: 'firmware v1.2.3' });
   });
 
   it('leaves the serving config serving when a re-onboarding fails', async () => {
     h.cloud.trustAppliedAt = new Date(0);
+    putFirmware();
     expect((await h.run(executionInput())).status).toBe('SUCCEEDED');
     h.cloud.cloudFrontEnforcesSigning = false;
 
@@ -289,6 +305,8 @@ describe('State machine: re-onboarding and concurrency', () => {
     expect(record.active).toBe('prod');
     expect(record.backends.prod!.serving).toMatchObject({ configVersion: 1, status: 'ACTIVE', download: { type: 's3' } });
     expect(record.backends.prod!.pending).toMatchObject({ configVersion: 2, status: 'FAILED' });
+    const device = await h.deviceDownload('acme-1.2.3.fw');
+    expect(device).toMatchObject({ response: { storage: 'custom', via: 's3' }, status: 200, body: 'firmware v1.2.3' });
   });
 
   it('does not let a holder that stopped outside any Catch block the next onboarding', async () => {
