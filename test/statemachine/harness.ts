@@ -40,6 +40,7 @@ import { recorderFor } from '../../functions/onboarding/verify-upload/canary';
 import { createHandler as starterHandler } from '../../functions/starter/handler';
 import type { StartResult } from '../../functions/starter/starter';
 import { createUrlSigner, type SignResponse } from '../../functions/signing/sign-url';
+import { createHandler as statusChangeHandler } from '../../functions/onboarding/execution-status-change/handler';
 import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -382,6 +383,18 @@ export class Harness {
     } catch (err) {
       throw asLambdaError(err);
     }
+  }
+
+  /** Delivers the EventBridge *Step Functions Execution Status Change* event for an execution to its rule's Lambda. */
+  async statusChange(executionArn: string, status: 'ABORTED' | 'TIMED_OUT'): Promise<unknown> {
+    const e = this.executions.get(executionArn)!;
+    const handler = statusChangeHandler({ store: this.store, events: this.cloud.eventBridge<EventBridgeClient>(), eventBusName: 'binary-backends-local', clock: this.clock.now });
+    const event = {
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { executionArn, stateMachineArn: STATE_MACHINE_ARN, name: e.name, status, input: e.input },
+    };
+    return json(await handler(event, lambdaContext('ExecutionStatusChange')));
   }
 
   /**

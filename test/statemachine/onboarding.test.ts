@@ -329,6 +329,22 @@ describe('State machine: re-onboarding and concurrency', () => {
     expect(await h.audit(stopped.name, 'Abandoned')).toMatchObject({ detail: { status: 'ABANDONED', executionStatus: 'ABORTED' } });
   });
 
+  it('lets the status-change rule mark an aborted holder ABANDONED, and the next onboarding proceeds', async () => {
+    const first = h.start(executionInput());
+    h.beforeTask.CheckTrust = (_input, execution) => {
+      if (execution === first) execution.abort();
+    };
+    expect((await first.done).status).toBe('ABORTED');
+
+    expect(await h.statusChange(first.arn, 'ABORTED')).toMatchObject({ marked: true });
+    expect((await h.record()).backends.prod!.pending).toMatchObject({ configVersion: 1, status: 'ABANDONED' });
+    h.cloud.trustAppliedAt = new Date(0);
+    const next = await h.run(executionInput({ configVersion: 2 }));
+
+    expect(next.status).toBe('SUCCEEDED');
+    expect(statesEntered(next.events)).toEqual(HAPPY_PATH);
+  });
+
   it('refuses a second onboarding while the first is still running, naming it', async () => {
     let second: ExecutionResult | undefined;
     const first = h.start(executionInput());
