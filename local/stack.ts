@@ -359,6 +359,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       BINARY_BACKENDS_CLOUDFRONT_EDGE: edge,
       BINARY_BACKENDS_SECRET_PREFIX: SECRET_PREFIX,
       BINARY_BACKENDS_EVENT_BUS: EVENT_BUS_NAME,
+      // Quiets SDK v3's "Node 20 support ends" notice in every CLI or script that loads this file.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
 
     const functionEnv: Record<string, string> = {
