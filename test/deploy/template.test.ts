@@ -497,9 +497,17 @@ describe('Deploy: IAM', () => {
     for (const s of put) expect(s.Condition?.StringEquals?.['events:source'], s.owner).toBe('peridio.binary-backends');
   });
 
-  it('publishes the support and operators policies as stack outputs', () => {
+  it('publishes the support, operators and signer-invoke policies as stack outputs', () => {
     expect(t.Outputs.SupportPolicyArn!.Value).toEqual({ Ref: 'SupportPolicy' });
     expect(t.Outputs.OperatorsPolicyArn!.Value).toEqual({ Ref: 'OperatorsPolicy' });
+    expect(t.Outputs.SignerInvokePolicyArn!.Value).toEqual({ Ref: 'SignerInvokePolicy' });
+  });
+
+  it('lets internal callers invoke the signer and nothing else', () => {
+    const callers = statements.filter((s) => s.owner === 'SignerInvokePolicy');
+    expect(callers.map((s) => [s.Effect, s.Action, s.Resource.map(referencedId)])).toEqual([
+      ['Allow', ['lambda:InvokeFunction'], [functionLogicalId('signUrl')]],
+    ]);
   });
 
   it('lets support onboard, deactivate, sign and store keys, but never read a secret value', () => {
