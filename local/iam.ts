@@ -111,11 +111,12 @@ export class IamStore {
     }
     for (const s of doc.Statement) {
       const actions = Array.isArray(s.Action) ? s.Action : [s.Action ?? ''];
+      if (s.Resource !== undefined) throw new AwsError('MalformedPolicyDocument', 'Has prohibited field Resource', 400);
       if (s.Principal === undefined && s.NotPrincipal === undefined) {
-        throw new AwsError('MalformedPolicyDocument', 'Has prohibited field Resource', 400);
+        throw new AwsError('MalformedPolicyDocument', 'Missing required field Principal', 400);
       }
       if (actions.some((a) => a && !/^(sts:|\*)/i.test(a))) {
-        throw new AwsError('MalformedPolicyDocument', 'AssumeRolepolicy contained an invalid principal or action', 400);
+        throw new AwsError('MalformedPolicyDocument', 'AssumeRole policy may only specify STS AssumeRole actions.', 400);
       }
     }
     return { doc, bindings };
