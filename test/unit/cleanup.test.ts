@@ -134,8 +134,17 @@ describe('Function: cleanup', () => {
   });
 
   it('does not throw on garbage input', async () => {
-    await expect(cleanup(null, deps)).resolves.toMatchObject({ outcome: 'incomplete' });
+    await expect(cleanup(null, deps)).resolves.toMatchObject({ outcome: 'skipped' });
+    await expect(cleanup({ ...context(), upload: 42 }, deps)).resolves.toMatchObject({ outcome: 'skipped' });
     await expect(cleanup('nonsense', deps)).resolves.toMatchObject({ outcome: 'skipped' });
+  });
+
+  it('reports an unexpected failure instead of throwing', async () => {
+    deps.s3 = () => {
+      throw new Error('client construction failed');
+    };
+
+    await expect(cleanup(context(), deps)).resolves.toMatchObject({ outcome: 'incomplete', notes: [expect.stringContaining('client construction failed')] });
   });
 
   it('puts no credentials in its summary', async () => {

@@ -134,6 +134,18 @@ describe('Function: verifyUpload', () => {
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 
+  it('reads the region from a 400 AuthorizationHeaderMalformed too (opt-in regions answer that way)', async () => {
+    s3.on(HeadBucketCommand).rejects(s3Error('AuthorizationHeaderMalformed', 400, { headers: { 'x-amz-bucket-region': 'me-south-1' } }));
+
+    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'BucketWrongRegionError', message: expect.stringContaining('me-south-1') });
+  });
+
+  it('still names a wrong region when a 301 carries no region header', async () => {
+    s3.on(HeadBucketCommand).rejects(s3Error('Unknown', 301));
+
+    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'BucketWrongRegionError', message: expect.stringContaining('us-east-1') });
+  });
+
   it('throws BucketNotFoundError when HeadBucket answers 404', async () => {
     s3.on(HeadBucketCommand).rejects(s3Error('NotFound', 404));
 

@@ -28,14 +28,15 @@ export interface CleanupResult {
 /** Deletes this execution's canaries. Never throws; see the module comment. */
 export async function cleanup(input: unknown, deps: CleanupDeps): Promise<CleanupResult> {
   try {
-    return await cleanupOrThrow(input as Partial<StepInput>, deps);
+    return await cleanupOrThrow(input as Partial<StepInput> | null, deps);
   } catch (err) {
     return { outcome: 'incomplete', deleted: [], remaining: [], notes: [`Cleanup failed unexpectedly: ${awsErrorName(err) || 'Error'}: ${awsMessage(err)}`] };
   }
 }
 
-async function cleanupOrThrow(ctx: Partial<StepInput>, deps: CleanupDeps): Promise<CleanupResult> {
+async function cleanupOrThrow(input: Partial<StepInput> | null, deps: CleanupDeps): Promise<CleanupResult> {
   const skipped = (note: string): CleanupResult => ({ outcome: 'skipped', deleted: [], remaining: [], notes: [note] });
+  const ctx: Partial<StepInput> = input && typeof input === 'object' ? input : {};
   if (!ctx.upload?.bucket || !ctx.upload.region || !ctx.upload.roleArn || !ctx.executionName || !ctx.platformRoleArn || !ctx.orgId) {
     return skipped('The onboarding stopped before the platform role existed: no canary was written.');
   }
