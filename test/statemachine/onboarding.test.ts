@@ -409,12 +409,14 @@ describe('State machine: starting through the starter', () => {
     });
     expect(h.executions.size).toBe(1);
     release();
-    expect((await [...h.executions.values()][0]!.done).status).toBe('SUCCEEDED');
+    const run = await [...h.executions.values()][0]!.done;
+    expect(run.status).toBe('SUCCEEDED');
+    expect(statesEntered(run.events)).toEqual(HAPPY_PATH);
   });
 
   it('starts a new configVersion (a new execution name) after a failed run', async () => {
     const failed = await h.starter({ ...request(), trustDeadlineSeconds: 3600 });
-    expect((await [...h.executions.values()][0]!.done).error).toBe('TrustPolicyTimeoutError');
+    expectFailedWith(await h.executions.get(failed.executionArn)!.done, 'TrustPolicyTimeoutError');
     h.cloud.trustAppliedAt = new Date(0);
 
     const retry = await h.starter(request());
@@ -423,6 +425,7 @@ describe('State machine: starting through the starter', () => {
     expect(retry.configVersion).toBe(failed.configVersion + 1);
     const run = await h.executions.get(retry.executionArn)!.done;
     expect(run.status).toBe('SUCCEEDED');
+    expect(statesEntered(run.events)).toEqual(HAPPY_PATH);
   });
 });
 
