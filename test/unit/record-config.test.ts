@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient, SFNServiceException } from '@aws-sdk/client-sfn';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { recordConfig } from '../../functions/onboarding/record-config/record-config';
 import { createHandler } from '../../functions/onboarding/record-config/handler';
 import { ensureBackend, getOrgRecord, writePendingConfig, activatePending } from '../../functions/shared/backend-records';
@@ -85,6 +86,17 @@ describe('Function: recordConfig', () => {
       new (await import('@aws-sdk/client-dynamodb')).ScanCommand({ TableName: table.tableName }),
     );
     expect(Items?.filter((i) => i.sk?.S?.startsWith('EVENT#'))).toHaveLength(1);
+  });
+
+  it('writes the audit event on a retry when the first attempt failed after recording the config', async () => {
+    // Prepare: the pending config is ours already, but no audit event was written
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config(), now: T0 });
+    // Act
+    await recordConfig(event(1), deps());
+    // Assess
+    const out = await table.ddb.send(new GetCommand({ TableName: table.tableName, Key: { pk: `ORG#${ORG_ID}`, sk: `EVENT#${nameFor(1)}#RecordConfig#1` } }));
+    expect(out.Item?.detail).toMatchObject({ configVersion: 1, status: 'PENDING' });
   });
 
   it('refuses bad input before writing anything, naming the field', async () => {

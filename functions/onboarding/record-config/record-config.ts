@@ -60,6 +60,8 @@ export async function recordConfig(event: unknown, deps: RecordConfigDeps): Prom
   const holder = backend.pending;
 
   if (holder?.executionArn === executionArn) {
+    // A retry after our write: the audit event may be what failed the first attempt (a duplicate is a no-op).
+    await auditRecorded(deps, input, holder, now);
     return contextFrom(holder, input, deps, executionArn);
   }
 
@@ -110,23 +112,33 @@ export async function recordConfig(event: unknown, deps: RecordConfigDeps): Prom
     throw inProgress(orgId, roleName, other?.executionArn ?? 'unknown');
   }
 
+  await auditRecorded(deps, input, config, now, tookOverFrom);
+  return contextFrom(config, input, deps, executionArn);
+}
+
+async function auditRecorded(
+  deps: RecordConfigDeps,
+  input: ExecutionInput,
+  config: BackendConfig,
+  now: Date,
+  tookOverFrom?: string,
+): Promise<void> {
   await writeAuditEvent(deps.store, {
-    orgId,
-    executionName,
+    orgId: input.orgId,
+    executionName: config.executionName,
     step: 'RecordConfig',
     attempt: 1,
     at: now.toISOString(),
     detail: {
-      configVersion: input.configVersion,
+      configVersion: config.configVersion,
       status: 'PENDING',
-      requestedBy: input.requestedBy,
-      bucket: input.upload.bucket,
-      region: input.upload.region,
-      download: input.download.type,
+      requestedBy: config.requestedBy,
+      bucket: config.upload.bucket,
+      region: config.upload.region,
+      download: config.download.type,
       ...(tookOverFrom ? { tookOverFrom } : {}),
     },
   });
-  return contextFrom(config, input, deps, executionArn);
 }
 
 function inProgress(orgId: string, roleName: string, holderArn: string): OnboardingInProgressError {
