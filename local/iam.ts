@@ -32,6 +32,8 @@ export interface Role {
   roleId: string;
   arn: string;
   createDate: Date;
+  /** When IAM's eventual consistency lets others see it (see IamStore's `propagationMs`). */
+  visibleAt: Date;
   description?: string;
   maxSessionDuration: number;
   assumeRolePolicyDocument: string;
@@ -53,7 +55,15 @@ export class IamStore {
   private readonly users = new Set<string>();
   private readonly managedPolicies = new Set<string>();
 
-  constructor(readonly accounts: string[]) {
+  /**
+   * `propagationMs` models IAM's eventual consistency: a role created through the API is not valid as a
+   * principal ("Invalid principal in policy") and cannot be assumed (AccessDenied) until that long after
+   * its creation, by `clock`. Default 0 (immediately visible).
+   */
+  constructor(
+    readonly accounts: string[],
+    private readonly opts: { clock?: () => Date; propagationMs?: number } = {},
+  ) {
     for (const a of accounts) this.roles.set(a, new Map());
   }
 
@@ -69,6 +79,15 @@ export class IamStore {
     const a = this.roles.get(accountId);
     if (!a) throw new AwsError('NoSuchEntity', `The account ${accountId} does not exist.`, 404);
     return a;
+  }
+
+  private now(): Date {
+    return this.opts.clock?.() ?? new Date();
+  }
+
+  /** Whether IAM has "propagated" the role: usable as a principal and assumable. */
+  propagated(role: Role): boolean {
+    return this.now().getTime() >= role.visibleAt.getTime();
   }
 
   findRole(accountId: string, roleName: string): Role | undefined {
@@ -102,7 +121,7 @@ export class IamStore {
       if (entry.includes('*') || entry.includes('?')) throw invalid();
       if (ROLE_ARN_RE.test(entry)) {
         const role = this.roleByArn(entry);
-        if (!role) throw invalid();
+        if (!role || !this.propagated(role)) throw invalid();
         bindings.set(entry, role.roleId);
         continue;
       }
@@ -133,6 +152,8 @@ export class IamStore {
       permissionsBoundary?: string;
       tags?: { Key: string; Value: string }[];
     },
+    /** Roles created through the API propagate (see the constructor); the stack's own are visible at once. */
+    viaApi = false,
   ): Role {
     if (!ROLE_NAME_RE.test(p.roleName)) {
       throw new AwsError('ValidationError', `1 validation error detected: Value '${p.roleName}' at 'roleName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+`, 400);
@@ -165,7 +186,8 @@ export class IamStore {
       path,
       roleId,
       arn: `arn:aws:iam::${accountId}:role${path}${p.roleName}`,
-      createDate: new Date(),
+      createDate: this.now(),
+      visibleAt: new Date(this.now().getTime() + (viaApi ? (this.opts.propagationMs ?? 0) : 0)),
       description: p.description,
       maxSessionDuration: maxSession,
       assumeRolePolicyDocument: p.trust,
@@ -277,7 +299,7 @@ function handleAction(store: IamStore, account: string, action: string, params: 
         maxSessionDuration: params.get('MaxSessionDuration') ? Number(params.get('MaxSessionDuration')) : undefined,
         permissionsBoundary: params.get('PermissionsBoundary') ?? undefined,
         tags: queryList(params, 'Tags').map((t) => ({ Key: t.Key ?? '', Value: t.Value ?? '' })),
-      });
+      }, true);
       return { Role: roleXml(role, true) };
     }
     case 'GetRole':

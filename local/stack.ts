@@ -79,6 +79,11 @@ export interface LocalStackOptions {
   waitTimeOverridesMs?: Record<string, number>;
   /** Every Retry waits this long between attempts, in ms. Default 200. */
   retryIntervalMs?: number;
+  /**
+   * Models IAM's eventual consistency: a role created through the API is refused as a trust-policy
+   * principal ("Invalid principal in policy") and cannot be assumed (AccessDenied) for this long. Default 0.
+   */
+  iamPropagationMs?: number;
   /** ROLE_PROPAGATION_DELAY_SECONDS for CreatePlatformRole. Default 1. */
   rolePropagationDelaySeconds?: number;
   /** Extra or overriding variables for the function runtime environment. */
@@ -159,7 +164,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const platformUser = keys.addUser(PLATFORM_ACCOUNT_ID, 'local-support', PLATFORM_KEY.id, PLATFORM_KEY.secret);
   const customerUser = keys.addUser(CUSTOMER_ACCOUNT_ID, 'local-customer-admin', CUSTOMER_KEY.id, CUSTOMER_KEY.secret);
 
-  const iam = new IamStore([PLATFORM_ACCOUNT_ID, CUSTOMER_ACCOUNT_ID]);
+  const iam = new IamStore([PLATFORM_ACCOUNT_ID, CUSTOMER_ACCOUNT_ID], { clock, propagationMs: opts.iamPropagationMs ?? 0 });
   iam.addUserArn(platformUser.principal.arn);
   iam.addUserArn(customerUser.principal.arn);
   iam.addManagedPolicy(BOUNDARY_POLICY_ARN);

@@ -55,7 +55,7 @@ export class Sts {
         403,
       );
     const role = this.iam.roleByArn(p.roleArn);
-    if (!role) throw denied();
+    if (!role || !this.iam.propagated(role)) throw denied();
     if (!this.trustAllows(role, principal, p)) throw denied();
     if (!this.identityAllows(principal, p.roleArn)) throw denied();
     const chaining = principal.kind === 'assumed-role';
