@@ -86,21 +86,31 @@ export function visibleLength(text: string): number {
 }
 
 /**
- * A table: aligned columns with a header rule on a terminal, tab-separated rows in a pipe (easy to `cut`).
- * Cells may already be coloured.
+ * A table: aligned columns. On a terminal the header is bold over a rule; in a pipe it is plain text
+ * (no escape codes), still aligned, so it reads well pasted into a ticket. Cells may already be coloured;
+ * a cell with line breaks continues under its column.
  */
 export function table(style: Style, header: string[], rows: string[][]): string {
-  if (!style.colour) {
-    return [header, ...rows].map((r) => r.join('\t').trimEnd()).join('\n') + '\n';
-  }
-  const widths = header.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ''))));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c))))
-      .join('  ')
-      .trimEnd();
-  const rule = widths.map((w) => '─'.repeat(w)).join('  ');
-  return [style.paint('bold', line(header)), style.paint('gray', rule), ...rows.map(line)].join('\n') + '\n';
+  const widths = header.map((h, i) =>
+    Math.max(visibleLength(h), ...rows.map((r) => Math.max(...(r[i] ?? '').split('\n').map(visibleLength)))),
+  );
+  const pad = (c: string, i: number) => c + ' '.repeat(Math.max(0, widths[i]! - visibleLength(c)));
+  const line = (cells: string[]) => {
+    const parts = cells.map((c) => c.split('\n'));
+    const height = Math.max(...parts.map((p) => p.length));
+    const out: string[] = [];
+    for (let k = 0; k < height; k += 1) {
+      out.push(
+        parts
+          .map((p, i) => (i === cells.length - 1 ? (p[k] ?? '') : pad(p[k] ?? '', i)))
+          .join('  ')
+          .trimEnd(),
+      );
+    }
+    return out.join('\n');
+  };
+  const head = style.colour ? [style.paint('bold', line(header)), style.paint('gray', widths.map((w) => '─'.repeat(w)).join('  '))] : [line(header)];
+  return [...head, ...rows.map(line)].join('\n') + '\n';
 }
 
 /** Status words in colour: green for good, yellow for waiting, red for failed. */

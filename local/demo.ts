@@ -39,20 +39,35 @@ const BINARY_KEY = 'firmware/acme-sensor-1.2.3.fw';
 const WAIT_FOR_TRUST_MS = 1000;
 
 /**
- * Sends what the in-process functions print through `console` (EMF metric lines, warnings) to `sink`
- * instead of the terminal. Returns the function that restores the console.
+ * Sends what the in-process functions print (CloudWatch embedded-metric lines, Powertools log lines, and
+ * anything through `console`) to `sink` instead of the terminal, where it would interleave with the
+ * story and break `--json`. The functions write JSON lines straight to process.stdout, so those are
+ * recognised by shape: a chunk that is one JSON object with `_aws` (EMF) or `level` (Powertools).
+ * Returns the function that restores everything.
  */
 function captureFunctionOutput(sink: string[]): () => void {
   const original = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
   const keep = (...args: unknown[]) => {
     sink.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
   };
-  console.log = keep;
-  console.info = keep;
-  console.warn = keep;
-  console.error = keep;
-  console.debug = keep;
-  return () => Object.assign(console, original);
+  Object.assign(console, { log: keep, info: keep, warn: keep, error: keep, debug: keep });
+  const restores = [process.stdout, process.stderr].map((stream) => {
+    const write = stream.write;
+    stream.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+      if (typeof chunk === 'string' && /^\{"(_aws|level)":/.test(chunk)) {
+        sink.push(chunk.trimEnd());
+        return true;
+      }
+      return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof stream.write;
+    return () => {
+      stream.write = write;
+    };
+  });
+  return () => {
+    Object.assign(console, original);
+    for (const restore of restores) restore();
+  };
 }
 
 interface Backend {

@@ -5,7 +5,7 @@
  * `BINARY_BACKENDS_LOCAL_PORTS=s3=5702,sfn=5708` changes them, `BINARY_BACKENDS_LOCAL_ENV_FILE` moves the
  * env file and `BINARY_BACKENDS_LOCAL_WAIT_FOR_TRUST_MS` sets the WaitForTrust pause (default 2000 ms).
  */
-import { EXIT, UsageError, styleFor, table, type CliIo, type ExitCode } from '../io';
+import { CommandFailure, EXIT, UsageError, styleFor, table, type CliIo, type ExitCode } from '../io';
 
 const LABELS: Record<string, string> = {
   dynamodb: 'DynamoDB (dynalite)',
@@ -55,7 +55,21 @@ export async function local(io: CliIo): Promise<ExitCode> {
   const envFile = io.env.BINARY_BACKENDS_LOCAL_ENV_FILE ?? '.local/aws.env';
   const wait = io.env.BINARY_BACKENDS_LOCAL_WAIT_FOR_TRUST_MS;
   if (wait !== undefined && !/^\d+$/.test(wait)) throw new UsageError(`BINARY_BACKENDS_LOCAL_WAIT_FOR_TRUST_MS: must be whole milliseconds (got ${JSON.stringify(wait)})`);
-  const stack = await startLocalStack({ ports, envFile, quiet: true, ...(wait ? { waitForTrustMs: Number(wait) } : {}) });
+  let stack: Awaited<ReturnType<typeof startLocalStack>>;
+  try {
+    stack = await startLocalStack({ ports, envFile, quiet: true, ...(wait ? { waitForTrustMs: Number(wait) } : {}) });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (/in use/i.test(message)) {
+      throw new CommandFailure(
+        message.replace(/ Stop it, or choose other ports:.*$/, ''),
+        'PortInUse',
+        'Stop the other stack, or choose other ports: BINARY_BACKENDS_LOCAL_PORTS=random npm start ' +
+          '(or BINARY_BACKENDS_LOCAL_PORTS=dynamodb=5701,s3=5702,...).',
+      );
+    }
+    throw err;
+  }
   try {
     io.stdout.write(
       `${style.paint('bold', 'binary-backends local stack')} on 127.0.0.1 ` +
@@ -68,6 +82,7 @@ export async function local(io: CliIo): Promise<ExitCode> {
         SERVICES.map((s) => [LABELS[s] ?? s, String(stack.ports[s]) + (stack.ports[s] === DEFAULT_PORTS[s] ? '' : ' *'), stack.endpoints[s]]),
       ),
     );
+    if (SERVICES.some((s) => stack.ports[s] !== DEFAULT_PORTS[s])) io.stdout.write('* not the default port\n');
     io.stdout.write(
       `\nEnvironment written to ${envFile}. In another shell:\n` +
         `  set -a; . ${envFile}; set +a\n` +

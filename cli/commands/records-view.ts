@@ -206,7 +206,7 @@ export function renderStatus(result: StatusResult, io: CliIo): string {
           table(
             style,
             ['  CHECK', 'RESULT', 'MESSAGE'],
-            c.checks.map((k) => [`  ${k.name}`, paintStatus(style, k.result), k.message + (k.fix && k.result !== 'PASS' ? `\n      fix: ${k.fix}` : '')]),
+            c.checks.map((k) => [`  ${k.name}`, paintStatus(style, k.result), k.message + (k.fix && k.result !== 'PASS' ? `\nfix: ${k.fix}` : '')]),
           ).trimEnd(),
         );
       }

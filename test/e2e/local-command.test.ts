@@ -23,7 +23,7 @@ describe('E2E: binary-backends local', () => {
 
     expect(c.stdout()).toContain(`set -a; . ${envFile}; set +a`);
     for (const service of ['DynamoDB', 'S3', 'IAM', 'STS', 'Secrets Manager', 'EventBridge', 'Lambda', 'Step Functions', 'CloudFront edge']) {
-      expect(c.stdout()).toMatch(new RegExp(`${service}[^\\n]*\\t\\d+ \\*\\thttp://127\\.0\\.0\\.1:\\d+`));
+      expect(c.stdout()).toMatch(new RegExp(`${service}[^\\n]* \\d+ \\* +http://127\\.0\\.0\\.1:\\d+`));
     }
     // Another shell: only the env file's variables.
     const env = parseEnvFile(await readFile(envFile, 'utf8'));

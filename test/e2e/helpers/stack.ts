@@ -40,17 +40,17 @@ export interface E2eStack {
 }
 
 /**
- * The in-process functions print CloudWatch embedded-metric lines with console.log (CloudWatch would
+ * The in-process functions print CloudWatch embedded-metric lines straight to stdout (CloudWatch would
  * collect them); keep them out of the test report.
  */
 function muteMetricLines(): () => void {
-  const original = console.log;
-  console.log = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].startsWith('{"_aws"')) return;
-    original(...args);
-  };
+  const write = process.stdout.write;
+  process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+    if (typeof chunk === 'string' && chunk.startsWith('{"_aws"')) return true;
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof process.stdout.write;
   return () => {
-    console.log = original;
+    process.stdout.write = write;
   };
 }
 
