@@ -207,6 +207,25 @@ describe('State machine: verification', () => {
     expect((await h.record()).active).toBeUndefined();
   });
 
+  it('deletes a canary left by a VerifyUpload that failed half-way and returned nothing', async () => {
+    h.cloud.trustAppliedAt = new Date(0);
+    h.cloud.s3Throttles = { CompleteMultipartUpload: 1000 };
+    let beforeCleanup: string[] = [];
+    h.beforeTask.Cleanup = () => {
+      beforeCleanup = h.cloud.canaryObjects();
+    };
+
+    const run = await h.run(executionInput());
+
+    expectFailedWith(run, 'TransientError');
+    expect(beforeCleanup).toEqual([`firmware/.peridio-verification/${run.name}/single-put.bin`]);
+    expect(stateOutput(run.events, 'VerifyUpload')?.verifyUpload).toBeUndefined();
+    const cleanup = stateOutput(run.events, 'Cleanup')?.cleanup as { outcome: string; deleted: string[] };
+    expect(cleanup.outcome).toBe('cleaned');
+    expect(cleanup.deleted).toContain(`firmware/.peridio-verification/${run.name}/single-put.bin`);
+    expect(h.cloud.canaryObjects()).toEqual([]);
+  });
+
   it('fails with StoragePermissionError when the role cannot write, naming s3:PutObject', async () => {
     h.cloud.trustAppliedAt = new Date(0);
     h.cloud.deniedS3Actions.add('s3:PutObject');
