@@ -92,6 +92,14 @@ describe('Contract: statemachine/onboarding.asl.json', () => {
     }
   });
 
+  it('bounds every Task with a TimeoutSeconds within Lambda\'s 900 s (the local runner defaults to 60 s)', () => {
+    for (const [name, state] of tasks) {
+      const timeout = (state as { TimeoutSeconds?: number }).TimeoutSeconds;
+      expect(timeout, name).toBeGreaterThanOrEqual(1);
+      expect(timeout, name).toBeLessThanOrEqual(900);
+    }
+  });
+
   it('retries Lambda service errors with backoff and full jitter on every Task', () => {
     for (const [name, state] of tasks) {
       const retrier = state.Retry?.find((r) => LAMBDA_SERVICE_ERRORS.every((e) => r.ErrorEquals.includes(e)));
