@@ -210,6 +210,19 @@ describe('Deploy: state machine', () => {
     expect(targets).toEqual(taskIds);
   });
 
+  it('turns X-Ray on for prod only, with a condition CloudFormation can evaluate', () => {
+    const evaluate = (cond: Json) => {
+      const [a, b] = cond['Fn::Equals'];
+      expect(typeof a).toBe('string');
+      expect(typeof b).toBe('string');
+      return a === b;
+    };
+    expect(evaluate(t.Conditions!.TracingEnabled)).toBe(false);
+    expect(sm().Properties.TracingConfiguration).toEqual({ Enabled: false });
+    expect(evaluate(prod.resources.Conditions.TracingEnabled)).toBe(true);
+    expect(prod.stepFunctions.stateMachines.onboarding.tracingConfig.enabled).toBe(true);
+  });
+
   it('logs to CloudWatch without execution data, into a log group with retention', () => {
     const logging = sm().Properties.LoggingConfiguration;
     expect(logging.IncludeExecutionData).toBe(false);
@@ -217,7 +230,6 @@ describe('Deploy: state machine', () => {
     const groupId = referencedId(logging.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn)!;
     expect(t.Resources[groupId]!.Type).toBe('AWS::Logs::LogGroup');
     expect(t.Resources[groupId]!.Properties.RetentionInDays).toBeGreaterThan(0);
-    expect(sm().Properties.TracingConfiguration).toBeDefined();
   });
 });
 
