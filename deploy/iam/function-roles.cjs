@@ -5,7 +5,7 @@
  * boilerplate every role shares (Lambda trust, its own log group, the boundary Deny, X-Ray) is written once
  * and the per-function grants below read as the whole story of what each function may do.
  *
- * Rules (asserted by test/deploy/iam.test.ts against the synthesized template):
+ * Rules (asserted by test/deploy/template.test.ts against the synthesized template):
  * - Role name = function name = `binary-backends-<stage>-<suffix>`. The platform roles' trust admits
  *   exactly that pattern (`ArnLike aws:PrincipalArn`), so only these roles can assume them, and a
  *   redeploy that recreates a role (new unique ID) breaks no trust.
