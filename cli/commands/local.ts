@@ -88,6 +88,7 @@ export async function local(io: CliIo): Promise<ExitCode> {
         `  set -a; . ${envFile}; set +a\n` +
         `  npx binary-backends status --org 3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a\n` +
         `The customer's credentials are CUSTOMER_AWS_ACCESS_KEY_ID / CUSTOMER_AWS_SECRET_ACCESS_KEY in the same file.\n` +
+        `WaitForTrust pauses ${wait ? `${wait} ms` : 'the stack default (2 s)'} here instead of minutes; the records keep the production schedule.\n` +
         `\nCtrl-C stops the stack.\n`,
     );
     await (io.untilStopped ?? defaultUntilStopped)();

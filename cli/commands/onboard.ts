@@ -336,9 +336,8 @@ export async function follow(
         style.paint('cyan', state.padEnd(18)),
         paintStatus(style, (config?.status ?? 'PENDING').padEnd(14)),
         `CheckTrust attempts ${attempts}`,
-        ...(state === 'WaitForTrust' || state === 'CheckTrust'
-          ? [nextIn === undefined ? '' : `next check in ${humanDuration(Math.max(0, nextIn))}`]
-          : []),
+        ...(state === 'WaitForTrust' && nextIn !== undefined ? [`next check in ${humanDuration(Math.max(0, nextIn))}`] : []),
+        ...(state === 'CheckTrust' ? ['checking now'] : []),
         ...(config?.lastCheckResult && (state === 'WaitForTrust' || state === 'CheckTrust')
           ? [style.paint('gray', `(${config.lastCheckResult})`)]
           : []),

@@ -193,7 +193,10 @@ export function renderStatus(result: StatusResult, io: CliIo): string {
       lines.push(`  requested   by ${c.requestedBy} at ${c.startedAt}`);
       lines.push(`  role        ${c.upload.roleArn} (platform role ${b.platformRoleArn ?? 'not created yet'})`);
       if (c.status === 'AWAITING_TRUST' || c.status === 'PENDING') {
-        const next = c.nextCheckAt ? humanDuration(Math.max(0, new Date(c.nextCheckAt).getTime() - now.getTime())) : '?';
+        const localWait = io.env.BINARY_BACKENDS_LOCAL_WAIT_FOR_TRUST_MS;
+        const next =
+          (c.nextCheckAt ? humanDuration(Math.max(0, new Date(c.nextCheckAt).getTime() - now.getTime())) : '?') +
+          (localWait ? ` on the production schedule (this local stack waits ${humanDuration(Number(localWait))})` : '');
         lines.push(
           c.attempts > 0
             ? `  trust       ${c.attempts} check${c.attempts === 1 ? '' : 's'} so far${c.lastCheckResult ? `, last: ${c.lastCheckResult}` : ''}; next check in ${next}; gives up at ${c.trustDeadlineAt}`
