@@ -267,8 +267,8 @@ export const ERROR_NAMES = [
 ] as const;
 export type ErrorName = (typeof ERROR_NAMES)[number];
 
-/** Errors the onboarding workflow never raises (signer-only or starter-only), so the ASL need not handle them. */
-export const NOT_RAISED_BY_WORKFLOW: readonly ErrorName[] = ['CustomerTrustBrokenError', 'OnboardingInProgressError', 'BackendNotFoundError'];
+/** Errors the onboarding workflow never raises (signer-only, or CLI/deactivate-only), so the ASL need not handle them. */
+export const NOT_RAISED_BY_WORKFLOW: readonly ErrorName[] = ['CustomerTrustBrokenError', 'BackendNotFoundError'];
 
 /**
  * What a person should do about each error: shown by `binary-backends status/history`, stored on the

@@ -12,13 +12,19 @@ export function createHandler(deps: CheckTrustDeps | (() => CheckTrustDeps)) {
 
 let defaults: CheckTrustDeps | undefined;
 function defaultDeps(): CheckTrustDeps {
-  const config = loadConfig({ ...commonConfig, PLATFORM_ROLE_GRACE_SECONDS: env.seconds(300) });
+  const config = loadConfig({
+    ...commonConfig,
+    PLATFORM_ROLE_GRACE_SECONDS: env.seconds(300),
+    // The variable Powertools Metrics reads for the same purpose: no EMF lines (e.g. where stdout is a terminal).
+    POWERTOOLS_METRICS_DISABLED: env.optionalString(),
+  });
   return {
     sts,
     stsWith,
     store: { ddb: dynamo(), tableName: config.TABLE_NAME },
     clock: () => new Date(),
     platformRoleGraceSeconds: config.PLATFORM_ROLE_GRACE_SECONDS,
+    ...(config.POWERTOOLS_METRICS_DISABLED === 'true' ? { emitMetric: () => undefined } : {}),
   };
 }
 
