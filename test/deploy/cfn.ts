@@ -144,3 +144,62 @@ export function referencedId(v: Json): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Logical IDs a template value references: `Ref`, `Fn::GetAtt`, and `${X}` / `${X.Attr}` inside `Fn::Sub`
+ * (pseudo parameters `AWS::*` and the Sub's own variables excluded). `Fn::If`'s condition name is not a reference.
+ */
+export function references(value: Json, out: Set<string> = new Set()): Set<string> {
+  if (Array.isArray(value)) {
+    for (const v of value) references(v, out);
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value as Record<string, Json>)) {
+      if (k === 'Ref' && typeof v === 'string') {
+        if (!v.startsWith('AWS::')) out.add(v);
+      } else if (k === 'Fn::GetAtt') {
+        out.add(Array.isArray(v) ? v[0] : String(v).split('.')[0]);
+      } else if (k === 'Fn::Sub') {
+        const [text, vars] = Array.isArray(v) ? v : [v, {}];
+        for (const m of String(text).matchAll(/\$\{([^}!][^}]*)\}/g)) {
+          const name = m[1]!.split('.')[0]!;
+          if (!name.startsWith('AWS::') && !(name in vars)) out.add(name);
+        }
+        references(vars, out);
+      } else if (k === 'Fn::If' && Array.isArray(v)) {
+        references(v.slice(1), out);
+      } else {
+        references(v, out);
+      }
+    }
+  }
+  return out;
+}
+
+/** One dependency cycle among the template's resources (Ref/GetAtt/Sub and DependsOn), or undefined. */
+export function findCycle(t: CfnTemplate): string[] | undefined {
+  const edges = new Map<string, string[]>();
+  for (const [id, r] of Object.entries(t.Resources)) {
+    const deps = new Set([...references(r.Properties ?? {}), ...asArray(r.DependsOn)]);
+    edges.set(id, [...deps].filter((d) => d in t.Resources));
+  }
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    if (state.get(id) === 'done') return undefined;
+    if (state.get(id) === 'visiting') return [...stack.slice(stack.indexOf(id)), id];
+    state.set(id, 'visiting');
+    stack.push(id);
+    for (const d of edges.get(id) ?? []) {
+      const cycle = visit(d);
+      if (cycle) return cycle;
+    }
+    stack.pop();
+    state.set(id, 'done');
+    return undefined;
+  };
+  for (const id of edges.keys()) {
+    const cycle = visit(id);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}

@@ -26,8 +26,10 @@ import {
   allStatements,
   allows,
   denies,
+  findCycle,
   functionLogicalId,
   referencedId,
+  references,
   resourceText,
   resourcesOfType,
   type Statement,
@@ -61,6 +63,23 @@ const fnResource = (key: string) => t.Resources[functionLogicalId(key)]!;
 const roleOf = (key: string) => referencedId(fnResource(key).Properties.Role)!;
 const roleStatements = (roleId: string) => statements.filter((s) => s.owner === roleId);
 const functionRoleIds = () => FUNCTIONS.map((f) => roleOf(f.key));
+
+describe('Deploy: template integrity', () => {
+  it('references only resources, conditions and pseudo parameters that exist', () => {
+    const known = new Set([...Object.keys(t.Resources), ...Object.keys(t.Conditions ?? {})]);
+    const sections = { ...t.Resources, ...Object.fromEntries(Object.entries(t.Outputs).map(([k, v]) => [`Output ${k}`, v])) };
+    for (const [id, value] of Object.entries(sections)) {
+      for (const ref of references(value)) expect(known.has(ref), `${id} references ${ref}`).toBe(true);
+    }
+    for (const [id, r] of Object.entries(t.Resources)) {
+      if (r.Condition) expect(t.Conditions, id).toHaveProperty(r.Condition);
+    }
+  });
+
+  it('has no dependency cycle (CloudFormation would refuse the stack)', () => {
+    expect(findCycle(t)).toBeUndefined();
+  });
+});
 
 describe('Deploy: functions', () => {
   it('defines exactly the functions of the build plan', () => {
