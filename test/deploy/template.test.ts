@@ -160,7 +160,8 @@ describe('Deploy: functions', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+    // Parsing twelve ~1 MB bundles is CPU-bound: generous for a loaded CI machine.
+  }, 120_000);
 });
 
 describe('Deploy: state machine', () => {
