@@ -6,7 +6,7 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { hasControlCharacters } from '../../functions/shared/validation';
 import { AwsClients, VARS, requireEnv } from '../aws';
 import { EXIT, UsageError, styleFor, table, writeJson, type CliIo, type ExitCode } from '../io';
-import { invokeJson } from '../lambda';
+import { LambdaFunctionError, invokeJson } from '../lambda';
 import { checkOrg } from './records-view';
 
 export interface SignedUrl {
@@ -46,12 +46,21 @@ export async function sign(
   const clients = new AwsClients(io.env);
   try {
     const operation = flags.upload ? 'upload' : 'download';
-    const result = await invokeJson<SignResult>(clients.lambda, env[VARS.signer], {
-      orgId,
-      operation,
-      keys,
-      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
-    });
+    let result: SignResult;
+    try {
+      result = await invokeJson<SignResult>(clients.lambda, env[VARS.signer], {
+        orgId,
+        operation,
+        keys,
+        ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+      });
+    } catch (err) {
+      // The signer names request fields (`keys.3`, `ttlSeconds`); support typed flags.
+      if (err instanceof LambdaFunctionError && err.errorType === 'ValidationError') {
+        throw new UsageError(signerMessageWithFlags(err.errorMessage, keys));
+      }
+      throw err;
+    }
     io.onResult?.('sign', result);
     if (flags.json) {
       writeJson(io, result);
@@ -75,6 +84,14 @@ export async function sign(
   } finally {
     clients.destroy();
   }
+}
+
+/** `keys.3: too long; ttlSeconds: must be ...` -> `--key "fw/x": too long; --ttl: must be ...`. */
+export function signerMessageWithFlags(message: string, keys: readonly string[]): string {
+  return message
+    .replace(/(^|; )keys\.(\d+): /g, (_m, sep: string, i: string) => `${sep}--key ${JSON.stringify(keys[Number(i)] ?? '')}: `)
+    .replace(/(^|; )keys: /g, '$1--key: ')
+    .replace(/(^|; )ttlSeconds: /g, '$1--ttl: ');
 }
 
 export interface DeactivateResult {

@@ -73,6 +73,8 @@ describe('E2E: bad CLI input changes nothing', () => {
     ['a host with a scheme', () => [...base(), ...cf({ '--cloudfront-host': 'https://d111111abcdef8.cloudfront.net' })], '--cloudfront-host: must be a host name only'],
     ['a TTL below 60 s', () => [...base(), ...cf(), '--ttl', '59'], '--ttl: must be at least 60'],
     ['sign without --key', () => ['sign', '--org', org], '--key: required'],
+    ['a TTL the signer refuses', () => ['sign', '--org', org, '--key', 'fw/a.bin', '--ttl', '999999999'], '--ttl: '],
+    ['a key over 1024 bytes (checked by the signer)', () => ['sign', '--org', org, '--key', 'fw/ok.bin', '--key', `fw/${'x'.repeat(1100)}`], `--key "fw/${'x'.repeat(10)}`],
     ['deactivate without --confirm', () => ['deactivate', '--org', org], '--confirm: required'],
   ];
 

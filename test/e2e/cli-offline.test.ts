@@ -13,6 +13,7 @@ import { runCli } from '../../cli/main';
 import { endpointFor } from '../../cli/aws';
 import { executionError, isExecutionOf, stepRuns, timeline } from '../../cli/executions';
 import { styleFor, table } from '../../cli/io';
+import { signerMessageWithFlags } from '../../cli/commands/sign';
 import type { OrgRecord } from '../../functions/shared/backend-records';
 import { capture } from './helpers/capture';
 
@@ -117,6 +118,14 @@ describe('CLI: configuration from the injected environment', () => {
     expect(endpointFor({ AWS_ENDPOINT_URL: 'http://127.0.0.1:1' }, 'SECRETS_MANAGER')).toBe('http://127.0.0.1:1');
     expect(endpointFor({ AWS_ENDPOINT_URL: 'http://127.0.0.1:1', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, 'S3')).toBeUndefined();
     expect(endpointFor({}, 'S3')).toBeUndefined();
+  });
+});
+
+describe('CLI: signer errors in flag terms', () => {
+  it('names --key (with the key) and --ttl instead of the request fields', () => {
+    expect(signerMessageWithFlags('keys.1: must be at most 1024 bytes; ttlSeconds: must be at most 604800 seconds', ['a', 'b/c'])).toBe(
+      '--key "b/c": must be at most 1024 bytes; --ttl: must be at most 604800 seconds',
+    );
   });
 });
 
