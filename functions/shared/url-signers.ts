@@ -173,30 +173,75 @@ export interface PresignS3UrlArgs {
  * clamping to the credentials is the caller's job. Throws when expiresInSeconds is over 7 days.
  */
 export async function presignS3Url(a: PresignS3UrlArgs): Promise<string> {
-  const endpoint = await resolveS3BucketEndpoint(a.bucket, a.region);
+  const presign = await s3Presigner({ credentials: a.credentials, region: a.region, bucket: a.bucket });
+  return presign(a);
+}
+
+export interface S3PresignTarget {
+  credentials: AwsCredentials;
+  region: string;
+  bucket: string;
+}
+
+/** One URL for a target fixed by `s3Presigner`. */
+export type S3Presign = (a: {
+  key: string;
+  method: 'GET' | 'PUT';
+  expiresInSeconds: number;
+  now: Date;
+  extraQuery?: Record<string, string>;
+}) => Promise<string>;
+
+/**
+ * A presigner for one bucket and one set of credentials: the endpoint is resolved and the SignatureV4
+ * found once, so a batch of URLs pays only for the signatures. Same output as presignS3Url.
+ */
+export async function s3Presigner(target: S3PresignTarget): Promise<S3Presign> {
+  const endpoint = await resolveS3BucketEndpoint(target.bucket, target.region);
+  const signer = signerFor(target.credentials, target.region);
   const host = endpoint.port === undefined ? endpoint.hostname : `${endpoint.hostname}:${endpoint.port}`;
-  const request = new HttpRequest({
-    method: a.method,
-    protocol: endpoint.protocol,
-    hostname: endpoint.hostname,
-    port: endpoint.port,
-    path: `${endpoint.basePath}/${s3KeyPath(a.key)}`,
-    query: a.extraQuery ? { ...a.extraQuery } : {},
-    // UNSIGNED-PAYLOAD: the body is not known when the URL is made (hoisted into the query, like the SDK).
-    headers: { host, 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' },
-  });
-  const signed = await signerFor(a.credentials, a.region).presign(request, {
-    signingDate: a.now,
-    expiresIn: a.expiresInSeconds,
-    signingRegion: a.region,
-  });
-  return `${endpoint.protocol}//${host}${signed.path}?${queryString(signed.query as Record<string, string>)}`;
+  const origin = `${endpoint.protocol}//${host}`;
+  const region = target.region;
+  return async (a) => {
+    const request = new HttpRequest({
+      method: a.method,
+      protocol: endpoint.protocol,
+      hostname: endpoint.hostname,
+      port: endpoint.port,
+      path: `${endpoint.basePath}/${s3KeyPath(a.key)}`,
+      query: a.extraQuery ? { ...a.extraQuery } : {},
+      // UNSIGNED-PAYLOAD: the body is not known when the URL is made (hoisted into the query, like the SDK).
+      headers: { host, 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' },
+    });
+    const signed = await signer.presign(request, {
+      signingDate: a.now,
+      expiresIn: a.expiresInSeconds,
+      signingRegion: region,
+    });
+    return `${origin}${signed.path}?${queryString(signed.query as Record<string, string>)}`;
+  };
+}
+
+/**
+ * The session token (~1 KB for assumed roles) is the same in every URL of a batch; re-encoding it per URL
+ * was the largest single cost of presignS3Url after the signature itself. Remember the last few.
+ */
+const encodedLongValues = new Map<string, string>();
+function encodeQueryValue(value: string): string {
+  if (value.length < 128) return rfc3986Encode(value);
+  let encoded = encodedLongValues.get(value);
+  if (encoded === undefined) {
+    encoded = rfc3986Encode(value);
+    if (encodedLongValues.size >= 8) encodedLongValues.delete(encodedLongValues.keys().next().value!);
+    encodedLongValues.set(value, encoded);
+  }
+  return encoded;
 }
 
 function queryString(query: Record<string, string>): string {
   const parts: string[] = [];
   for (const name of Object.keys(query).sort()) {
-    parts.push(`${rfc3986Encode(name)}=${rfc3986Encode(query[name]!)}`);
+    parts.push(`${rfc3986Encode(name)}=${encodeQueryValue(query[name]!)}`);
   }
   return parts.join('&');
 }
@@ -227,9 +272,14 @@ export function cannedPolicy(resourceUrl: string, expiresEpochSeconds: number): 
   return `{"Statement":[{"Resource":${JSON.stringify(resourceUrl)},"Condition":{"DateLessThan":{"AWS:EpochTime":${expiresEpochSeconds}}}}]}`;
 }
 
-/** CloudFront's URL-safe base64: `+` -> `-`, `=` -> `_`, `/` -> `~`. */
+const PADDING = ['', '__', '_'];
+
+/**
+ * CloudFront's URL-safe base64: `+` -> `-`, `=` -> `_`, `/` -> `~`. Built from Node's base64url (which
+ * already maps `+` -> `-`, and `/` -> `_`, without padding): `_` becomes `~`, and the padding comes back as `_`.
+ */
 export function cloudFrontBase64(bytes: Buffer): string {
-  return bytes.toString('base64').replace(/[+=/]/g, (c) => (c === '+' ? '-' : c === '=' ? '_' : '~'));
+  return bytes.toString('base64url').replaceAll('_', '~') + PADDING[bytes.length % 3]!;
 }
 
 /**

@@ -47,6 +47,7 @@ export const MAX_PARTS = 10_000;
 /** Every URL lifetime the caller may ask for: 60 s (CloudFront's floor) to 7 days (SigV4's and CloudFront's ceiling). */
 export const REQUEST_TTL = { min: 60, max: 604_800 } as const;
 
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
@@ -58,8 +59,8 @@ export function objectKeyProblem(key: string): string | undefined {
   if (key.length === 0) return 'must not be empty';
   if (LONE_SURROGATE.test(key)) return 'must be valid UTF-8 (it contains a lone surrogate)';
   if (hasControlCharacters(key)) return 'must not contain control characters';
-  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) return `must be at most ${MAX_KEY_BYTES} UTF-8 bytes`;
-  if (key.split('/').some((s) => s === '.' || s === '..')) return `must not contain '.' or '..' path segments (got ${shown(key)})`;
+  if (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) return `must be at most ${MAX_KEY_BYTES} UTF-8 bytes`;
+  if (DOT_SEGMENT.test(key)) return `must not contain '.' or '..' path segments (got ${shown(key)})`;
   return undefined;
 }
 
@@ -196,11 +197,17 @@ function issuesToValidationError(issues: readonly z.core.$ZodIssue[]): Validatio
 
 /**
  * Checks that every key still fits S3's 1024-byte limit once the storage prefix is in front of it.
- * `fields` names each key's field (`keys.3` or `key`). Throws ValidationError naming every key too long.
+ * `field(i)` names key i's field (`keys.3` or `key`). Throws ValidationError naming every key too long.
  */
-export function checkPrefixedKeys(prefix: string, entries: { field: string; key: string }[]): void {
+export function checkPrefixedKeys(prefix: string, keys: readonly string[], field: (i: number) => string): void {
   const prefixBytes = Buffer.byteLength(prefix, 'utf8');
-  const bad = entries.filter((e) => prefixBytes + Buffer.byteLength(e.key, 'utf8') > MAX_KEY_BYTES);
+  const room = MAX_KEY_BYTES - prefixBytes;
+  const bad: { field: string; key: string }[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    // A UTF-8 byte is at most 3 per UTF-16 unit: most keys are cleared without counting bytes.
+    const key = keys[i]!;
+    if (key.length * 3 > room && Buffer.byteLength(key, 'utf8') > room) bad.push({ field: field(i), key });
+  }
   if (bad.length === 0) return;
   throw new ValidationError(
     bad

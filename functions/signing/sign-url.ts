@@ -41,7 +41,7 @@ import {
   httpStatus,
 } from '../shared/errors';
 import { externalIdFor, roleSessionName } from '../shared/identifiers';
-import { cloudFrontUrl, presignS3Url } from '../shared/url-signers';
+import { cloudFrontUrl, s3Presigner } from '../shared/url-signers';
 import {
   checkPrefixedKeys,
   parseSignRequest,
@@ -223,10 +223,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     method: 'GET' | 'PUT',
     requestedTtl: number | undefined,
   ): Promise<SignResponse> {
-    checkPrefixedKeys(
-      route.prefix,
-      keys.map((key, i) => ({ field: `keys.${i}`, key })),
-    );
+    checkPrefixedKeys(route.prefix, keys, (i) => `keys.${i}`);
     const nowSec = Math.floor(deps.clock().getTime() / 1000);
     if (method === 'GET' && route.download.type === 'cloudfront') {
       const cf = route.download;
@@ -266,20 +263,13 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     const out = base(route, 's3');
     out.ttlSeconds = ttl;
     if (clamped) out.clamped = true;
+    const presign = await s3Presigner({ credentials, region: route.region, bucket: route.bucket });
     const urls: SignedUrl[] = new Array(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       urls[i] = {
         key,
-        url: await presignS3Url({
-          credentials,
-          region: route.region,
-          bucket: route.bucket,
-          key: route.prefix + key,
-          method,
-          expiresInSeconds: ttl,
-          now,
-        }),
+        url: await presign({ key: route.prefix + key, method, expiresInSeconds: ttl, now }),
         method,
         headers: {},
         expiresAt,
@@ -309,17 +299,15 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
   }
 
   async function multipartStart(req: MultipartStartRequest, route: Route): Promise<SignResponse> {
-    checkPrefixedKeys(route.prefix, [{ field: 'key', key: req.key }]);
+    checkPrefixedKeys(route.prefix, [req.key], () => 'key');
     const credentials = await credentialsFor(req.orgId, route);
     const nowSec = Math.floor(deps.clock().getTime() / 1000);
     const { ttl, clamped } = s3Ttl(req.ttlSeconds, credentials, nowSec);
     const now = new Date(nowSec * 1000);
     const objectKey = route.prefix + req.key;
+    const presign = await s3Presigner({ credentials, region: route.region, bucket: route.bucket });
     // Refuse before creating anything if the part URLs could not be returned in one Lambda response.
-    const sample = await presignS3Url({
-      credentials,
-      region: route.region,
-      bucket: route.bucket,
+    const sample = await presign({
       key: objectKey,
       method: 'PUT',
       expiresInSeconds: ttl,
@@ -351,16 +339,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
       urls[part - 1] = {
         key: req.key,
         partNumber: part,
-        url: await presignS3Url({
-          credentials,
-          region: route.region,
-          bucket: route.bucket,
-          key: objectKey,
-          method: 'PUT',
-          expiresInSeconds: ttl,
-          now,
-          extraQuery: { partNumber: String(part), uploadId },
-        }),
+        url: await presign({ key: objectKey, method: 'PUT', expiresInSeconds: ttl, now, extraQuery: { partNumber: String(part), uploadId } }),
         method: 'PUT',
         headers: {},
         expiresAt,
@@ -376,7 +355,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
   }
 
   async function multipartComplete(req: MultipartCompleteRequest, route: Route): Promise<SignResponse> {
-    checkPrefixedKeys(route.prefix, [{ field: 'key', key: req.key }]);
+    checkPrefixedKeys(route.prefix, [req.key], () => 'key');
     const credentials = await credentialsFor(req.orgId, route);
     const parts = [...req.parts].sort((a, b) => a.partNumber - b.partNumber);
     let etag: string | undefined;
@@ -406,7 +385,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
    * bucket's lifecycle rule, if the customer has one).
    */
   async function multipartAbort(req: MultipartAbortRequest, route: Route): Promise<SignResponse> {
-    checkPrefixedKeys(route.prefix, [{ field: 'key', key: req.key }]);
+    checkPrefixedKeys(route.prefix, [req.key], () => 'key');
     const credentials = await credentialsFor(req.orgId, route);
     try {
       await s3ClientFor(route.region, credentials).send(

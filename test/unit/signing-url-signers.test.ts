@@ -15,6 +15,7 @@ import {
 } from '../../functions/shared/cloudfront-keys';
 import { CloudFrontKeyError, TransientError } from '../../functions/shared/errors';
 import {
+  cloudFrontBase64,
   cloudFrontUrl,
   presignS3Url,
   resolveS3BucketEndpoint,
@@ -277,6 +278,16 @@ describe('Function: cloudFrontUrl', () => {
 
   it('percent-encodes each path segment and keeps the slashes', () => {
     expect(unsignedCloudFrontUrl('cdn.example.com', 'p/a b+c%d#e?f&g/ü')).toBe('https://cdn.example.com/p/a%20b%2Bc%25d%23e%3Ff%26g/%C3%BC');
+  });
+
+  it("encodes signatures in CloudFront's URL-safe base64 for every length", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
+        const b = Buffer.from(bytes);
+        const reference = b.toString('base64').replace(/[+=/]/g, (c) => (c === '+' ? '-' : c === '=' ? '_' : '~'));
+        expect(cloudFrontBase64(b)).toBe(reference);
+      }),
+    );
   });
 
   it('refuses an expiry that is not a positive 32-bit epoch second', () => {
