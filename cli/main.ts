@@ -156,8 +156,21 @@ function reportError(err: unknown, io: CliIo, json: boolean): number {
     if (['ECONNREFUSED', 'ENOTFOUND', 'TimeoutError'].includes(e?.code ?? e?.name ?? '') || /ECONNREFUSED/.test(message)) {
       remediation =
         'Could not reach AWS at the configured endpoint. For the local stack, is `npm start` running and .local/aws.env loaded?';
-    } else if (/credential/i.test(name) || /credential/i.test(message)) {
-      remediation = 'Set AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) for the stage.';
+    } else if (
+      /credential/i.test(name) ||
+      /credential/i.test(message) ||
+      ['UnrecognizedClientException', 'InvalidClientTokenId', 'ExpiredToken', 'ExpiredTokenException', 'InvalidSignatureException', 'SignatureDoesNotMatch'].includes(name)
+    ) {
+      remediation =
+        'Check the AWS credentials for this stage (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or SSO: `aws sso login`). ' +
+        'For the local stack, load .local/aws.env from the stack that is running now.';
+    } else if (name === 'ResourceNotFoundException' || name === 'StateMachineDoesNotExist' || name === 'ExecutionDoesNotExist') {
+      remediation =
+        'A configured resource does not exist: check that the BINARY_BACKENDS_* variables belong to this stage and region ' +
+        '(eval "$(deploy/stack-env.sh <stage> <region>)", or reload .local/aws.env).';
+    } else if (/AccessDenied/.test(name)) {
+      remediation =
+        "Your identity lacks a permission: attach the stack's SupportPolicyArn (support) or OperatorsPolicyArn (operators) output policy.";
     } else if (name !== 'Error') {
       remediation = remediationFor(name) === remediationFor('Unknown') ? undefined : remediationFor(name);
     }

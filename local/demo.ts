@@ -348,7 +348,7 @@ async function applyTrustPolicy(customer: AwsClients, roleName: string, policy: 
       await customer.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: policy }));
       return attempt;
     } catch (err) {
-      const invalidPrincipal = (err as Error).name === 'MalformedPolicyDocumentException' && /Invalid principal/i.test((err as Error).message);
+      const invalidPrincipal = /^MalformedPolicyDocument/.test((err as Error).name) && /Invalid principal/i.test((err as Error).message);
       if (!invalidPrincipal || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 200));
     }

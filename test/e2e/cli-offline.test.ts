@@ -3,7 +3,7 @@
  * injected env, output in a pipe vs a terminal, the operator timeline, and --follow driven by an
  * injected clock against mocked AWS clients.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { LambdaClient, InvokeCommand } from '@aws-sdk/client-lambda';
@@ -99,6 +99,12 @@ describe('CLI: bad usage', () => {
     expect(h.stderr()).toContain('BINARY_BACKENDS_STATE_MACHINE_ARN');
   });
 
+  it('says the stack is not reachable, with exit code 1, when nothing listens at the endpoint', async () => {
+    const c = capture({ ...ENV, AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9' });
+    expect(await runCli(['status', '--org', ORG], c.io)).toBe(1);
+    expect(c.stderr()).toContain('Could not reach AWS at the configured endpoint');
+  });
+
   it('prints a machine-readable error with --json', async () => {
     const c = capture({});
     expect(await runCli(['status', '--org', 'nope', '--json'], c.io)).toBe(2);
@@ -188,16 +194,29 @@ describe('CLI: the operator timeline', () => {
 });
 
 describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
-  const lambda = mockClient(LambdaClient);
-  const sts = mockClient(STSClient);
-  const sfn = mockClient(SFNClient);
-  const ddb = mockClient(DynamoDBDocumentClient);
+  // Installed for this block only, so the tests above talk to real (unreachable) endpoints.
+  const install = () => ({
+    lambda: mockClient(LambdaClient),
+    sts: mockClient(STSClient),
+    sfn: mockClient(SFNClient),
+    ddb: mockClient(DynamoDBDocumentClient),
+  });
+  let m: ReturnType<typeof install>;
+  beforeAll(() => {
+    m = install();
+  });
+  afterAll(() => {
+    m.lambda.restore();
+    m.sts.restore();
+    m.sfn.restore();
+    m.ddb.restore();
+  });
   const execArn = `arn:aws:states:us-east-1:111111111111:execution:onboarding:${ORG}-prod-1`;
   beforeEach(() => {
-    lambda.reset();
-    sts.reset();
-    sfn.reset();
-    ddb.reset();
+    m.lambda.reset();
+    m.sts.reset();
+    m.sfn.reset();
+    m.ddb.reset();
   });
 
   function record(status: string, attempts: number, nextCheckAt?: string): OrgRecord {
@@ -237,23 +256,23 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
   }
 
   it('shows the state, the attempt count and the time to the next check, then the activation', async () => {
-    sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
-    lambda.on(InvokeCommand).resolves({
+    m.sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
+    m.lambda.on(InvokeCommand).resolves({
       StatusCode: 200,
       Payload: new TextEncoder().encode(JSON.stringify({ executionArn: execArn, executionName: `${ORG}-prod-1`, configVersion: 1 })) as never,
     });
-    ddb
+    m.ddb
       .on(GetCommand)
       .resolvesOnce({ Item: record('AWAITING_TRUST', 0) })
       .resolvesOnce({ Item: record('AWAITING_TRUST', 1, '2026-01-01T00:00:30.000Z') })
       .resolvesOnce({ Item: record('AWAITING_TRUST', 2, '2026-01-01T00:01:00.000Z') })
       .resolves({ Item: record('ACTIVE', 3) });
-    sfn
+    m.sfn
       .on(DescribeExecutionCommand)
       .resolvesOnce({ status: 'RUNNING' })
       .resolvesOnce({ status: 'RUNNING' })
       .resolves({ status: 'SUCCEEDED' });
-    sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(1, 'Wait', 'WaitForTrust', 0)] });
+    m.sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(1, 'Wait', 'WaitForTrust', 0)] });
     let now = Date.parse('2026-01-01T00:00:10.000Z');
     const slept: number[] = [];
     const c = capture(ENV, {
@@ -274,23 +293,23 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     expect(out).not.toContain('\u001b[');
     expect(slept.length).toBeGreaterThan(0);
     // requestedBy comes from GetCallerIdentity; only the request goes to the starter.
-    const payload = JSON.parse(new TextDecoder().decode(lambda.commandCalls(InvokeCommand)[0]!.args[0].input.Payload as Uint8Array));
+    const payload = JSON.parse(new TextDecoder().decode(m.lambda.commandCalls(InvokeCommand)[0]!.args[0].input.Payload as Uint8Array));
     expect(payload).toMatchObject({ orgId: ORG, roleName: 'prod', requestedBy: 'arn:aws:iam::111111111111:user/support', download: { type: 's3' } });
   });
 
   it('redraws the progress line in place, in colour, on a terminal', async () => {
-    sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
-    lambda.on(InvokeCommand).resolves({
+    m.sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
+    m.lambda.on(InvokeCommand).resolves({
       StatusCode: 200,
       Payload: new TextEncoder().encode(JSON.stringify({ executionArn: execArn, configVersion: 1, deduplicated: true })) as never,
     });
-    ddb
+    m.ddb
       .on(GetCommand)
       .resolvesOnce({ Item: record('AWAITING_TRUST', 1, '2026-01-01T00:00:30.000Z') })
       .resolvesOnce({ Item: record('AWAITING_TRUST', 1, '2026-01-01T00:00:30.000Z') })
       .resolves({ Item: record('ACTIVE', 2) });
-    sfn.on(DescribeExecutionCommand).resolvesOnce({ status: 'RUNNING' }).resolves({ status: 'SUCCEEDED' });
-    sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(1, 'Wait', 'WaitForTrust', 0)] });
+    m.sfn.on(DescribeExecutionCommand).resolvesOnce({ status: 'RUNNING' }).resolves({ status: 'SUCCEEDED' });
+    m.sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(1, 'Wait', 'WaitForTrust', 0)] });
     const c = capture(ENV, { isTTY: true, clock: () => new Date('2026-01-01T00:00:10.000Z'), sleep: async () => undefined });
     expect(await runCli(['onboard', ...GOOD, '--follow'], c.io)).toBe(0);
     expect(c.stdout()).toContain('\r\u001b[K');
@@ -299,16 +318,16 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
   });
 
   it('shows a failure with its remediation and exits 1', async () => {
-    sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
-    lambda.on(InvokeCommand).resolves({
+    m.sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
+    m.lambda.on(InvokeCommand).resolves({
       StatusCode: 200,
       Payload: new TextEncoder().encode(JSON.stringify({ executionArn: execArn, configVersion: 1 })) as never,
     });
     const failed = record('FAILED', 3);
     failed.backends.prod!.pending!.error = { name: 'ExternalIdNotEnforcedError', message: 'assumable without ExternalId', remediation: 'add the condition', at: '2026-01-01T00:00:00.000Z' };
-    ddb.on(GetCommand).resolves({ Item: failed });
-    sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED', error: 'ExternalIdNotEnforcedError', cause: 'assumable without ExternalId' });
-    sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
+    m.ddb.on(GetCommand).resolves({ Item: failed });
+    m.sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED', error: 'ExternalIdNotEnforcedError', cause: 'assumable without ExternalId' });
+    m.sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
     const c = capture(ENV, { sleep: async () => undefined });
     expect(await runCli(['onboard', ...GOOD], c.io)).toBe(1);
     expect(c.stdout()).toContain('ExternalIdNotEnforcedError: assumable without ExternalId');
@@ -316,8 +335,8 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
   });
 
   it('shows a starter error by name with its remediation', async () => {
-    sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
-    lambda.on(InvokeCommand).resolves({
+    m.sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
+    m.lambda.on(InvokeCommand).resolves({
       StatusCode: 200,
       FunctionError: 'Unhandled',
       Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'OnboardingInProgressError', errorMessage: `${ORG}-prod-1 is running` })) as never,

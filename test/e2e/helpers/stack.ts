@@ -139,7 +139,7 @@ export async function applyTrustPolicy(e: E2eStack, roleName: string, policy: st
         await e.customer.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: policy }));
         return true;
       } catch (err) {
-        if ((err as Error).name === 'MalformedPolicyDocumentException' && /Invalid principal/i.test((err as Error).message)) return false;
+        if (/^MalformedPolicyDocument/.test((err as Error).name) && /Invalid principal/i.test((err as Error).message)) return false;
         throw err;
       }
     },
