@@ -326,7 +326,8 @@ async function benchColdStart(): Promise<void> {
       minify: true,
       outfile,
       logLevel: 'silent',
-      // CommonJS dependencies inside an ESM bundle still call require() for Node built-ins.
+      // CommonJS code inside an ESM bundle calls require() for Node built-ins ("Dynamic require of
+      // "node:https" is not supported" otherwise); the deployed bundle needs the same banner.
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     });
     const bytes = statSync(outfile).size;
