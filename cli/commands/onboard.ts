@@ -11,7 +11,7 @@ import { describeExecution, executionError, latestEvents, currentState, terminal
 import { EXIT, UsageError, humanDuration, paintStatus, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
 import { invokeJson } from '../lambda';
 import { loadPrivateKeyFile, secretNameFor, storePrivateKey, type StoredKey } from '../private-key';
-import { FINAL_STATUSES, TRUST_POLICY_READY_STATUSES, configOfExecution, readOrg, type BackendConfig } from '../records';
+import { FINAL_STATUSES, TRUST_POLICY_READY_STATUSES, configOfExecution, findBackendIgnoringCase, readOrg, type BackendConfig } from '../records';
 
 export interface OnboardFlags {
   org?: string;
@@ -131,6 +131,8 @@ export interface OnboardResult {
   configVersion?: number;
   /** True when an identical onboarding was already running: this is its execution. */
   alreadyRunning: boolean;
+  /** True when the backend was already active with exactly this configuration: nothing was started. */
+  alreadyActive?: boolean;
   requestedBy: string;
   download: 's3' | 'cloudfront';
   privateKeySecretArn?: string;
@@ -166,7 +168,43 @@ export async function onboard(flags: OnboardFlags, io: CliIo): Promise<ExitCode>
       if (stored.versionId) request.download.privateKeySecretVersionId = stored.versionId;
     }
 
-    // 4. The starter allocates the version and starts (or returns the running) execution.
+    // 4. The same request again once it is active (a re-run of `onboard --follow` after the workflow
+    // finished) would start a needless re-onboarding: say it is active instead. After a deactivation, or
+    // with any difference, it goes to the starter as usual.
+    const current = await readOrg(clients.dynamo, env[VARS.table], request.orgId);
+    const backendNow = findBackendIgnoringCase(current, request.roleName);
+    const serving = backendNow?.serving;
+    const pendingRunning = backendNow?.pending && !FINAL_STATUSES.has(backendNow.pending.status);
+    if (current?.active && current.active === backendNow?.roleName && serving && !pendingRunning && sameConfig(serving, request)) {
+      const result: OnboardResult = {
+        orgId: request.orgId,
+        roleName: backendNow.roleName,
+        executionArn: serving.executionArn,
+        executionName: serving.executionName,
+        configVersion: serving.configVersion,
+        alreadyRunning: false,
+        alreadyActive: true,
+        requestedBy,
+        download: request.download.type,
+        privateKeySecretArn: stored?.arn,
+        privateKeySecretVersionId: stored?.versionId,
+        platformRoleArn: backendNow.platformRoleArn,
+        trustPolicy: backendNow.trustPolicy ? parseMaybe(backendNow.trustPolicy) : undefined,
+        trustPolicyInstructions: backendNow.trustPolicyInstructions,
+        status: serving.status,
+      };
+      out(
+        `${style.paint('green', '✔')} Backend "${backendNow.roleName}" of org ${request.orgId} is already ${paintStatus(style, 'ACTIVE')} ` +
+          `with exactly this configuration (config v${serving.configVersion}, since ${serving.activatedAt ?? serving.updatedAt}); nothing started.\n` +
+          `  execution     ${serving.executionArn}\n` +
+          `  details       binary-backends status --org ${request.orgId}\n`,
+      );
+      io.onResult?.('onboard', result);
+      if (flags.json) writeJson(io, result);
+      return EXIT.ok;
+    }
+
+    // 5. The starter allocates the version and starts (or returns the running) execution.
     const started = await invokeJson<StarterResult>(clients.lambda, env[VARS.starter], { ...request, requestedBy });
     const alreadyRunning = Boolean(started.deduplicated ?? started.alreadyRunning ?? started.started === false);
     const result: OnboardResult = {
@@ -192,7 +230,7 @@ export async function onboard(flags: OnboardFlags, io: CliIo): Promise<ExitCode>
         (stored ? `  private key   stored in Secrets Manager: ${stored.arn} (version ${stored.versionId ?? 'current'})\n` : ''),
     );
 
-    // 5. The trust policy, as soon as CreatePlatformRole has rendered it.
+    // 6. The trust policy, as soon as CreatePlatformRole has rendered it.
     const ready = await waitForTrustPolicy(clients, env[VARS.table], request, started.executionArn, io);
     result.status = ready.config?.status;
     if (ready.trustPolicy && alreadyRunning && flags.follow) {
@@ -235,6 +273,24 @@ export async function onboard(flags: OnboardFlags, io: CliIo): Promise<ExitCode>
   } finally {
     clients.destroy();
   }
+}
+
+/** Whether a serving config is exactly what this request asks for (the key by its secret ARN and version). */
+export function sameConfig(c: BackendConfig, r: OnboardingRequest): boolean {
+  const u = c.upload;
+  if (u.bucket !== r.upload.bucket || u.region !== r.upload.region || u.roleArn !== r.upload.roleArn) return false;
+  if ((u.prefix ?? '') !== (r.upload.prefix ?? '')) return false;
+  const a = c.download;
+  const b = r.download;
+  if (a.type === 's3' || b.type === 's3') return a.type === b.type;
+  return (
+    a.host === b.host &&
+    a.keyPairId === b.keyPairId &&
+    a.hashAlgorithm === b.hashAlgorithm &&
+    a.privateKeySecretArn === b.privateKeySecretArn &&
+    (a.privateKeySecretVersionId ?? '') === (b.privateKeySecretVersionId ?? '') &&
+    (a.ttlSeconds ?? 0) === (b.ttlSeconds ?? 0)
+  );
 }
 
 function parseMaybe(text: string): unknown {

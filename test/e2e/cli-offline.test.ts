@@ -263,6 +263,7 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     });
     m.ddb
       .on(GetCommand)
+      .resolvesOnce({}) // before the starter: the org has no record yet
       .resolvesOnce({ Item: record('AWAITING_TRUST', 0) })
       .resolvesOnce({ Item: record('AWAITING_TRUST', 1, '2026-01-01T00:00:30.000Z') })
       .resolvesOnce({ Item: record('AWAITING_TRUST', 2, '2026-01-01T00:01:00.000Z') })
@@ -307,6 +308,7 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
       .on(GetCommand)
       .resolvesOnce({ Item: record('AWAITING_TRUST', 1, '2026-01-01T00:00:30.000Z') })
       .resolvesOnce({ Item: record('AWAITING_TRUST', 1, '2026-01-01T00:00:30.000Z') })
+      .resolvesOnce({ Item: record('AWAITING_TRUST', 1, '2026-01-01T00:00:30.000Z') })
       .resolves({ Item: record('ACTIVE', 2) });
     m.sfn.on(DescribeExecutionCommand).resolvesOnce({ status: 'RUNNING' }).resolves({ status: 'SUCCEEDED' });
     m.sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(1, 'Wait', 'WaitForTrust', 0)] });
@@ -334,6 +336,24 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     expect(c.stdout()).toContain('fix: add the condition');
   });
 
+  it('starts nothing when the backend is already active with exactly this configuration', async () => {
+    m.sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
+    m.ddb.on(GetCommand).resolves({ Item: record('ACTIVE', 3) });
+    const c = capture(ENV);
+    expect(await runCli(['onboard', ...GOOD], c.io)).toBe(0);
+    expect(c.stdout()).toContain('already ACTIVE with exactly this configuration');
+    expect(m.lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+    // A different configuration goes to the starter (a re-onboarding).
+    m.lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'TransientError', errorMessage: 'stop here' })) as never,
+    });
+    const d = capture(ENV);
+    expect(await runCli(['onboard', ...GOOD.slice(0, 6), '--region', 'eu-central-1', ...GOOD.slice(8)], d.io)).toBe(1);
+    expect(m.lambda.commandCalls(InvokeCommand)).toHaveLength(1);
+  });
+
   it('shows a starter error by name with its remediation', async () => {
     m.sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
     m.lambda.on(InvokeCommand).resolves({
@@ -341,6 +361,7 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
       FunctionError: 'Unhandled',
       Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'OnboardingInProgressError', errorMessage: `${ORG}-prod-1 is running` })) as never,
     });
+    m.ddb.on(GetCommand).resolves({});
     const c = capture(ENV);
     expect(await runCli(['onboard', ...GOOD], c.io)).toBe(1);
     expect(c.stderr()).toContain('OnboardingInProgressError');

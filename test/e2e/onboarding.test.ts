@@ -118,6 +118,11 @@ describe('E2E: onboarding a custom backend through the CLI', () => {
     expect(serving.checks.length).toBeGreaterThan(0);
     expect(serving.checks.filter((c) => c.result === 'FAIL')).toEqual([]);
 
+    // The same onboarding submitted again once active starts nothing.
+    const resubmit = await cli(onboardArgs(org, 'prod', cb));
+    expect(resubmit.code).toBe(0);
+    expect(resubmit.stdout).toContain('already ACTIVE with exactly this configuration');
+
     const { down, bytes, got } = await uploadAndDownload(org);
     expect(down.via).toBe('s3');
     expect(got.equals(bytes)).toBe(true);
