@@ -11,7 +11,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '../../functions/shared/backend-records';
 import { clearCloudFrontKeyCache } from '../../functions/shared/cloudfront-keys';
 import { CredentialBroker, type AwsCredentials } from '../../functions/shared/credential-broker';
@@ -24,6 +24,7 @@ import {
   TransientError,
   ValidationError,
 } from '../../functions/shared/errors';
+import { logger } from '../../functions/shared/logger';
 import { verifyCloudFrontUrl } from '../../functions/shared/url-signers';
 import { createHandler, signerDepsFromEnv } from '../../functions/signing/handler';
 import { createUrlSigner, type SignResponse, type SignerDeps } from '../../functions/signing/sign-url';
@@ -402,6 +403,18 @@ describe('Function: sign (errors)', () => {
     await expect(signer.sign({ orgId: ORG, operation: 'download', keys: ['a'] })).rejects.toBeInstanceOf(TransientError);
   });
 
+  it('answers TransientError when S3 fails with a 5xx during a multipart call', async () => {
+    s3.on(CreateMultipartUploadCommand).rejects(Object.assign(new Error('We encountered an internal error'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } }));
+    await expect(createUrlSigner(deps()).sign({ orgId: ORG, operation: 'multipart-start', key: 'a', parts: 2 })).rejects.toBeInstanceOf(TransientError);
+  });
+
+  it('never signs with credentials that have no session time left', async () => {
+    const d = deps();
+    const expired = { accessKeyId: 'ASIAOLD', secretAccessKey: 's', sessionToken: 't', expiration: new Date(nowMs - 1000) };
+    d.broker = { roleCredentials: async () => expired, customerCredentials: async () => expired, assumeRoleCalls: 0 } as unknown as CredentialBroker;
+    await expect(createUrlSigner(d).sign({ orgId: ORG, operation: 'download', keys: ['a'] })).rejects.toBeInstanceOf(TransientError);
+  });
+
   it('answers CloudFrontKeyError when the key secret is gone or holds a wrong key', async () => {
     records[`ORG#${ORG}`] = customRecord(
       ORG,
@@ -567,6 +580,22 @@ describe('Function: handler', () => {
     const out = (await handler({ orgId: ORG, operation: 'download', keys: ['a'] }, context)) as SignResponse;
     expect(out.storage).toBe('default');
     expect(out.urls).toHaveLength(1);
+  });
+
+  it('logs a summary without URLs or session tokens', async () => {
+    records[`ORG#${ORG}`] = customRecord(ORG, config());
+    const info = vi.spyOn(logger, 'info');
+    try {
+      const handler = createHandler(deps());
+      const out = (await handler({ orgId: ORG, operation: 'upload', keys: ['a'] }, context)) as SignResponse;
+      expect(info).toHaveBeenCalledWith('Signed', expect.objectContaining({ orgId: ORG, operation: 'upload', storage: 'custom', urlCount: 1 }));
+      const logged = JSON.stringify(info.mock.calls);
+      expect(logged).not.toContain(out.urls[0]!.url);
+      expect(logged).not.toContain('token-');
+      expect(logged).not.toContain('X-Amz-Signature');
+    } finally {
+      info.mockRestore();
+    }
   });
 
   it('rethrows errors by their literal name, as the Invoke caller sees them', async () => {
