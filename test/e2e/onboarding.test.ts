@@ -190,4 +190,37 @@ describe('E2E: onboarding a custom backend through the CLI', () => {
     const table = await e.platform.dynamo.send(new ScanCommand({ TableName: e.env.BINARY_BACKENDS_TABLE }));
     expect(findKeyLeaks(JSON.stringify(table.Items), fragments)).toEqual([]);
   });
+
+  it('re-onboards an active S3 backend with CloudFront: config v2 serves CloudFront URLs, both runs in the history', async () => {
+    const org = newOrgId();
+    const cb = await createCustomerBackend(e, { bucket: `e2e-re-${org.slice(0, 8)}`, roleName: 'PeridioRe' });
+    await onboardAndActivate(org, 'prod', cb);
+
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const dir = await mkdtemp(path.join(tmpdir(), 'e2e-key-'));
+    const keyFile = path.join(dir, 'key.pem');
+    await writeFile(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+    const keyPairId = `K${org.replace(/-/g, '').slice(0, 13).toUpperCase()}`;
+    e.stack.registerDistribution({ publicKeys: [{ id: keyPairId, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) as string }], bucket: cb.bucket });
+    const cf = ['--cloudfront-host', e.env.BINARY_BACKENDS_CLOUDFRONT_EDGE!, '--key-pair-id', keyPairId, '--private-key-file', keyFile, '--hash-algorithm', 'SHA256'];
+
+    // The customer's trust is already in place, so the re-onboarding runs straight through; follow it.
+    const re = await cli([...onboardArgs(org, 'prod', cb, cf), '--follow', '--json']);
+    expect(re.code).toBe(0);
+    const result = re.json() as OnboardResult;
+    expect(result).toMatchObject({ alreadyRunning: false, configVersion: 2, final: { executionStatus: 'SUCCEEDED' } });
+
+    const status = (await cli(['status', '--org', org, '--json'])).json() as StatusResult;
+    expect(status.active).toBe('prod');
+    expect(status.backends[0]!.serving).toMatchObject({ configVersion: 2, status: 'ACTIVE', download: { type: 'cloudfront', hashAlgorithm: 'SHA256' } });
+    const { down, bytes, got } = await uploadAndDownload(org);
+    expect(down.via).toBe('cloudfront');
+    expect(got.equals(bytes)).toBe(true);
+
+    const h = (await cli(['history', '--org', org, '--role-name', 'prod', '--json'])).json() as HistoryResult;
+    expect(h.executions.map((x) => [x.configVersion, x.status])).toEqual([
+      [1, 'SUCCEEDED'],
+      [2, 'SUCCEEDED'],
+    ]);
+  });
 });
