@@ -117,7 +117,7 @@ module.exports = async ({ resolveVariable }) => {
           },
         }),
         allow('ReadPlatformRoles', ['iam:GetRole', 'iam:ListRoleTags'], platformRoles),
-        // CreateRole with Tags and the adopt path tag the role; only our four tag keys.
+        // CreateRole with Tags also needs iam:TagRole; only our four tag keys.
         allow('TagPlatformRolesWithOwnKeysOnly', ['iam:TagRole'], platformRoles, {
           'ForAllValues:StringEquals': { 'aws:TagKeys': [TAG_SERVICE, TAG_ORG, TAG_BACKEND, TAG_STAGE] },
         }),
