@@ -15,6 +15,8 @@ export interface CliIo {
   stderr: Writable;
   /** Colour and tables only on a terminal. Defaults to false (plain text, as in a pipe). */
   isTTY?: boolean;
+  /** The terminal's width, for lines redrawn in place. Default 120. */
+  columns?: number;
   /** Injected clock, for --follow countdowns in tests. */
   clock?: () => Date;
   /** Injected sleep, so polling loops can be driven without real waiting. */

@@ -201,6 +201,7 @@ export async function main(argv = process.argv.slice(2)): Promise<never> {
     stdout: process.stdout,
     stderr: process.stderr,
     isTTY: Boolean(process.stdout.isTTY),
+    columns: process.stdout.columns,
   });
   process.exit(code);
 }

@@ -8,7 +8,7 @@ import { ValidationError } from '../../functions/shared/errors';
 import { parseOnboardingRequest, type OnboardingRequest } from '../../functions/shared/validation';
 import { AwsClients, VARS, requireEnv } from '../aws';
 import { describeExecution, executionError, latestEvents, currentState, terminalError } from '../executions';
-import { EXIT, UsageError, humanDuration, paintStatus, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
+import { EXIT, UsageError, humanDuration, paintStatus, styleFor, visibleLength, writeJson, type CliIo, type ExitCode } from '../io';
 import { invokeJson } from '../lambda';
 import { loadPrivateKeyFile, secretNameFor, storePrivateKey, type StoredKey } from '../private-key';
 import { FINAL_STATUSES, TRUST_POLICY_READY_STATUSES, configOfExecution, findBackendIgnoringCase, readOrg, type BackendConfig } from '../records';
@@ -275,6 +275,17 @@ export async function onboard(flags: OnboardFlags, io: CliIo): Promise<ExitCode>
   }
 }
 
+/** Joins the parts with two spaces, dropping trailing parts (then cutting) to stay within `columns`. */
+export function fitToWidth(parts: string[], columns: number): string {
+  const max = Math.max(20, columns - 1);
+  const kept = [...parts];
+  while (kept.length > 1 && visibleLength(kept.join('  ')) > max) kept.pop();
+  const line = kept.join('  ');
+  if (visibleLength(line) <= max) return line;
+  // One part alone is too long: cut its visible text (escape codes are dropped with it).
+  return `${line.replace(/\u001b\[[0-9;]*m/g, '').slice(0, max - 1)}…`;
+}
+
 /** Whether a serving config is exactly what this request asks for (the key by its secret ARN and version). */
 export function sameConfig(c: BackendConfig, r: OnboardingRequest): boolean {
   const u = c.upload;
@@ -400,7 +411,10 @@ export async function follow(
       ].filter(Boolean);
       const key = `${state}|${config?.status}|${attempts}`;
       if (style.colour) {
-        io.stdout.write(`\r\u001b[K${parts.join('  ')}`);
+        // Each change of state, status or attempt keeps its line; the countdown redraws the current one,
+        // cut to the terminal's width so the redraw never wraps.
+        if (redrawing && key !== lastKey) io.stdout.write('\n');
+        io.stdout.write(`\r\u001b[K${fitToWidth(parts, io.columns ?? 120)}`);
         redrawing = true;
       } else if (key !== lastKey) {
         io.stdout.write(`${parts.join('  ')}\n`);

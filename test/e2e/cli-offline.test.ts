@@ -14,6 +14,7 @@ import { endpointFor } from '../../cli/aws';
 import { executionError, isExecutionOf, stepRuns, timeline } from '../../cli/executions';
 import { styleFor, table } from '../../cli/io';
 import { signerMessageWithFlags } from '../../cli/commands/sign';
+import { fitToWidth } from '../../cli/commands/onboard';
 import type { OrgRecord } from '../../functions/shared/backend-records';
 import { capture } from './helpers/capture';
 
@@ -136,6 +137,12 @@ describe('CLI: signer errors in flag terms', () => {
 });
 
 describe('CLI: output', () => {
+  it('fits a redrawn progress line to the terminal width, dropping trailing parts first', () => {
+    expect(fitToWidth(['07:00:00', 'WaitForTrust', '(AccessDenied on the customer role)'], 30)).toBe('07:00:00  WaitForTrust');
+    expect(fitToWidth(['\u001b[36mWaitForTrust\u001b[39m', 'x'], 40)).toBe('\u001b[36mWaitForTrust\u001b[39m  x');
+    expect(fitToWidth(['a'.repeat(50)], 30)).toBe(`${'a'.repeat(28)}…`);
+  });
+
   it('uses no colour codes in a pipe or with NO_COLOR, and colour on a terminal', () => {
     const rows = [['prod', 'ACTIVE']];
     expect(table(styleFor({ env: {}, isTTY: false }), ['A', 'B'], rows)).not.toContain('\u001b[');
