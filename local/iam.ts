@@ -21,7 +21,8 @@ import {
   type XmlValue,
 } from './aws-protocol';
 import { authenticate, uniqueId, QUERY_AUTH_ERRORS, type KeyRegistry } from './identity';
-import { awsPrincipals, parsePolicy, type PolicyDocument } from './policy';
+import { awsPrincipals, evaluate, parsePolicy, type PolicyDocument } from './policy';
+import type { Principal } from './identity';
 
 const XMLNS = 'https://iam.amazonaws.com/doc/2010-05-08/';
 
@@ -232,6 +233,25 @@ export class IamStore {
       throw new AwsError('DeleteConflict', 'Cannot delete entity, must delete policies first.', 409);
     }
     this.account(accountId).delete(roleName.toLowerCase());
+  }
+
+  /**
+   * The caller's identity side for `action` on `resource`: a role session whose role has inline policies
+   * needs one of them to allow it (an explicit Deny wins). Users, and roles without inline policies, are
+   * not checked: the stack does not model managed policies. A session of a role deleted since is refused.
+   */
+  identityAllows(principal: Principal, action: string, resource: string): boolean {
+    if (principal.kind !== 'assumed-role' || !principal.role) return true;
+    const role = this.roleByArn(principal.role.arn);
+    if (!role || role.roleId !== principal.role.roleId) return false;
+    if (role.inlinePolicies.size === 0) return true;
+    let allowed = false;
+    for (const text of role.inlinePolicies.values()) {
+      const r = evaluate(parsePolicy(text), action, { resource, context: {} });
+      if (r === 'deny') return false;
+      if (r === 'allow') allowed = true;
+    }
+    return allowed;
   }
 
   listRoles(accountId: string, pathPrefix = '/'): Role[] {

@@ -62,6 +62,8 @@ export class LocalS3 {
   constructor(
     private readonly keys: KeyRegistry,
     readonly directory: string,
+    /** When set, every request's IAM action(s) must be allowed for the caller (opt-in; see s3Actions). */
+    private readonly authorize?: (credential: Credential, action: string, resource: string) => boolean,
   ) {
     const S3rver = require('@20minutes/s3rver');
     this.AWSAccount = require('@20minutes/s3rver/lib/models/account');
@@ -173,6 +175,11 @@ export class LocalS3 {
     const expectedOwner = req.headers['x-amz-expected-bucket-owner'];
     if (typeof expectedOwner === 'string' && expectedOwner !== info.ownerAccountId) {
       throw new AwsError('AccessDenied', 'Access Denied', 403);
+    }
+    if (this.authorize) {
+      for (const [action, resource] of s3Actions(req, bucket, isObject ? decodeKey(rawKey) : undefined, q)) {
+        if (!this.authorize(credential, action, resource)) throw new AwsError('AccessDenied', 'Access Denied', 403);
+      }
     }
     if (!isObject) {
       if (req.method === 'DELETE' && q.size === countAuthParams(q)) {
@@ -342,4 +349,39 @@ function checksumOf(algorithm: ChecksumAlgorithm, body: Buffer): string | undefi
     default:
       return undefined;
   }
+}
+
+function decodeKey(rawKey: string): string {
+  try {
+    return rawKey.split('/').map(decodeURIComponent).join('/');
+  } catch {
+    return rawKey;
+  }
+}
+
+/**
+ * The IAM actions (and resources) S3 authorizes a request by, for the opt-in permission check:
+ * ListBucket for HeadBucket/ListObjects, GetObject for GET/HEAD of an object, PutObject for PUT and the
+ * multipart calls, AbortMultipartUpload, DeleteObject (DeleteObjects: on bucket/*), and the bucket calls.
+ */
+export function s3Actions(req: IncomingMessage, bucket: string, key: string | undefined, q: Map<string, string>): [string, string][] {
+  const bucketArn = `arn:aws:s3:::${bucket}`;
+  const m = req.method ?? 'GET';
+  if (key === undefined) {
+    if (q.has('location')) return [['s3:GetBucketLocation', bucketArn]];
+    if (q.has('uploads')) return [['s3:ListBucketMultipartUploads', bucketArn]];
+    if (q.has('delete')) return [['s3:DeleteObject', `${bucketArn}/*`]];
+    if (m === 'GET' || m === 'HEAD') return [['s3:ListBucket', bucketArn]];
+    if (m === 'DELETE') return [['s3:DeleteBucket', bucketArn]];
+    if (m === 'PUT') return [['s3:CreateBucket', bucketArn]];
+    return [['s3:ListBucket', bucketArn]];
+  }
+  const objectArn = `${bucketArn}/${key}`;
+  if (m === 'DELETE') return [[q.has('uploadId') ? 's3:AbortMultipartUpload' : 's3:DeleteObject', objectArn]];
+  if (m === 'GET' && q.has('uploadId')) return [['s3:ListMultipartUploadParts', objectArn]];
+  if (m === 'GET' || m === 'HEAD') return [['s3:GetObject', objectArn]];
+  const copy = req.headers['x-amz-copy-source'];
+  const out: [string, string][] = [['s3:PutObject', objectArn]];
+  if (typeof copy === 'string') out.push(['s3:GetObject', `arn:aws:s3:::${decodeURIComponent(copy.replace(/^\//, '').split('?')[0]!)}`]);
+  return out;
 }

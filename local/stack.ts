@@ -84,6 +84,12 @@ export interface LocalStackOptions {
    * principal ("Invalid principal in policy") and cannot be assumed (AccessDenied) for this long. Default 0.
    */
   iamPropagationMs?: number;
+  /**
+   * Opt-in: S3 requests by a role session whose role has inline policies must be allowed by them
+   * (`s3:GetObject`, `s3:PutObject`, `s3:ListBucket`, …; see `s3Actions` in local/s3.ts). Default false:
+   * any validly signed request is served.
+   */
+  evaluateS3Permissions?: boolean;
   /** ROLE_PROPAGATION_DELAY_SECONDS for CreatePlatformRole. Default 1. */
   rolePropagationDelaySeconds?: number;
   /** Extra or overriding variables for the function runtime environment. */
@@ -240,7 +246,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // S3
     const s3Dir = mkdtempSync(path.join(tmpdir(), 'binary-backends-s3-'));
     cleanups.push(() => rmSync(s3Dir, { recursive: true, force: true }));
-    const s3 = new LocalS3(keys, s3Dir);
+    const s3 = new LocalS3(
+      keys,
+      s3Dir,
+      opts.evaluateS3Permissions ? (credential, action, resource) => iam.identityAllows(credential.principal, action, resource) : undefined,
+    );
     cleanups.push(() => s3.close());
     await s3.createBucket(DEFAULT_BUCKET, REGION, PLATFORM_ACCOUNT_ID);
 

@@ -23,7 +23,7 @@ import {
   type Principal,
 } from './identity';
 import type { IamStore, Role } from './iam';
-import { evaluate, parsePolicy, type ConditionContext } from './policy';
+import { evaluate, type ConditionContext } from './policy';
 
 const XMLNS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 const NAME_RE = /^[\w+=,.@-]*$/;
@@ -57,7 +57,7 @@ export class Sts {
     const role = this.iam.roleByArn(p.roleArn);
     if (!role || !this.iam.propagated(role)) throw denied();
     if (!this.trustAllows(role, principal, p)) throw denied();
-    if (!this.identityAllows(principal, p.roleArn)) throw denied();
+    if (!this.iam.identityAllows(principal, 'sts:AssumeRole', p.roleArn)) throw denied();
     const chaining = principal.kind === 'assumed-role';
     const duration = p.durationSeconds ?? 3600;
     if (chaining && duration > 3600) {
@@ -131,25 +131,6 @@ export class Sts {
       return principal.kind === 'user' && entry === principal.arn;
     };
     return evaluate(role.trust, 'sts:AssumeRole', { principal: matcher, context }) === 'allow';
-  }
-
-  /**
-   * The caller's own side: a role session whose role has inline policies needs one of them to allow
-   * sts:AssumeRole on the target (an explicit Deny wins). Users and roles without inline policies are not
-   * checked: the stack does not model managed policies.
-   */
-  private identityAllows(principal: Principal, targetArn: string): boolean {
-    if (principal.kind !== 'assumed-role' || !principal.role) return true;
-    const role = this.iam.roleByArn(principal.role.arn);
-    if (!role || role.roleId !== principal.role.roleId) return false; // the role was deleted since
-    if (role.inlinePolicies.size === 0) return true;
-    let allowed = false;
-    for (const text of role.inlinePolicies.values()) {
-      const r = evaluate(parsePolicy(text), 'sts:AssumeRole', { resource: targetArn, context: {} });
-      if (r === 'deny') return false;
-      if (r === 'allow') allowed = true;
-    }
-    return allowed;
   }
 }
 
