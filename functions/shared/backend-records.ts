@@ -8,10 +8,11 @@
  *
  * Nothing secret is ever stored here: CloudFront keys are referenced by Secrets Manager ARN (+ version).
  */
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { RoleNameConflictError, StaleExecutionError, TransientError, asTransientOr, awsErrorName } from './errors';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from './validation';
+import { ORG_SK, auditSk, findBackendIgnoringCase, getOrgRecord, orgPk } from './org-record';
 
 export type ConfigStatus = 'PENDING' | 'AWAITING_TRUST' | 'VERIFYING' | 'VERIFIED' | 'ACTIVE' | 'FAILED' | 'ABANDONED';
 
@@ -141,39 +142,8 @@ export interface AuditEvent {
   detail: Record<string, unknown>;
 }
 
-export const ORG_SK = 'BACKENDS' as const;
-
-export function orgPk(orgId: string): string {
-  return `ORG#${orgId}`;
-}
-
-export function auditSk(executionName: string, step: string, attempt: number): string {
-  return `EVENT#${executionName}#${step}#${attempt}`;
-}
-
-/** The org's record, or undefined if the org never onboarded. Throws TransientError on throttling. */
-export async function getOrgRecord(
-  ddb: DynamoDBDocumentClient,
-  tableName: string,
-  orgId: string,
-  consistent = true,
-): Promise<OrgRecord | undefined> {
-  try {
-    const out = await ddb.send(
-      new GetCommand({ TableName: tableName, Key: { pk: orgPk(orgId), sk: ORG_SK }, ConsistentRead: consistent }),
-    );
-    return out.Item as OrgRecord | undefined;
-  } catch (err) {
-    throw asTransientOr(err, 'DynamoDB GetItem');
-  }
-}
-
-/** The backend whose name equals `roleName` ignoring case (IAM role names are case-insensitive). */
-export function findBackendIgnoringCase(record: OrgRecord | undefined, roleName: string): Backend | undefined {
-  if (!record) return undefined;
-  const lower = roleName.toLowerCase();
-  return Object.values(record.backends ?? {}).find((b) => b.roleName.toLowerCase() === lower);
-}
+// Keys and the read live in org-record.ts, which has no zod, so the signer can share them.
+export { ORG_SK, auditSk, findBackendIgnoringCase, getOrgRecord, orgPk } from './org-record';
 
 // =============================================================================================
 // The workflow's context: what RecordConfig returns and every later state receives.

@@ -2,6 +2,9 @@
  * AWS SDK clients, built once per container and only when first used. Endpoints come from the
  * standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables, which SDK v3 honours itself:
  * that is how the local stack is reached, with no local branches here.
+ *
+ * Each getter is marked pure, so a bundle keeps only the clients its function uses (the signer has a
+ * 1 MB budget and no business with IAM, Step Functions or EventBridge).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -18,14 +21,14 @@ function lazy<T>(make: () => T): () => T {
   return () => (value ??= make());
 }
 
-export const dynamo = lazy(() =>
+export const dynamo = /* @__PURE__ */ lazy(() =>
   DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
 );
-export const iam = lazy(() => new IAMClient({}));
-export const sts = lazy(() => new STSClient({}));
-export const secretsManager = lazy(() => new SecretsManagerClient({}));
-export const eventBridge = lazy(() => new EventBridgeClient({}));
-export const stepFunctions = lazy(() => new SFNClient({}));
+export const iam = /* @__PURE__ */ lazy(() => new IAMClient({}));
+export const sts = /* @__PURE__ */ lazy(() => new STSClient({}));
+export const secretsManager = /* @__PURE__ */ lazy(() => new SecretsManagerClient({}));
+export const eventBridge = /* @__PURE__ */ lazy(() => new EventBridgeClient({}));
+export const stepFunctions = /* @__PURE__ */ lazy(() => new SFNClient({}));
 
 /** An STS client that signs with the given credentials (the next hop of a role chain). */
 export function stsWith(credentials: AwsCredentials): STSClient {

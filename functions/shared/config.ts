@@ -1,8 +1,10 @@
 /**
  * Function configuration from `process.env`, parsed once at start. A missing or malformed variable
  * fails the cold start with a message naming it, instead of surfacing later as an odd AWS error.
+ *
+ * Deliberately free of zod: every function imports this, and the classic zod build would add ~450 KB to
+ * bundles that have a size budget (the signer's is 1 MB).
  */
-import { z } from 'zod';
 
 export class ConfigurationError extends Error {
   constructor(message: string) {
@@ -11,30 +13,57 @@ export class ConfigurationError extends Error {
   }
 }
 
-/** Parses `env` with `shape`; throws ConfigurationError naming every missing or bad variable. */
-export function loadConfig<S extends z.ZodRawShape>(
-  shape: S,
-  env: Record<string, string | undefined> = process.env,
-): z.infer<z.ZodObject<S>> {
-  const result = z.object(shape).safeParse(env);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => {
-    const name = i.path.join('.');
-    return env[name] === undefined ? `${name} is not set` : `${name}: ${i.message}`;
-  });
-  throw new ConfigurationError(`Bad function configuration: ${problems.join('; ')}`);
+/** How one variable is read: its value, or a problem sentence. */
+export interface VariableSpec<T> {
+  read(raw: string | undefined): { value: T } | { problem: string } | { missing: true };
 }
 
-/** Environment variable helpers: required strings and numbers with defaults. */
+type Shape = Record<string, VariableSpec<unknown>>;
+type Parsed<S extends Shape> = { [K in keyof S]: S[K] extends VariableSpec<infer T> ? T : never };
+
+/** Reads every variable of `shape` from `env`; throws ConfigurationError naming every missing or bad one. */
+export function loadConfig<S extends Shape>(shape: S, env: Record<string, string | undefined> = process.env): Parsed<S> {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(shape)) {
+    const result = spec.read(env[name]);
+    if ('missing' in result) problems.push(`${name} is not set`);
+    else if ('problem' in result) problems.push(`${name}: ${result.problem}`);
+    else out[name] = result.value;
+  }
+  if (problems.length > 0) throw new ConfigurationError(`Bad function configuration: ${problems.join('; ')}`);
+  return out as Parsed<S>;
+}
+
+/** Variable specs: required and optional strings, and whole seconds with a default and bounds. */
 export const env = {
-  string: () => z.string({ error: 'is required' }).min(1, { error: 'must not be empty' }),
-  seconds: (fallback: number) => z.coerce.number().int().min(0).default(fallback),
-  optionalString: () => z.string().min(1).optional(),
+  string: (fallback?: string): VariableSpec<string> => ({
+    read: (raw) =>
+      raw === undefined || raw === ''
+        ? fallback !== undefined
+          ? { value: fallback }
+          : raw === undefined
+            ? { missing: true }
+            : { problem: 'must not be empty' }
+        : { value: raw },
+  }),
+  optionalString: (): VariableSpec<string | undefined> => ({ read: (raw) => ({ value: raw === '' ? undefined : raw }) }),
+  seconds: (fallback: number, bounds: { min?: number; max?: number } = {}): VariableSpec<number> => ({
+    read: (raw) => {
+      if (raw === undefined || raw === '') return { value: fallback };
+      const n = Number(raw);
+      const min = bounds.min ?? 0;
+      const max = bounds.max ?? Number.MAX_SAFE_INTEGER;
+      return Number.isInteger(n) && n >= min && n <= max
+        ? { value: n }
+        : { problem: `must be a whole number of seconds from ${min} to ${max} (got ${JSON.stringify(raw)})` };
+    },
+  }),
 };
 
 /** Variables every function reads. */
 export const commonConfig = {
   AWS_REGION: env.string(),
   TABLE_NAME: env.string(),
-  EVENT_BUS_NAME: env.string().default('default'),
+  EVENT_BUS_NAME: env.string('default'),
 };

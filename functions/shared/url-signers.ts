@@ -20,16 +20,10 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentials } from './credential-broker';
+import { isLoopbackHost } from './rules';
 
-/**
- * A loopback host:port (the local CloudFront edge): the only hosts that get plain http. The same rule as
- * `isLoopbackHost` in validation.ts, repeated here because validation.ts loads zod, whose classic build
- * adds ~450 KB to the signer bundle (over its 1 MB budget); a unit test keeps the two in agreement.
- */
-const LOOPBACK_HOST_RE = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/;
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK_HOST_RE.test(host);
-}
+/** A loopback host:port (the local CloudFront edge): the only hosts that get plain http. */
+export { isLoopbackHost };
 
 // ---------------------------------------------------------------------------------------------
 // Encoding

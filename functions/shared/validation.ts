@@ -6,144 +6,22 @@
  */
 import { z } from 'zod';
 import { ValidationError } from './errors';
+import {
+  bucketProblem,
+  CLOUDFRONT_TTL,
+  cloudFrontHostProblem,
+  findKeyMaterial,
+  keyPairIdProblem,
+  orgIdProblem,
+  prefixProblem,
+  regionProblem,
+  roleArnProblem,
+  roleNameProblem,
+  secretArnProblem,
+  TRUST_DEADLINE,
+} from './rules';
 
-// ---------------------------------------------------------------------------------------------
-// Single-field rules. Each returns a problem sentence, or undefined when the value is fine.
-// ---------------------------------------------------------------------------------------------
-
-const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const UUID_ANY_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Shown in messages: the value, shortened, and never anything that looks like key material. */
-export function shown(value: unknown): string {
-  if (typeof value !== 'string') return JSON.stringify(value) ?? String(value);
-  if (looksLikeKeyMaterial(value)) return '<key material, not shown>';
-  const v = value.length > 64 ? `${value.slice(0, 61)}...` : value;
-  return JSON.stringify(v);
-}
-
-export function orgIdProblem(v: string): string | undefined {
-  if (UUID_LOWER.test(v)) return undefined;
-  if (UUID_ANY_CASE.test(v)) return `must be a lowercase UUID; use ${JSON.stringify(v.toLowerCase())}`;
-  return `must be the org's UUID in lowercase, like 3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a (got ${shown(v)})`;
-}
-
-export const ROLE_NAME_RE = /^[A-Za-z0-9+=,.@_-]{1,10}$/;
-export function roleNameProblem(v: string): string | undefined {
-  if (v.length < 1 || v.length > 10) return `must be 1-10 characters (got ${v.length})`;
-  if (!ROLE_NAME_RE.test(v)) return `may only use letters, digits and + = , . @ _ - (got ${shown(v)})`;
-  return undefined;
-}
-
-const BUCKET_RESERVED_PREFIXES = ['xn--', 'sthree-', 'amzn-s3-demo-'];
-const BUCKET_RESERVED_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'];
-
-/** S3 general-purpose bucket naming rules (aws-facts.md section 3). */
-export function bucketProblem(v: string): string | undefined {
-  if (v.length < 3 || v.length > 63) return `must be 3-63 characters (got ${v.length})`;
-  if (!/^[a-z0-9.-]+$/.test(v)) return `may only use lowercase letters, digits, '.' and '-' (got ${shown(v)})`;
-  if (!/^[a-z0-9]/.test(v) || !/[a-z0-9]$/.test(v)) return `must begin and end with a letter or digit (got ${shown(v)})`;
-  if (v.includes('..')) return `must not contain two adjacent periods (got ${shown(v)})`;
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(v)) return `must not look like an IP address (got ${shown(v)})`;
-  const prefix = BUCKET_RESERVED_PREFIXES.find((p) => v.startsWith(p));
-  if (prefix) return `must not start with the reserved prefix '${prefix}' (got ${shown(v)})`;
-  const suffix = BUCKET_RESERVED_SUFFIXES.find((s) => v.endsWith(s));
-  if (suffix) return `must not end with the reserved suffix '${suffix}' (got ${shown(v)})`;
-  return undefined;
-}
-
-const REGION_RE =
-  /^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso|-isob|-isoe|-isof)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-\d{1,2}$/;
-export function regionProblem(v: string): string | undefined {
-  return REGION_RE.test(v) ? undefined : `must be an AWS region code like eu-west-1 (got ${shown(v)})`;
-}
-
-export const ROLE_ARN_RE = /^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role\/(?:[\x21-\x7E]{1,510}\/)?([\w+=,.@-]{1,64})$/;
-export function roleArnProblem(v: string): string | undefined {
-  if (v.length > 2048) return 'must be at most 2048 characters';
-  if (/:assumed-role\//.test(v))
-    return `must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), not an STS session ARN (got ${shown(v)})`;
-  return ROLE_ARN_RE.test(v)
-    ? undefined
-    : `must be an IAM role ARN like arn:aws:iam::123456789012:role/PeridioBinaries (got ${shown(v)})`;
-}
-
-/** The 12-digit account in an IAM role ARN. Call only on a valid ARN. */
-export function accountOfRoleArn(roleArn: string): string {
-  const m = ROLE_ARN_RE.exec(roleArn);
-  if (!m) throw new ValidationError(`upload.roleArn: ${roleArnProblem(roleArn)}`, ['upload.roleArn']);
-  return m[2]!;
-}
-
-const HOSTNAME_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
-const LOOPBACK_HOST_RE = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/;
-
-/** A loopback host:port: the local CloudFront edge. Plain http is allowed only for these. */
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK_HOST_RE.test(host);
-}
-
-export function cloudFrontHostProblem(v: string): string | undefined {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return `must be a host name only, without a scheme (got ${shown(v)}); drop the "https://"`;
-  if (v.includes('/')) return `must be a host name only, without a path (got ${shown(v)})`;
-  if (isLoopbackHost(v)) return undefined;
-  if (v !== v.toLowerCase()) return `must be lowercase (got ${shown(v)})`;
-  return HOSTNAME_RE.test(v)
-    ? undefined
-    : `must be a domain name like d1234567890.cloudfront.net or cdn.example.com (got ${shown(v)})`;
-}
-
-const KEY_PAIR_ID_RE = /^(K[A-Z0-9]{8,63}|APKA[A-Z0-9]{8,60})$/;
-export function keyPairIdProblem(v: string): string | undefined {
-  if (UUID_ANY_CASE.test(v))
-    return (
-      `looks like a CloudFront key group ID (a UUID). Send the public key ID instead: ` +
-      `CloudFront console > Public keys, the ID like K2JCJMDEHXQW5F (got ${shown(v)})`
-    );
-  return KEY_PAIR_ID_RE.test(v)
-    ? undefined
-    : `must be a CloudFront public key ID like K2JCJMDEHXQW5F (got ${shown(v)})`;
-}
-
-export const SECRET_ARN_RE =
-  /^arn:(aws|aws-cn|aws-us-gov):secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$/;
-export function secretArnProblem(v: string): string | undefined {
-  if (looksLikeKeyMaterial(v))
-    return 'must be the ARN of a Secrets Manager secret holding the key, not the key itself';
-  return SECRET_ARN_RE.test(v)
-    ? undefined
-    : `must be a Secrets Manager secret ARN like arn:aws:secretsmanager:us-east-1:123456789012:secret:name (got ${shown(v)})`;
-}
-
-/** A storage prefix inside the customer's bucket, like "peridio/". */
-export function prefixProblem(v: string): string | undefined {
-  if (Buffer.byteLength(v, 'utf8') > 512) return 'must be at most 512 bytes';
-  if (v.startsWith('/')) return `must not start with '/' (got ${shown(v)})`;
-  if (v.includes('//')) return `must not contain '//' (got ${shown(v)})`;
-  if (v.split('/').some((s) => s === '..' || s === '.')) return `must not contain '.' or '..' segments (got ${shown(v)})`;
-  if (hasControlCharacters(v)) return 'must not contain control characters';
-  return undefined;
-}
-
-// eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
-export function hasControlCharacters(v: string): boolean {
-  return CONTROL_RE.test(v);
-}
-
-/** PEM blocks, bare base64 DER of a private key, or the words PRIVATE KEY. */
-export function looksLikeKeyMaterial(v: string): boolean {
-  return /-----BEGIN [A-Z ]*-----/.test(v) || /PRIVATE KEY/.test(v) || /^MII[A-Za-z0-9+/]{100,}/.test(v.trim());
-}
-
-// ---------------------------------------------------------------------------------------------
-// Bounds
-// ---------------------------------------------------------------------------------------------
-
-/** CloudFront URL lifetime bounds: 60 s to 7 days. */
-export const CLOUDFRONT_TTL = { min: 60, max: 604_800, default: 3600 } as const;
-/** How long the workflow waits for the customer's trust policy. Default 7 days; at most 1 year (Step Functions' limit). */
-export const TRUST_DEADLINE = { min: 1, max: 31_536_000, default: 604_800 } as const;
+export * from './rules';
 
 // ---------------------------------------------------------------------------------------------
 // zod glue
@@ -216,15 +94,6 @@ export type UploadConfigInput = z.infer<typeof uploadConfigSchema>;
 export type DownloadConfigInput = z.infer<typeof downloadConfigSchema>;
 export type OnboardingRequest = z.infer<typeof onboardingRequestSchema>;
 export type ExecutionInput = z.infer<typeof executionInputSchema>;
-
-/** Paths (like `download.privateKey`) at which any string holds key material. */
-export function findKeyMaterial(value: unknown, path = ''): string[] {
-  if (typeof value === 'string') return looksLikeKeyMaterial(value) ? [path || '(input)'] : [];
-  if (Array.isArray(value)) return value.flatMap((v, i) => findKeyMaterial(v, `${path}[${i}]`));
-  if (value && typeof value === 'object')
-    return Object.entries(value).flatMap(([k, v]) => findKeyMaterial(v, path ? `${path}.${k}` : k));
-  return [];
-}
 
 /** Turns zod issues into one ValidationError naming every field and rule. */
 export function toValidationError(error: z.ZodError, root = ''): ValidationError {

@@ -5,100 +5,48 @@
  *
  * Never log the response: presigned S3 URLs carry the session token of the credentials that signed them.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { STSClient } from '@aws-sdk/client-sts';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { CredentialBroker, type AwsCredentials } from '../shared/credential-broker';
+import { dynamo, s3With, secretsManager, sts, stsWith } from '../shared/clients';
+import { commonConfig, env, loadConfig } from '../shared/config';
+import { CredentialBroker } from '../shared/credential-broker';
 import { lambdaHandler } from '../shared/handler';
 import { logger } from '../shared/logger';
 import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from './sign-url';
 
-/**
- * Same name as config.ts's ConfigurationError. The signer does not import config.ts or clients.ts:
- * config.ts loads classic zod (~450 KB minified) and clients.ts constructs every service's client (IAM,
- * SFN, EventBridge: ~220 KB), which together would put the signer bundle over its 1 MB budget. The
- * clients below are built exactly as clients.ts builds them.
- */
-export class ConfigurationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigurationError';
-  }
-}
-
-export interface SignerConfig {
-  AWS_REGION: string;
-  TABLE_NAME: string;
-  DEFAULT_BUCKET: string;
-  DEFAULT_BUCKET_REGION: string;
-  DEFAULT_SIGNER_ROLE_ARN: string;
-  /** How long an org's route (one GetItem) is reused. Default 30, 0-3600. */
-  CONFIG_CACHE_TTL_SECONDS: number;
-  /**
-   * Credentials with fewer seconds left are refreshed. Default 900, 60-3000: it must stay well under the
-   * 1 h chained-session cap, or every call would refresh; it is also the shortest life a fresh S3 URL can
-   * get from clamping.
-   */
-  CREDENTIAL_REFRESH_THRESHOLD_SECONDS: number;
-}
-
-/** Parses the signer's environment; throws ConfigurationError naming every missing or bad variable. */
-export function loadSignerConfig(processEnv: Record<string, string | undefined> = process.env): SignerConfig {
-  const problems: string[] = [];
-  const required = (name: string): string => {
-    const v = processEnv[name];
-    if (v === undefined) problems.push(`${name} is not set`);
-    else if (v === '') problems.push(`${name}: must not be empty`);
-    return v ?? '';
-  };
-  const seconds = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = processEnv[name];
-    if (raw === undefined || raw === '') return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) problems.push(`${name}: must be a whole number of seconds from ${min} to ${max} (got ${JSON.stringify(raw)})`);
-    return n;
-  };
-  const config: SignerConfig = {
-    AWS_REGION: required('AWS_REGION'),
-    TABLE_NAME: required('TABLE_NAME'),
-    DEFAULT_BUCKET: required('DEFAULT_BUCKET'),
-    DEFAULT_BUCKET_REGION: required('DEFAULT_BUCKET_REGION'),
-    DEFAULT_SIGNER_ROLE_ARN: required('DEFAULT_SIGNER_ROLE_ARN'),
-    CONFIG_CACHE_TTL_SECONDS: seconds('CONFIG_CACHE_TTL_SECONDS', 30, 0, 3600),
-    CREDENTIAL_REFRESH_THRESHOLD_SECONDS: seconds('CREDENTIAL_REFRESH_THRESHOLD_SECONDS', 900, 60, 3000),
-  };
-  if (problems.length > 0) throw new ConfigurationError(`Bad function configuration: ${problems.join('; ')}`);
-  return config;
-}
-
-/** An S3 client for multipart calls; WHEN_REQUIRED keeps x-amz-checksum-* out (as clients.ts s3With). */
-export function s3ClientWith(region: string, credentials: AwsCredentials): S3Client {
-  return new S3Client({
-    region,
-    credentials,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+/** The signer's environment. Throws ConfigurationError naming every missing or bad variable. */
+export function loadSignerConfig(processEnv: Record<string, string | undefined> = process.env) {
+  return loadConfig(
+    {
+      ...commonConfig,
+      DEFAULT_BUCKET: env.string(),
+      DEFAULT_BUCKET_REGION: env.string(),
+      DEFAULT_SIGNER_ROLE_ARN: env.string(),
+      /** How long an org's route (one GetItem) is reused. */
+      CONFIG_CACHE_TTL_SECONDS: env.seconds(30, { min: 0, max: 3600 }),
+      /**
+       * Credentials with fewer seconds left are refreshed. It must stay well under the 1 h chained-session
+       * cap, or every call would refresh; it is also the shortest life a fresh S3 URL can get from clamping.
+       */
+      CREDENTIAL_REFRESH_THRESHOLD_SECONDS: env.seconds(900, { min: 60, max: 3000 }),
+    },
+    processEnv,
+  );
 }
 
 /** The production dependencies, from `process.env`. Endpoints come from AWS_ENDPOINT_URL_* as everywhere. */
 export function signerDepsFromEnv(processEnv: Record<string, string | undefined> = process.env): SignerDeps {
   const config = loadSignerConfig(processEnv);
   const clock = () => new Date();
-  const sts = new STSClient({});
   return {
-    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+    ddb: dynamo(),
     tableName: config.TABLE_NAME,
-    secrets: new SecretsManagerClient({}),
+    secrets: secretsManager(),
     broker: new CredentialBroker({
-      sts: () => sts,
-      stsWith: (credentials) => new STSClient({ credentials }),
+      sts,
+      stsWith,
       clock,
       refreshThresholdSeconds: config.CREDENTIAL_REFRESH_THRESHOLD_SECONDS,
     }),
-    s3With: s3ClientWith,
+    s3With,
     clock,
     settings: {
       defaultBucket: config.DEFAULT_BUCKET,

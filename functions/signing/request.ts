@@ -6,35 +6,13 @@
  * The rules that need the org's storage prefix (a key is at most 1024 UTF-8 bytes *after* prefixing) are
  * checked by `checkPrefixedKeys` once the route is known, still before anything is signed.
  *
- * Why `zod/mini` and local copies of two rules from validation.ts: the classic `zod` build costs ~450 KB
- * minified whatever is used of it, which would put the signer bundle over its 1 MB budget. `zod/mini` is
- * tree-shakable (~25 KB here). validation.ts loads classic zod, so its `orgIdProblem` and control-character
- * rule are repeated below; a unit test checks they agree with the originals.
+ * Why `zod/mini`, and the rules from rules.ts rather than validation.ts: the classic `zod` build costs
+ * ~450 KB minified whatever is used of it, which would put the signer bundle over its 1 MB budget.
+ * `zod/mini` is tree-shakable (~25 KB here).
  */
 import * as z from 'zod/mini';
 import { ValidationError } from '../shared/errors';
-
-const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const UUID_ANY_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
-
-/** Shown in messages: the value, shortened. */
-function shown(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 61)}...` : value);
-}
-
-/** Same rule and wording as validation.ts `orgIdProblem`. */
-export function orgIdProblem(v: string): string | undefined {
-  if (UUID_LOWER.test(v)) return undefined;
-  if (UUID_ANY_CASE.test(v)) return `must be a lowercase UUID; use ${JSON.stringify(v.toLowerCase())}`;
-  return `must be the org's UUID in lowercase, like 3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a (got ${shown(v)})`;
-}
-
-/** Same rule as validation.ts `hasControlCharacters` (C0, DEL, C1). */
-export function hasControlCharacters(v: string): boolean {
-  return CONTROL_RE.test(v);
-}
+import { hasControlCharacters, orgIdProblem, shown } from '../shared/rules';
 
 export const OPERATIONS = ['download', 'upload', 'multipart-start', 'multipart-complete', 'multipart-abort'] as const;
 export type Operation = (typeof OPERATIONS)[number];

@@ -7,28 +7,11 @@
  * time, and at one GetItem per org per 30 s per container the table cost is negligible. Concurrent
  * misses for the same org share one GetItem.
  */
-import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DownloadConfig, OrgRecord } from '../shared/backend-records';
-import { BackendNotFoundError, asTransientOr } from '../shared/errors';
+import { BackendNotFoundError } from '../shared/errors';
+import { getOrgRecord } from '../shared/org-record';
 import { defaultStoragePrefix } from '../shared/identifiers';
-
-/**
- * The org's record (pk `ORG#<orgId>`, sk `BACKENDS`), or undefined. This is backend-records.ts
- * `getOrgRecord`, repeated: backend-records.ts now loads classic zod for its mutations, which would cost
- * the signer bundle ~450 KB and put it over its 1 MB budget. Only the types are imported from there
- * (erased at build); a unit test checks both readers ask DynamoDB the same thing.
- * Throws TransientError on throttling and 5xx.
- */
-export async function readOrgRecord(ddb: DynamoDBDocumentClient, tableName: string, orgId: string): Promise<OrgRecord | undefined> {
-  try {
-    const out = await ddb.send(
-      new GetCommand({ TableName: tableName, Key: { pk: `ORG#${orgId}`, sk: 'BACKENDS' }, ConsistentRead: true }),
-    );
-    return out.Item as OrgRecord | undefined;
-  } catch (err) {
-    throw asTransientOr(err, 'DynamoDB GetItem');
-  }
-}
 
 export interface DefaultRoute {
   storage: 'default';
@@ -132,7 +115,7 @@ export class RouteCache {
     const next: RouteEntry = entry ?? { fetchedAtMs: 0 };
     this.entries.set(orgId, next);
     this.getItemCalls += 1;
-    const inflight = readOrgRecord(this.deps.ddb, this.deps.tableName, orgId).then(
+    const inflight = getOrgRecord(this.deps.ddb, this.deps.tableName, orgId).then(
       (record) => {
         const route = routeFor(orgId, record, this.deps.defaults);
         next.route = route;

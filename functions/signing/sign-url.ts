@@ -51,12 +51,10 @@ import {
   type SignRequest,
 } from './request';
 import { RouteCache, type CustomRoute, type Route } from './routing';
+import { CLOUDFRONT_TTL } from '../shared/rules';
 
-/**
- * CloudFront URL lifetime: 60 s to 7 days, default 3600 s. The same bounds as validation.ts
- * `CLOUDFRONT_TTL` (repeated to keep classic zod out of the signer bundle; a unit test compares them).
- */
-export const CLOUDFRONT_TTL = { min: 60, max: 604_800, default: 3600 } as const;
+/** CloudFront URL lifetime: 60 s to 7 days, default 3600 s (the same bounds onboarding validates). */
+export { CLOUDFRONT_TTL };
 
 /** Default S3 URL lifetime when the request names none. */
 export const DEFAULT_S3_TTL_SECONDS = 900;
