@@ -27,6 +27,12 @@ export interface CliIo {
   trustPolicyWaitMs?: number;
   /** Receives each command's result (what --json would print), for the demo. */
   onResult?: (command: string, result: unknown) => void;
+  /**
+   * While a command waits on something that keeps running without it (`--follow`), what Ctrl-C should
+   * print before the process exits. Returns the function that removes the handler. Only the real
+   * process (cli/main.ts `main`) sets it.
+   */
+  onInterrupt?: (message: () => string) => () => void;
   /** Resolves when a foreground command (`local`) should stop. Defaults to SIGINT/SIGTERM. */
   untilStopped?: () => Promise<void>;
 }

@@ -202,6 +202,14 @@ export async function main(argv = process.argv.slice(2)): Promise<never> {
     stderr: process.stderr,
     isTTY: Boolean(process.stdout.isTTY),
     columns: process.stdout.columns,
+    onInterrupt: (message) => {
+      const onSigint = () => {
+        process.stdout.write(message());
+        process.exit(130);
+      };
+      process.once('SIGINT', onSigint);
+      return () => process.off('SIGINT', onSigint);
+    },
   });
   process.exit(code);
 }

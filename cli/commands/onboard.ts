@@ -373,6 +373,29 @@ export async function follow(
   io: CliIo,
   print: boolean,
 ): Promise<FollowOutcome> {
+  // Ctrl-C stops watching, not the onboarding: say so, so nobody restarts it in a panic.
+  const removeInterrupt = io.onInterrupt?.(
+    () =>
+      `\nStopped following. The onboarding keeps running on its own.\n` +
+      `  where it is:  binary-backends status --org ${orgId}\n` +
+      `  follow again: binary-backends onboard <same flags> --follow\n`,
+  );
+  try {
+    return await followLoop(clients, table, orgId, roleName, executionArn, io, print);
+  } finally {
+    removeInterrupt?.();
+  }
+}
+
+async function followLoop(
+  clients: AwsClients,
+  table: string,
+  orgId: string,
+  roleName: string,
+  executionArn: string,
+  io: CliIo,
+  print: boolean,
+): Promise<FollowOutcome> {
   const style = styleFor(io);
   const clock = io.clock ?? (() => new Date());
   const sleep = io.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));

@@ -319,8 +319,23 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
       .resolves({ Item: record('ACTIVE', 2) });
     m.sfn.on(DescribeExecutionCommand).resolvesOnce({ status: 'RUNNING' }).resolves({ status: 'SUCCEEDED' });
     m.sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(1, 'Wait', 'WaitForTrust', 0)] });
-    const c = capture(ENV, { isTTY: true, clock: () => new Date('2026-01-01T00:00:10.000Z'), sleep: async () => undefined });
+    let onCtrlC = '';
+    let handlerRemoved = false;
+    const c = capture(ENV, {
+      isTTY: true,
+      clock: () => new Date('2026-01-01T00:00:10.000Z'),
+      sleep: async () => undefined,
+      onInterrupt: (message) => {
+        onCtrlC = message();
+        return () => {
+          handlerRemoved = true;
+        };
+      },
+    });
     expect(await runCli(['onboard', ...GOOD, '--follow'], c.io)).toBe(0);
+    // Ctrl-C while following would have said that the onboarding keeps running.
+    expect(onCtrlC).toContain('The onboarding keeps running on its own');
+    expect(handlerRemoved).toBe(true);
     expect(c.stdout()).toContain('\r\u001b[K');
     expect(c.stdout()).toContain('\u001b[32m');
     expect(c.stdout()).toContain('already running');
