@@ -397,6 +397,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       DEFAULT_BUCKET,
       DEFAULT_BUCKET_REGION: REGION,
       DEFAULT_SIGNER_ROLE_ARN: signerRole.arn,
+      // The handlers run in this process, so their stdout is the terminal of whoever runs the stack (or the
+      // demo), not CloudWatch: no embedded-metric lines there. Pass functionEnv to turn them back on.
+      POWERTOOLS_METRICS_DISABLED: 'true',
       ...opts.functionEnv,
     };
 
