@@ -64,7 +64,7 @@ export function requireEnv<K extends string>(env: Env, names: readonly K[]): Rec
     throw new UsageError(
       `Missing environment variable${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}.\n` +
         'For the local stack: set -a; . .local/aws.env; set +a   (start it with: npm start)\n' +
-        'For a deployed stage: export the stack outputs (see docs/readme/cli.md, "Pointing the CLI at a deployed stage").',
+        'For a deployed stage: export the stack outputs (see docs/cli.md, "Pointing the CLI at a deployed stage").',
     );
   }
   return out;

@@ -2,7 +2,7 @@
  * The whole system on one machine: `startLocalStack()` starts every stand-in on 127.0.0.1, creates the
  * platform's resources, writes the `.local/aws.env` contract file, and sets the function runtime
  * environment in `process.env` for the real handlers, which run in this process. See
- * docs/readme/local-stack.md for the picture, the ports and each stand-in's coverage and limits.
+ * docs/local-stack.md for the picture, the ports and each stand-in's coverage and limits.
  *
  * One stack per process: the handlers read `process.env`, which is process-wide.
  */
@@ -374,6 +374,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       BINARY_BACKENDS_CLOUDFRONT_EDGE: edge,
       BINARY_BACKENDS_SECRET_PREFIX: SECRET_PREFIX,
       BINARY_BACKENDS_EVENT_BUS: EVENT_BUS_NAME,
+      // How long WaitForTrust really pauses here (CheckTrust records nextCheckAt on the production schedule),
+      // so a CLI in another shell counts down to the real next check.
+      BINARY_BACKENDS_LOCAL_WAIT_FOR_TRUST_MS: String(opts.waitTimeOverridesMs?.WaitForTrust ?? opts.waitForTrustMs ?? 2000),
       // Quiets SDK v3's "Node 20 support ends" notice in every CLI or script that loads this file.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };

@@ -6,7 +6,7 @@
  * …), several statements, and an explicit Deny wins. A caller that is itself an assumed-role session is
  * role chaining: DurationSeconds > 3600 is a ValidationError, like AWS. When the caller's role has inline
  * policies, they must also allow sts:AssumeRole on the target (identity side); a role without any inline
- * policy is not checked (see docs/readme/local-stack.md, "Limits").
+ * policy is not checked (see docs/local-stack.md, "Limits").
  *
  * Issued keys go into the key registry (and from there into s3rver's) and stop working at Expiration.
  */

@@ -39,7 +39,7 @@ const STAGE = 'dev';
 const PLATFORM_ROLES = 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/binary_backend_*';
 const SECRETS = 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:binary-backends/dev/cloudfront/*';
 const BOUNDARY = { Ref: 'PlatformRoleBoundary' };
-/** Statements allowed to use Resource "*", each commented in the YAML and explained in docs/readme/deploy.md. */
+/** Statements allowed to use Resource "*", each commented in the YAML and explained in docs/deploy.md. */
 const RESOURCE_STAR_EXCEPTIONS: Record<string, RegExp> = {
   XRayRequiresResourceStar: /^xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)$/,
   LogDeliveryRequiresResourceStar:
@@ -398,13 +398,13 @@ describe('Deploy: IAM', () => {
   it('uses Resource "*" only for the documented exceptions, where AWS has no resource-level permissions', () => {
     const star = statements.filter((s) => s.Resource.includes('*'));
     expect(star.length).toBeGreaterThan(0); // the state machine's log delivery at least
-    const doc = readFileSync(join(repoRoot, 'docs/readme/deploy.md'), 'utf8');
+    const doc = readFileSync(join(repoRoot, 'docs/deploy.md'), 'utf8');
     for (const s of star) {
       const rule = RESOURCE_STAR_EXCEPTIONS[s.Sid ?? ''];
       expect(rule, `${s.owner}: ${s.Sid ?? '(no Sid)'} uses Resource "*"`).toBeDefined();
       expect(s.Effect).toBe('Allow');
       for (const a of s.Action) expect(a, `${s.owner} ${s.Sid}`).toMatch(rule!);
-      expect(doc, `docs/readme/deploy.md explains ${s.Sid}`).toContain(s.Sid);
+      expect(doc, `docs/deploy.md explains ${s.Sid}`).toContain(s.Sid);
     }
   });
 
