@@ -152,3 +152,37 @@ export function findKeyMaterial(value: unknown, path = ''): string[] {
     return Object.entries(value).flatMap(([k, v]) => findKeyMaterial(v, path ? `${path}.${k}` : k));
   return [];
 }
+
+/** The parts of a zod issue (classic or mini: both share zod's core issue shape) that messages need. */
+export interface SchemaIssue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  input?: unknown;
+  keys?: string[];
+}
+
+/**
+ * One ValidationError naming every field and rule: `upload.bucket: must ...; extra: is not a known field`.
+ * `root` prefixes every field path.
+ */
+export function issuesToValidationError(issues: readonly SchemaIssue[], root = ''): ValidationError {
+  const fields: string[] = [];
+  const parts: string[] = [];
+  for (const issue of issues) {
+    const base = [root, ...issue.path.map(String)].filter(Boolean).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys ?? []) {
+        const field = base ? `${base}.${key}` : key;
+        fields.push(field);
+        parts.push(`${field}: is not a known field`);
+      }
+      continue;
+    }
+    const field = base || '(input)';
+    fields.push(field);
+    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+    parts.push(`${field}: ${message}`);
+  }
+  return new ValidationError(parts.join('; '), fields);
+}

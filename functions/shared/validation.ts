@@ -11,6 +11,7 @@ import {
   CLOUDFRONT_TTL,
   cloudFrontHostProblem,
   findKeyMaterial,
+  issuesToValidationError,
   keyPairIdProblem,
   orgIdProblem,
   prefixProblem,
@@ -97,25 +98,7 @@ export type ExecutionInput = z.infer<typeof executionInputSchema>;
 
 /** Turns zod issues into one ValidationError naming every field and rule. */
 export function toValidationError(error: z.ZodError, root = ''): ValidationError {
-  const fields: string[] = [];
-  const parts: string[] = [];
-  for (const issue of error.issues) {
-    const base = [root, ...issue.path.map(String)].filter(Boolean).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
-        const field = base ? `${base}.${key}` : key;
-        fields.push(field);
-        parts.push(`${field}: is not a known field`);
-      }
-      continue;
-    }
-    const field = base || '(input)';
-    fields.push(field);
-    const message =
-      issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-    parts.push(`${field}: ${message}`);
-  }
-  return new ValidationError(parts.join('; '), fields);
+  return issuesToValidationError(error.issues, root);
 }
 
 /**

@@ -12,7 +12,7 @@
  */
 import * as z from 'zod/mini';
 import { ValidationError } from '../shared/errors';
-import { hasControlCharacters, orgIdProblem, shown } from '../shared/rules';
+import { hasControlCharacters, issuesToValidationError, orgIdProblem, shown } from '../shared/rules';
 
 export const OPERATIONS = ['download', 'upload', 'multipart-start', 'multipart-complete', 'multipart-abort'] as const;
 export type Operation = (typeof OPERATIONS)[number];
@@ -149,28 +149,6 @@ export function parseSignRequest(input: unknown): SignRequest {
   const result = signRequestSchema.safeParse(input, { reportInput: true });
   if (!result.success) throw issuesToValidationError(result.error.issues);
   return result.data;
-}
-
-/** zod issues as one ValidationError: `field: rule` for each, like validation.ts `toValidationError`. */
-function issuesToValidationError(issues: readonly z.core.$ZodIssue[]): ValidationError {
-  const fields: string[] = [];
-  const parts: string[] = [];
-  for (const issue of issues) {
-    const base = issue.path.map(String).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
-        const field = base ? `${base}.${key}` : key;
-        fields.push(field);
-        parts.push(`${field}: is not a known field`);
-      }
-      continue;
-    }
-    const field = base || '(input)';
-    fields.push(field);
-    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-    parts.push(`${field}: ${message}`);
-  }
-  return new ValidationError(parts.join('; '), fields);
 }
 
 /**
