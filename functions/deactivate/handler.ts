@@ -1,15 +1,11 @@
 /** Deactivate Lambda: middy glue around `deactivate` (see deactivate.ts). */
 import { commonConfig, loadConfig } from '../shared/config';
 import { dynamo, eventBridge } from '../shared/clients';
-import { lambdaHandler } from '../shared/handler';
+import { handlerFor, once } from '../shared/handler';
 import { deactivate, type DeactivateDeps, type DeactivateResult } from './deactivate';
 
-export function createHandler(deps: DeactivateDeps | (() => DeactivateDeps)) {
-  const resolve = typeof deps === 'function' ? deps : () => deps;
-  return lambdaHandler<unknown, DeactivateResult>(async (event) => deactivate(event, resolve()));
-}
+export const createHandler = handlerFor<DeactivateDeps, DeactivateResult>((event, deps) => deactivate(event, deps));
 
-let defaults: DeactivateDeps | undefined;
 function defaultDeps(): DeactivateDeps {
   const config = loadConfig(commonConfig);
   return {
@@ -20,4 +16,4 @@ function defaultDeps(): DeactivateDeps {
   };
 }
 
-export const handler = createHandler(() => (defaults ??= defaultDeps()));
+export const handler = createHandler(once(defaultDeps));

@@ -19,3 +19,24 @@ export function lambdaHandler<Event, Result>(fn: (event: Event, context: Context
     })
     .handler(fn);
 }
+
+/**
+ * `createHandler` for a domain function `run(event, deps)`: given the dependencies (tests, the local
+ * stack) or a function that makes them (the deployed handler, see `once`), a middy handler calling `run`.
+ */
+export function handlerFor<Deps extends object, Result>(run: (event: unknown, deps: Deps) => Promise<Result>) {
+  return (deps: Deps | (() => Deps)) => {
+    const resolve = typeof deps === 'function' ? deps : () => deps;
+    return lambdaHandler<unknown, Result>(async (event) => run(event, resolve()));
+  };
+}
+
+/**
+ * `make()` on the first call only. The deployed handlers read their configuration on the first
+ * invocation (so importing a handler module needs no environment) and keep it, with their clients and
+ * caches, for the container's life.
+ */
+export function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}

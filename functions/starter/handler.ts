@@ -1,15 +1,11 @@
 /** Starter Lambda: middy glue around `startOnboarding` (see starter.ts). CLI invoke or EventBridge event. */
 import { commonConfig, env, loadConfig } from '../shared/config';
 import { dynamo, stepFunctions } from '../shared/clients';
-import { lambdaHandler } from '../shared/handler';
+import { handlerFor, once } from '../shared/handler';
 import { startOnboarding, type StartResult, type StarterDeps } from './starter';
 
-export function createHandler(deps: StarterDeps | (() => StarterDeps)) {
-  const resolve = typeof deps === 'function' ? deps : () => deps;
-  return lambdaHandler<unknown, StartResult>(async (event) => startOnboarding(event, resolve()));
-}
+export const createHandler = handlerFor<StarterDeps, StartResult>((event, deps) => startOnboarding(event, deps));
 
-let defaults: StarterDeps | undefined;
 function defaultDeps(): StarterDeps {
   const config = loadConfig({ ...commonConfig, STATE_MACHINE_ARN: env.string() });
   return {
@@ -20,4 +16,4 @@ function defaultDeps(): StarterDeps {
   };
 }
 
-export const handler = createHandler(() => (defaults ??= defaultDeps()));
+export const handler = createHandler(once(defaultDeps));

@@ -1,16 +1,12 @@
 /** Activate Lambda: middy glue around `activate` (see activate.ts). */
 import { commonConfig, loadConfig } from '../../shared/config';
 import { dynamo, eventBridge, iam } from '../../shared/clients';
-import { lambdaHandler } from '../../shared/handler';
+import { handlerFor, once } from '../../shared/handler';
 import { parseStepInput } from '../../shared/backend-records';
 import { activate, type ActivateDeps, type ActivationResult } from './activate';
 
-export function createHandler(deps: ActivateDeps | (() => ActivateDeps)) {
-  const resolve = typeof deps === 'function' ? deps : () => deps;
-  return lambdaHandler<unknown, ActivationResult>(async (event) => activate(parseStepInput(event), resolve()));
-}
+export const createHandler = handlerFor<ActivateDeps, ActivationResult>((event, deps) => activate(parseStepInput(event), deps));
 
-let defaults: ActivateDeps | undefined;
 function defaultDeps(): ActivateDeps {
   const config = loadConfig(commonConfig);
   return {
@@ -22,4 +18,4 @@ function defaultDeps(): ActivateDeps {
   };
 }
 
-export const handler = createHandler(() => (defaults ??= defaultDeps()));
+export const handler = createHandler(once(defaultDeps));

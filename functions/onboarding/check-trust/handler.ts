@@ -1,16 +1,12 @@
 /** CheckTrust Lambda: middy glue around `checkTrust` (see check-trust.ts). */
 import { commonConfig, env, loadConfig } from '../../shared/config';
 import { dynamo, sts, stsWith } from '../../shared/clients';
-import { lambdaHandler } from '../../shared/handler';
+import { handlerFor, once } from '../../shared/handler';
 import { parseStepInput, type TrustCheckResult } from '../../shared/backend-records';
 import { checkTrust, type CheckTrustDeps } from './check-trust';
 
-export function createHandler(deps: CheckTrustDeps | (() => CheckTrustDeps)) {
-  const resolve = typeof deps === 'function' ? deps : () => deps;
-  return lambdaHandler<unknown, TrustCheckResult>(async (event) => checkTrust(parseStepInput(event), resolve()));
-}
+export const createHandler = handlerFor<CheckTrustDeps, TrustCheckResult>((event, deps) => checkTrust(parseStepInput(event), deps));
 
-let defaults: CheckTrustDeps | undefined;
 function defaultDeps(): CheckTrustDeps {
   const config = loadConfig({
     ...commonConfig,
@@ -28,4 +24,4 @@ function defaultDeps(): CheckTrustDeps {
   };
 }
 
-export const handler = createHandler(() => (defaults ??= defaultDeps()));
+export const handler = createHandler(once(defaultDeps));

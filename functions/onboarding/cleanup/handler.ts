@@ -5,19 +5,15 @@
  */
 import { s3With, sts, stsWith } from '../../shared/clients';
 import { CredentialBroker } from '../../shared/credential-broker';
-import { lambdaHandler } from '../../shared/handler';
+import { handlerFor, once } from '../../shared/handler';
 import { cleanup, type CleanupDeps, type CleanupResult } from './cleanup';
 
-export function createHandler(deps: CleanupDeps | (() => CleanupDeps)) {
-  const resolve = typeof deps === 'function' ? deps : () => deps;
-  return lambdaHandler<unknown, CleanupResult>(async (event) => cleanup(event, resolve()));
-}
+export const createHandler = handlerFor<CleanupDeps, CleanupResult>((event, deps) => cleanup(event, deps));
 
-let defaults: CleanupDeps | undefined;
 function defaultDeps(): CleanupDeps {
   const clock = () => new Date();
   const broker = new CredentialBroker({ sts, stsWith, clock });
   return { customerCredentials: (chain) => broker.customerCredentials(chain), s3: s3With, clock };
 }
 
-export const handler = createHandler(() => (defaults ??= defaultDeps()));
+export const handler = createHandler(once(defaultDeps));

@@ -2,16 +2,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { commonConfig, env, loadConfig } from '../../shared/config';
 import { dynamo, eventBridge, iam } from '../../shared/clients';
-import { lambdaHandler } from '../../shared/handler';
+import { handlerFor, once } from '../../shared/handler';
 import { parseStepInput, type PlatformRoleResult } from '../../shared/backend-records';
 import { createPlatformRole, type CreatePlatformRoleDeps } from './create-platform-role';
 
-export function createHandler(deps: CreatePlatformRoleDeps | (() => CreatePlatformRoleDeps)) {
-  const resolve = typeof deps === 'function' ? deps : () => deps;
-  return lambdaHandler<unknown, PlatformRoleResult>(async (event) => createPlatformRole(parseStepInput(event), resolve()));
-}
+export const createHandler = handlerFor<CreatePlatformRoleDeps, PlatformRoleResult>((event, deps) => createPlatformRole(parseStepInput(event), deps));
 
-let defaults: CreatePlatformRoleDeps | undefined;
 function defaultDeps(): CreatePlatformRoleDeps {
   const config = loadConfig({
     ...commonConfig,
@@ -38,4 +34,4 @@ function defaultDeps(): CreatePlatformRoleDeps {
   };
 }
 
-export const handler = createHandler(() => (defaults ??= defaultDeps()));
+export const handler = createHandler(once(defaultDeps));

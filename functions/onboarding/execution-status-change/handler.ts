@@ -1,19 +1,15 @@
 /** Status-change rule Lambda: middy glue around `executionStatusChange` (see execution-status-change.ts). */
 import { commonConfig, loadConfig } from '../../shared/config';
 import { dynamo, eventBridge } from '../../shared/clients';
-import { lambdaHandler } from '../../shared/handler';
+import { handlerFor, once } from '../../shared/handler';
 import {
   executionStatusChange,
   type ExecutionStatusChangeDeps,
   type ExecutionStatusChangeResult,
 } from './execution-status-change';
 
-export function createHandler(deps: ExecutionStatusChangeDeps | (() => ExecutionStatusChangeDeps)) {
-  const resolve = typeof deps === 'function' ? deps : () => deps;
-  return lambdaHandler<unknown, ExecutionStatusChangeResult>(async (event) => executionStatusChange(event, resolve()));
-}
+export const createHandler = handlerFor<ExecutionStatusChangeDeps, ExecutionStatusChangeResult>((event, deps) => executionStatusChange(event, deps));
 
-let defaults: ExecutionStatusChangeDeps | undefined;
 function defaultDeps(): ExecutionStatusChangeDeps {
   const config = loadConfig(commonConfig);
   return {
@@ -24,4 +20,4 @@ function defaultDeps(): ExecutionStatusChangeDeps {
   };
 }
 
-export const handler = createHandler(() => (defaults ??= defaultDeps()));
+export const handler = createHandler(once(defaultDeps));

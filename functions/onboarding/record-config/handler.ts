@@ -1,16 +1,12 @@
 /** RecordConfig Lambda: middy glue around `recordConfig` (see record-config.ts). */
 import { commonConfig, env, loadConfig } from '../../shared/config';
 import { dynamo, stepFunctions } from '../../shared/clients';
-import { lambdaHandler } from '../../shared/handler';
+import { handlerFor, once } from '../../shared/handler';
 import type { OnboardingContext } from '../../shared/backend-records';
 import { recordConfig, type RecordConfigDeps } from './record-config';
 
-export function createHandler(deps: RecordConfigDeps | (() => RecordConfigDeps)) {
-  const resolve = typeof deps === 'function' ? deps : () => deps;
-  return lambdaHandler<unknown, OnboardingContext>(async (event) => recordConfig(event, resolve()));
-}
+export const createHandler = handlerFor<RecordConfigDeps, OnboardingContext>((event, deps) => recordConfig(event, deps));
 
-let defaults: RecordConfigDeps | undefined;
 function defaultDeps(): RecordConfigDeps {
   const config = loadConfig({ ...commonConfig, PLATFORM_ACCOUNT_ID: env.optionalString() });
   return {
@@ -21,4 +17,4 @@ function defaultDeps(): RecordConfigDeps {
   };
 }
 
-export const handler = createHandler(() => (defaults ??= defaultDeps()));
+export const handler = createHandler(once(defaultDeps));

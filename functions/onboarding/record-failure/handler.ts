@@ -1,15 +1,11 @@
 /** RecordFailure Lambda: middy glue around `recordFailure` (see record-failure.ts). Takes any input. */
 import { commonConfig, loadConfig } from '../../shared/config';
 import { dynamo, eventBridge } from '../../shared/clients';
-import { lambdaHandler } from '../../shared/handler';
+import { handlerFor, once } from '../../shared/handler';
 import { recordFailure, type RecordFailureDeps, type RecordFailureResult } from './record-failure';
 
-export function createHandler(deps: RecordFailureDeps | (() => RecordFailureDeps)) {
-  const resolve = typeof deps === 'function' ? deps : () => deps;
-  return lambdaHandler<unknown, RecordFailureResult>(async (event) => recordFailure(event, resolve()));
-}
+export const createHandler = handlerFor<RecordFailureDeps, RecordFailureResult>((event, deps) => recordFailure(event, deps));
 
-let defaults: RecordFailureDeps | undefined;
 function defaultDeps(): RecordFailureDeps {
   const config = loadConfig(commonConfig);
   return {
@@ -20,4 +16,4 @@ function defaultDeps(): RecordFailureDeps {
   };
 }
 
-export const handler = createHandler(() => (defaults ??= defaultDeps()));
+export const handler = createHandler(once(defaultDeps));

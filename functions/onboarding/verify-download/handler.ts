@@ -5,17 +5,13 @@
 import { commonConfig, loadConfig } from '../../shared/config';
 import { dynamo, secretsManager, sts, stsWith } from '../../shared/clients';
 import { CredentialBroker } from '../../shared/credential-broker';
-import { lambdaHandler } from '../../shared/handler';
+import { handlerFor, once } from '../../shared/handler';
 import { parseStepInput } from '../../shared/backend-records';
 import { recorderFor } from '../verify-upload/canary';
 import { cloudFrontKeyLoader, verifyDownload, type VerifyDownloadDeps, type VerifyDownloadResult } from './verify-download';
 
-export function createHandler(deps: VerifyDownloadDeps | (() => VerifyDownloadDeps)) {
-  const resolve = typeof deps === 'function' ? deps : () => deps;
-  return lambdaHandler<unknown, VerifyDownloadResult>(async (event) => verifyDownload(parseStepInput(event), resolve()));
-}
+export const createHandler = handlerFor<VerifyDownloadDeps, VerifyDownloadResult>((event, deps) => verifyDownload(parseStepInput(event), deps));
 
-let defaults: VerifyDownloadDeps | undefined;
 function defaultDeps(): VerifyDownloadDeps {
   const config = loadConfig(commonConfig);
   const clock = () => new Date();
@@ -29,4 +25,4 @@ function defaultDeps(): VerifyDownloadDeps {
   };
 }
 
-export const handler = createHandler(() => (defaults ??= defaultDeps()));
+export const handler = createHandler(once(defaultDeps));

@@ -5,17 +5,13 @@
 import { commonConfig, loadConfig } from '../../shared/config';
 import { dynamo, s3With, sts, stsWith } from '../../shared/clients';
 import { CredentialBroker } from '../../shared/credential-broker';
-import { lambdaHandler } from '../../shared/handler';
+import { handlerFor, once } from '../../shared/handler';
 import { parseStepInput } from '../../shared/backend-records';
 import { recorderFor, type VerifyUploadResult } from './canary';
 import { verifyUpload, type VerifyUploadDeps } from './verify-upload';
 
-export function createHandler(deps: VerifyUploadDeps | (() => VerifyUploadDeps)) {
-  const resolve = typeof deps === 'function' ? deps : () => deps;
-  return lambdaHandler<unknown, VerifyUploadResult>(async (event) => verifyUpload(parseStepInput(event), resolve()));
-}
+export const createHandler = handlerFor<VerifyUploadDeps, VerifyUploadResult>((event, deps) => verifyUpload(parseStepInput(event), deps));
 
-let defaults: VerifyUploadDeps | undefined;
 function defaultDeps(): VerifyUploadDeps {
   const config = loadConfig(commonConfig);
   const clock = () => new Date();
@@ -28,4 +24,4 @@ function defaultDeps(): VerifyUploadDeps {
   };
 }
 
-export const handler = createHandler(() => (defaults ??= defaultDeps()));
+export const handler = createHandler(once(defaultDeps));
