@@ -323,6 +323,8 @@ async function benchColdStart(): Promise<void> {
       platform: 'node',
       format: 'esm',
       target: 'node20',
+      // As serverless.yml builds it: the SDK's ES module builds, which esbuild can tree-shake.
+      mainFields: ['module', 'main'],
       minify: true,
       outfile,
       logLevel: 'silent',
@@ -331,7 +333,7 @@ async function benchColdStart(): Promise<void> {
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     });
     const bytes = statSync(outfile).size;
-    record('Signer bundle (esbuild, node20 esm, minified)', `${(bytes / 1024).toFixed(0)} KB`, '<= 1 MB', bytes <= 1024 * 1024);
+    record('Signer bundle (esbuild as deployed: node20 esm, module-first, minified)', `${(bytes / 1024).toFixed(0)} KB`, '<= 1 MB', bytes <= 1024 * 1024);
     const probe = join(out, 'probe.mjs');
     writeFileSync(
       probe,
