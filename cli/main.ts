@@ -5,7 +5,7 @@
  * usage), so tests and the demo drive the real CLI. Run directly (`tsx cli/main.ts ...`, `npm start`,
  * `npm run demo`) or through `bin/binary-backends.mjs`, it uses the process's environment and streams.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { remediationFor } from '../functions/shared/errors';
@@ -13,6 +13,12 @@ import { CommandFailure, EXIT, UsageError, styleFor, writeJson, type CliIo } fro
 import { LambdaFunctionError } from './lambda';
 
 export type { CliIo } from './io';
+
+/** The package version, for `--version` (support pastes it into tickets). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -32,6 +38,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const program = new Command('binary-backends')
     .description('Onboard and operate custom binary backends (customer S3 buckets, optionally CloudFront) for Peridio orgs.')
     .addHelpText('after', EPILOG)
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({

@@ -3,6 +3,7 @@
  * injected env, output in a pipe vs a terminal, the operator timeline, and --follow driven by an
  * injected clock against mocked AWS clients.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -28,6 +29,15 @@ const ENV = {
   BINARY_BACKENDS_TABLE: 'binary-backends-test',
   BINARY_BACKENDS_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:111111111111:stateMachine:onboarding',
 };
+
+describe('CLI: version', () => {
+  it('prints the package version and exits 0', async () => {
+    const c = capture({});
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(await runCli(['--version'], c.io)).toBe(0);
+    expect(c.stdout().trim()).toBe(version);
+  });
+});
 
 describe('CLI: bad usage', () => {
   it('exits 2 and names the flag for a bucket that looks like an IP address', async () => {
