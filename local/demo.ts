@@ -142,8 +142,8 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
     quiet: true,
     functionEnv: { POWERTOOLS_LOG_LEVEL: 'WARN' },
   });
-  // What the CLI reads: the env file's contract, plus the stack's shortened wait (for --follow's countdown).
-  const env: Record<string, string> = { ...stack.env, BINARY_BACKENDS_LOCAL_WAIT_FOR_TRUST_MS: String(waitForTrustMs) };
+  // What the CLI reads: the env file's contents (which include the stack's shortened wait, for --follow).
+  const env: Record<string, string> = { ...stack.env };
   say(`Local stack up in ${humanDuration(Date.now() - started)}; environment in ${path.join(dir, 'aws.env')}.\n`);
 
   /** Runs the real CLI, printing the command line and its output (unless --json), and returns the result. */
