@@ -5,6 +5,7 @@
  */
 import './polyfills';
 import { DEFAULT_PORTS, SERVICES, startLocalStack, type LocalStackOptions } from './stack';
+import { untilStopped } from './signals';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -27,15 +28,7 @@ export async function main(): Promise<void> {
   }
   process.stdout.write(`env file: ${stack.envFile ?? '(not written)'}  —  load it with: set -a; . ${stack.envFile ?? '.local/aws.env'}; set +a\n`);
   process.stdout.write('Ctrl-C stops the stack.\n');
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopped();
   process.stdout.write('stopping...\n');
   await stack.stop();
   process.stdout.write('stopped.\n');

@@ -6,6 +6,7 @@
  * env file and `BINARY_BACKENDS_LOCAL_WAIT_FOR_TRUST_MS` sets the WaitForTrust pause (default 2000 ms).
  */
 import { CommandFailure, EXIT, UsageError, styleFor, table, type CliIo, type ExitCode } from '../io';
+import { untilStopped } from '../../local/signals';
 
 const LABELS: Record<string, string> = {
   dynamodb: 'DynamoDB (dynalite)',
@@ -34,18 +35,6 @@ export function parsePorts(value: string | undefined, services: readonly string[
     out[m[1]!] = Number(m[2]);
   }
   return out;
-}
-
-function defaultUntilStopped(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
 
 export async function local(io: CliIo): Promise<ExitCode> {
@@ -91,7 +80,7 @@ export async function local(io: CliIo): Promise<ExitCode> {
         `WaitForTrust pauses ${wait ? `${wait} ms` : 'the stack default (2 s)'} here instead of minutes; the records keep the production schedule.\n` +
         `\nCtrl-C stops the stack.\n`,
     );
-    await (io.untilStopped ?? defaultUntilStopped)();
+    await (io.untilStopped ?? untilStopped)();
     io.stdout.write('\nStopping the local stack...\n');
   } finally {
     await stack.stop();

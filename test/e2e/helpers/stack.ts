@@ -9,24 +9,13 @@ import { CreateBucketCommand, type BucketLocationConstraint } from '@aws-sdk/cli
 import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { AwsClients } from '../../../cli/aws';
 import '../../../local/polyfills';
+import { parseEnvFile } from '../../../local/env-file';
 import { startLocalStack } from '../../../local/stack';
 
 export type EnvMap = Record<string, string | undefined>;
 
-/** `KEY=value` lines (the .local/aws.env contract), as `set -a; . file` or dotenv would read them. */
-export function parseEnvFile(text: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!m) continue;
-    let v = m[2]!;
-    if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) v = v.slice(1, -1);
-    env[m[1]!] = v;
-  }
-  return env;
-}
+// The env file is read the way any script would: with the stack's own parser (dotenv and `set -a; .` agree).
+export { parseEnvFile };
 
 export interface E2eStack {
   /** What the env file says: the only configuration the tests' clients and CLI runs get. */
