@@ -19,6 +19,7 @@ import {
   timesEntered,
   type ExecutionResult,
 } from './harness';
+import { runtimePrivateKeyPem } from '../fixtures/private-key';
 
 let h: Harness;
 beforeEach(async () => {
@@ -451,7 +452,7 @@ describe('State machine: starting through the starter', () => {
 // Runs last (vitest runs a file's tests in order): everything the tests above produced, scanned at once.
 describe('Secret scan of everything the state-machine tests produced', () => {
   it('finds the secrets it is meant to find (the scanner works)', () => {
-    const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n';
+    const pem = runtimePrivateKeyPem();
     expect(findSecrets({ a: { secretAccessKey: 'x' } }).map((f) => f.kind)).toEqual(['secret-field']);
     expect(findSecrets(['IQoJb3JpZ2luX2VjEBoaCXVzLWVhc3QtMSJHMEUCIQ']).map((f) => f.kind)).toEqual(['session-token']);
     expect(findSecrets({ note: pem }).map((f) => f.kind)).toContain('pem');

@@ -8,6 +8,7 @@ import { ensureBackend, getOrgRecord, writePendingConfig, activatePending } from
 import { OnboardingInProgressError, RoleNameConflictError, TransientError, ValidationError } from '../../functions/shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, executionArnFor, nameFor } from './helpers/fixtures';
+import { runtimePrivateKeyPem } from '../fixtures/private-key';
 
 function executionInput(overrides: Record<string, unknown> = {}) {
   return {
@@ -109,7 +110,7 @@ describe('Function: recordConfig', () => {
   });
 
   it('refuses key material in the input', async () => {
-    const pem = '-----BEGIN PRIVATE KEY-----\nMIIabc\n-----END PRIVATE KEY-----';
+    const pem = runtimePrivateKeyPem();
     await expect(recordConfig(event(1, { requestedBy: pem }), deps())).rejects.toThrow(/key material/);
   });
 

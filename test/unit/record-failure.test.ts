@@ -7,6 +7,7 @@ import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from
 import { REMEDIATIONS, TransientError } from '../../functions/shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, T0, config, context, nameFor } from './helpers/fixtures';
+import { runtimePrivateKeyPem } from '../fixtures/private-key';
 
 const awsCause = (errorType: string, errorMessage: string) => JSON.stringify({ errorType, errorMessage, trace: ['at x (file.js:1:1)'] });
 
@@ -31,7 +32,7 @@ describe('Function: describeCaughtError', () => {
   });
 
   it('never passes key material on', () => {
-    const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY-----';
+    const pem = runtimePrivateKeyPem();
     expect(describeCaughtError({ Error: 'ValidationError', Cause: pem }).message).not.toContain('BEGIN');
   });
 });

@@ -11,6 +11,7 @@ import {
   roleArnProblem,
   roleNameProblem,
 } from '../../functions/shared/validation';
+import { pemBody, runtimePrivateKeyPem } from '../fixtures/private-key';
 
 const ORG = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 const valid = {
@@ -72,10 +73,10 @@ describe('Function: parseOnboardingRequest', () => {
   });
 
   it('refuses a PEM anywhere in the input without echoing it', () => {
-    const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
+    const pem = runtimePrivateKeyPem();
     const message = validationMessage({ ...valid, download: { type: 'cloudfront', privateKeySecretArn: pem } });
     expect(message).toContain('download.privateKeySecretArn: key material is not accepted here');
-    expect(message).not.toContain('MIIE');
+    expect(message).not.toContain(pemBody(pem));
   });
 
   it('refuses unknown fields, so a misspelt option is not silently ignored', () => {
