@@ -8,19 +8,8 @@
  * longer trusted (the policy must be saved again).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  AwsError,
-  queryError,
-  queryList,
-  queryResponse,
-  readBody,
-  send,
-  sha256Hex,
-  splitUrl,
-  parseRawQuery,
-  type XmlValue,
-} from './aws-protocol';
-import { authenticate, uniqueId, QUERY_AUTH_ERRORS, type KeyRegistry } from './identity';
+import { AwsError, queryError, queryList, queryResponse, send, type XmlValue } from './aws-protocol';
+import { readQueryRequest, uniqueId, type KeyRegistry } from './identity';
 import { awsPrincipals, evaluate, parsePolicy, type PolicyDocument } from './policy';
 import type { Principal } from './identity';
 
@@ -292,12 +281,7 @@ function required(params: URLSearchParams, name: string): string {
 export function iamHandler(store: IamStore, keys: KeyRegistry) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
-      const body = await readBody(req);
-      const { path, rawQuery } = splitUrl(req.url ?? '/');
-      const query = parseRawQuery(rawQuery);
-      const { credential } = authenticate(keys, req, { rawPath: path, query, bodySha256: sha256Hex(body), s3: false }, QUERY_AUTH_ERRORS);
-      const params = new URLSearchParams(req.method === 'GET' ? rawQuery : body.toString('utf8'));
-      const action = params.get('Action') ?? '';
+      const { credential, action, params } = await readQueryRequest(keys, req);
       const account = credential.principal.accountId;
       const result = handleAction(store, account, action, params);
       send(res, 200, queryResponse(action, XMLNS, result), { 'content-type': 'text/xml' });

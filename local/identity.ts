@@ -7,7 +7,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { AwsError, parseSigV4, parseAmzDate, signatureMatches, type SigV4Parts, type VerifyInput } from './aws-protocol';
+import {
+  AwsError,
+  parseAmzDate,
+  parseRawQuery,
+  parseSigV4,
+  readBody,
+  sha256Hex,
+  signatureMatches,
+  splitUrl,
+  type SigV4Parts,
+  type VerifyInput,
+} from './aws-protocol';
 
 export const PLATFORM_ACCOUNT_ID = '111111111111';
 export const CUSTOMER_ACCOUNT_ID = '222222222222';
@@ -213,4 +224,20 @@ export function authenticate(
     throw new AwsError(...errors.badSignature);
   }
   return { credential, sig };
+}
+
+/**
+ * A Query-protocol request (IAM, STS): read, authenticated with SigV4, and split into its `Action` and
+ * parameters (the query string for GET, the form body for POST). Throws AwsError like the services do.
+ */
+export async function readQueryRequest(
+  keys: KeyRegistry,
+  req: IncomingMessage,
+): Promise<{ credential: Credential; action: string; params: URLSearchParams }> {
+  const body = await readBody(req);
+  const { path, rawQuery } = splitUrl(req.url ?? '/');
+  const query = parseRawQuery(rawQuery);
+  const { credential } = authenticate(keys, req, { rawPath: path, query, bodySha256: sha256Hex(body), s3: false }, QUERY_AUTH_ERRORS);
+  const params = new URLSearchParams(req.method === 'GET' ? rawQuery : body.toString('utf8'));
+  return { credential, action: params.get('Action') ?? '', params };
 }

@@ -12,7 +12,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createRecordsTable } from './records-table';
 import { AwsError, closeServer, listen, LOOPBACK, parseRawQuery, readBody, replay, sendJsonError, sha256Hex, splitUrl } from './aws-protocol';
 import { CloudFrontEdge, type Distribution, type DistributionInput } from './cloudfront';
 import { DEFAULT_ENV_FILE, writeEnvFile } from './env-file';
@@ -336,20 +337,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       endpoint: endpoints.dynamodb,
       credentials: { accessKeyId: PLATFORM_KEY.id, secretAccessKey: PLATFORM_KEY.secret },
     });
-    await ddb.send(
-      new CreateTableCommand({
-        TableName: TABLE_NAME,
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await createRecordsTable(ddb, TABLE_NAME);
     ddb.destroy();
 
     const edge = `${LOOPBACK}:${ports.cloudfront}`;

@@ -11,13 +11,12 @@
  * Issued keys go into the key registry (and from there into s3rver's) and stop working at Expiration.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AwsError, queryError, queryResponse, readBody, send, sha256Hex, splitUrl, parseRawQuery } from './aws-protocol';
+import { AwsError, queryError, queryResponse, send } from './aws-protocol';
 import {
-  authenticate,
   newAccessKeyId,
   newSecret,
   newSessionToken,
-  QUERY_AUTH_ERRORS,
+  readQueryRequest,
   type Credential,
   type KeyRegistry,
   type Principal,
@@ -162,12 +161,7 @@ function validate(p: AssumeRoleParams): void {
 export function stsHandler(sts: Sts, keys: KeyRegistry) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
-      const body = await readBody(req);
-      const { path, rawQuery } = splitUrl(req.url ?? '/');
-      const query = parseRawQuery(rawQuery);
-      const { credential } = authenticate(keys, req, { rawPath: path, query, bodySha256: sha256Hex(body), s3: false }, QUERY_AUTH_ERRORS);
-      const params = new URLSearchParams(req.method === 'GET' ? rawQuery : body.toString('utf8'));
-      const action = params.get('Action') ?? '';
+      const { credential, action, params } = await readQueryRequest(keys, req);
       let result;
       switch (action) {
         case 'GetCallerIdentity':

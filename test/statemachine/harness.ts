@@ -43,7 +43,8 @@ import { createUrlSigner, type SignResponse } from '../../functions/signing/sign
 import { createHandler as statusChangeHandler } from '../../functions/onboarding/execution-status-change/handler';
 import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createRecordsTable } from '../../local/records-table';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CUSTOMER_ROLE_ARN, FakeCloud, PLATFORM_ACCOUNT, SimClock, awsError, fakeClient } from './fake-cloud';
 
@@ -77,20 +78,8 @@ function dynaliteServer(): Promise<string> {
 async function startTable(): Promise<RecordsTable> {
   const raw = new DynamoDBClient({ endpoint: await dynaliteServer(), region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   const tableName = `binary-backends-sm-${randomUUID().slice(0, 8)}`;
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createRecordsTable(raw, tableName);
+
   return {
     ddb: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
     tableName,

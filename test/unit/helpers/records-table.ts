@@ -3,7 +3,8 @@
  * backend records. Start it once per suite (`beforeAll`), reset the table per test with `clear()`.
  */
 import dynalite from 'dynalite';
-import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { createRecordsTable } from '../../../local/records-table';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AddressInfo } from 'node:net';
 import type { RecordStore } from '../../../functions/shared/backend-records';
@@ -12,23 +13,6 @@ export interface RecordsTable extends RecordStore {
   raw: DynamoDBClient;
   clear(): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function createTable(raw: DynamoDBClient, tableName: string): Promise<void> {
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
 }
 
 export async function startRecordsTable(tableName = 'binary-backends-test'): Promise<RecordsTable> {
@@ -41,7 +25,7 @@ export async function startRecordsTable(tableName = 'binary-backends-test'): Pro
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
   const ddb = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
-  await createTable(raw, tableName);
+  await createRecordsTable(raw, tableName);
   return {
     ddb,
     raw,
