@@ -5,28 +5,16 @@ import type { StepInput } from '../../functions/shared/backend-records';
 import { AssumeRoleDeniedError } from '../../functions/shared/errors';
 import { cleanup, type CleanupDeps } from '../../functions/onboarding/cleanup/cleanup';
 import { createHandler } from '../../functions/onboarding/cleanup/handler';
+import { CANARY_PREFIX as PREFIX, NOW, stepInput } from './helpers/verify-fixtures';
 
 const s3 = mockClient(S3Client);
-const NOW = new Date('2026-11-30T07:00:00.000Z');
-const PREFIX = 'fw/.peridio-verification/3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1/';
-
 function context(overrides: Partial<StepInput> = {}): StepInput {
-  return {
-    orgId: '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a',
-    roleName: 'prod',
-    configVersion: 1,
-    executionArn: 'arn:aws:states:us-east-1:111111111111:execution:onboarding:3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1',
-    executionName: '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1',
+  return stepInput({
     requestedBy: 'support',
-    startedAt: NOW.toISOString(),
-    trustDeadlineAt: '2026-12-07T07:00:00.000Z',
-    upload: { bucket: 'acme-firmware', region: 'us-east-1', roleArn: 'arn:aws:iam::222222222222:role/PeridioBinaries', accountId: '222222222222', prefix: 'fw/' },
-    download: { type: 's3' },
-    platformRoleArn: 'arn:aws:iam::111111111111:role/binary_backend_3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a_prod',
     trust: { trusted: true, attempt: 3, waitSeconds: 0, lastCheck: 'trusted' },
     verifyUpload: { canaryKeys: [`${PREFIX}single-put.bin`, `${PREFIX}multipart.bin`] },
     ...overrides,
-  };
+  });
 }
 
 let deps: CleanupDeps;

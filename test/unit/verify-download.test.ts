@@ -1,12 +1,12 @@
 import { generateKeyPairSync, verify as cryptoVerify } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { CheckResult, ConfigStatus, DownloadConfig, ExecutionRef, StepInput } from '../../functions/shared/backend-records';
+import type { DownloadConfig, StepInput } from '../../functions/shared/backend-records';
 import { AssumeRoleDeniedError, CloudFrontKeyError } from '../../functions/shared/errors';
 import { createHandler } from '../../functions/onboarding/verify-download/handler';
 import { verifyDownload, type HttpFetch, type VerifyDownloadDeps } from '../../functions/onboarding/verify-download/verify-download';
-import { sha256Hex, type CheckRecorder } from '../../functions/onboarding/verify-upload/canary';
+import { sha256Hex } from '../../functions/onboarding/verify-upload/canary';
+import { FakeRecorder, NOW, stepInput } from './helpers/verify-fixtures';
 
-const NOW = new Date('2026-11-30T07:00:00.000Z');
 const KEY = 'fw/.peridio-verification/3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1/single-put.bin';
 const BODY = Buffer.alloc(4096, 7);
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -20,36 +20,15 @@ const CLOUDFRONT: DownloadConfig = {
 };
 
 function context(download: DownloadConfig = { type: 's3' }, overrides: Partial<StepInput> = {}): StepInput {
-  return {
-    orgId: '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a',
-    roleName: 'prod',
-    configVersion: 1,
-    executionArn: 'arn:aws:states:us-east-1:111111111111:execution:onboarding:3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1',
-    executionName: '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1',
+  return stepInput({
     requestedBy: 'support',
-    startedAt: NOW.toISOString(),
-    trustDeadlineAt: '2026-12-07T07:00:00.000Z',
-    upload: { bucket: 'acme-firmware', region: 'us-east-1', roleArn: 'arn:aws:iam::222222222222:role/PeridioBinaries', accountId: '222222222222', prefix: 'fw/' },
+    trust: undefined,
     download,
-    platformRoleArn: 'arn:aws:iam::111111111111:role/binary_backend_3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a_prod',
     verifyUpload: { canaryKeys: [KEY], canaries: [{ key: KEY, bytes: BODY.length, sha256: sha256Hex(BODY) }] } as StepInput['verifyUpload'],
     ...overrides,
-  };
+  });
 }
 
-class FakeRecorder implements CheckRecorder {
-  checks: CheckResult[] = [];
-  statuses: ConfigStatus[] = [];
-  async recordChecks(_ref: ExecutionRef, checks: CheckResult[]) {
-    this.checks = [...this.checks.filter((c) => !checks.some((n) => n.name === c.name)), ...checks];
-  }
-  async setStatus(_ref: ExecutionRef, status: ConfigStatus) {
-    this.statuses.push(status);
-  }
-  result(name: string) {
-    return this.checks.find((c) => c.name === name)?.result;
-  }
-}
 
 /** Answers like a CloudFront distribution that enforces signed URLs, or like S3 for presigned URLs. */
 function fakeNetwork(opts: { enforceSigning?: boolean; body?: Buffer; signedStatus?: number; throwOnce?: Error } = {}) {

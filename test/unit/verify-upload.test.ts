@@ -11,49 +11,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { CheckResult, ConfigStatus, ExecutionRef, StepInput } from '../../functions/shared/backend-records';
 import { AssumeRoleDeniedError } from '../../functions/shared/errors';
 import { createHandler } from '../../functions/onboarding/verify-upload/handler';
 import { verifyUpload, type VerifyUploadDeps } from '../../functions/onboarding/verify-upload/verify-upload';
-import type { CheckRecorder } from '../../functions/onboarding/verify-upload/canary';
+import { CANARY_PREFIX as PREFIX, FakeRecorder, NOW, stepInput } from './helpers/verify-fixtures';
 
 const s3 = mockClient(S3Client);
 
-const NOW = new Date('2026-11-30T07:00:00.000Z');
-const PREFIX = 'fw/.peridio-verification/3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1/';
-
-function context(overrides: Partial<StepInput> = {}): StepInput {
-  return {
-    orgId: '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a',
-    roleName: 'prod',
-    configVersion: 1,
-    executionArn: 'arn:aws:states:us-east-1:111111111111:execution:onboarding:3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1',
-    executionName: '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1',
-    requestedBy: 'arn:aws:iam::111111111111:user/support',
-    startedAt: NOW.toISOString(),
-    trustDeadlineAt: '2026-12-07T07:00:00.000Z',
-    upload: { bucket: 'acme-firmware', region: 'us-east-1', roleArn: 'arn:aws:iam::222222222222:role/PeridioBinaries', accountId: '222222222222', prefix: 'fw/' },
-    download: { type: 's3' },
-    platformRoleArn: 'arn:aws:iam::111111111111:role/binary_backend_3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a_prod',
-    trust: { trusted: true, attempt: 1, waitSeconds: 0, lastCheck: 'trusted' },
-    ...overrides,
-  };
-}
-
-class FakeRecorder implements CheckRecorder {
-  checks: CheckResult[] = [];
-  statuses: ConfigStatus[] = [];
-  async recordChecks(_ref: ExecutionRef, checks: CheckResult[]) {
-    this.checks = [...this.checks.filter((c) => !checks.some((n) => n.name === c.name)), ...checks];
-    return this.checks;
-  }
-  async setStatus(_ref: ExecutionRef, status: ConfigStatus) {
-    this.statuses.push(status);
-  }
-  result(name: string) {
-    return this.checks.find((c) => c.name === name)?.result;
-  }
-}
 
 function s3Error(name: string, status: number, extra: { message?: string; headers?: Record<string, string> } = {}) {
   const err = new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: extra.message ?? name });
@@ -89,7 +53,7 @@ beforeEach(() => {
 describe('Function: verifyUpload', () => {
   it('passes every check and returns both canaries with their digests', async () => {
     // Act
-    const out = await verifyUpload(context(), deps);
+    const out = await verifyUpload(stepInput(), deps);
 
     // Assess
     expect(out.canaryKeys).toEqual([`${PREFIX}single-put.bin`, `${PREFIX}multipart.bin`]);
@@ -106,14 +70,14 @@ describe('Function: verifyUpload', () => {
   });
 
   it('checks the region without ExpectedBucketOwner, then the owner with it', async () => {
-    await verifyUpload(context(), deps);
+    await verifyUpload(stepInput(), deps);
 
     const heads = s3.commandCalls(HeadBucketCommand).map((c) => c.args[0].input);
     expect(heads).toEqual([{ Bucket: 'acme-firmware' }, { Bucket: 'acme-firmware', ExpectedBucketOwner: '222222222222' }]);
   });
 
   it('completes the multipart canary and never aborts it on success', async () => {
-    await verifyUpload(context(), deps);
+    await verifyUpload(stepInput(), deps);
 
     expect(s3).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, {
       Key: `${PREFIX}multipart.bin`,
@@ -127,7 +91,7 @@ describe('Function: verifyUpload', () => {
   it('throws BucketWrongRegionError naming the real region when HeadBucket answers 301 Unknown', async () => {
     s3.on(HeadBucketCommand).rejects(s3Error('Unknown', 301, { headers: { 'x-amz-bucket-region': 'eu-west-1' } }));
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'BucketWrongRegionError', message: expect.stringContaining('eu-west-1') });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'BucketWrongRegionError', message: expect.stringContaining('eu-west-1') });
     expect(recorder.result('bucket-region')).toBe('FAIL');
     expect(recorder.checks.find((c) => c.name === 'bucket-region')!.fix).toContain('eu-west-1');
     expect(recorder.result('canary-put')).toBe('SKIP');
@@ -137,26 +101,26 @@ describe('Function: verifyUpload', () => {
   it('reads the region from a 400 AuthorizationHeaderMalformed too (opt-in regions answer that way)', async () => {
     s3.on(HeadBucketCommand).rejects(s3Error('AuthorizationHeaderMalformed', 400, { headers: { 'x-amz-bucket-region': 'me-south-1' } }));
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'BucketWrongRegionError', message: expect.stringContaining('me-south-1') });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'BucketWrongRegionError', message: expect.stringContaining('me-south-1') });
   });
 
   it('still names a wrong region when a 301 carries no region header', async () => {
     s3.on(HeadBucketCommand).rejects(s3Error('Unknown', 301));
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'BucketWrongRegionError', message: expect.stringContaining('us-east-1') });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'BucketWrongRegionError', message: expect.stringContaining('us-east-1') });
   });
 
   it('throws BucketNotFoundError when HeadBucket answers 404', async () => {
     s3.on(HeadBucketCommand).rejects(s3Error('NotFound', 404));
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'BucketNotFoundError' });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'BucketNotFoundError' });
     expect(recorder.result('bucket-region')).toBe('FAIL');
   });
 
   it('throws BucketOwnerMismatchError when HeadBucket with ExpectedBucketOwner answers 403', async () => {
     s3.on(HeadBucketCommand, { Bucket: 'acme-firmware', ExpectedBucketOwner: '222222222222' }).rejects(s3Error('Forbidden', 403));
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'BucketOwnerMismatchError', message: expect.stringContaining('222222222222') });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'BucketOwnerMismatchError', message: expect.stringContaining('222222222222') });
     expect(recorder.result('bucket-region')).toBe('PASS');
     expect(recorder.result('bucket-owner')).toBe('FAIL');
   });
@@ -164,13 +128,13 @@ describe('Function: verifyUpload', () => {
   it('throws StoragePermissionError naming s3:ListBucket when the first HeadBucket is denied', async () => {
     s3.on(HeadBucketCommand).rejects(s3Error('Forbidden', 403));
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError', message: expect.stringContaining('s3:ListBucket') });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError', message: expect.stringContaining('s3:ListBucket') });
   });
 
   it('throws StoragePermissionError naming s3:PutObject when the canary put is denied', async () => {
     s3.on(PutObjectCommand).rejects(s3Error('AccessDenied', 403, { message: 'Access Denied' }));
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError', message: expect.stringContaining('s3:PutObject') });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError', message: expect.stringContaining('s3:PutObject') });
     expect(recorder.result('canary-put')).toBe('FAIL');
     expect(recorder.result('canary-multipart')).toBe('SKIP');
   });
@@ -180,13 +144,13 @@ describe('Function: verifyUpload', () => {
       s3Error('AccessDenied', 403, { message: 'User: arn:aws:sts::222222222222:assumed-role/x/y is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:us-east-1:222222222222:key/k' }),
     );
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError', message: expect.stringContaining('kms:GenerateDataKey') });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError', message: expect.stringContaining('kms:GenerateDataKey') });
   });
 
   it('throws StoragePermissionError naming s3:ListBucket when listing the canaries is denied', async () => {
     s3.on(ListObjectsV2Command).rejects(s3Error('AccessDenied', 403));
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError', message: expect.stringContaining('s3:ListBucket') });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError', message: expect.stringContaining('s3:ListBucket') });
     expect(recorder.result('canary-multipart')).toBe('PASS');
     expect(recorder.result('canary-list')).toBe('FAIL');
   });
@@ -194,14 +158,14 @@ describe('Function: verifyUpload', () => {
   it('fails the list check when the listing does not show the canaries', async () => {
     s3.on(ListObjectsV2Command).resolves({ Contents: [] });
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError' });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError' });
     expect(recorder.result('canary-list')).toBe('FAIL');
   });
 
   it('retries a failed part once and completes the upload instead of aborting', async () => {
     s3.on(UploadPartCommand).rejectsOnce(s3Error('RequestTimeout', 400)).resolves({ ETag: '"p1"' });
 
-    await verifyUpload(context(), deps);
+    await verifyUpload(stepInput(), deps);
 
     expect(s3).toHaveReceivedCommandTimes(UploadPartCommand, 2);
     expect(s3).toHaveReceivedCommand(CompleteMultipartUploadCommand);
@@ -212,7 +176,7 @@ describe('Function: verifyUpload', () => {
     s3.on(UploadPartCommand).rejects(s3Error('AccessDenied', 403));
     s3.on(AbortMultipartUploadCommand).rejects(s3Error('AccessDenied', 403));
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError', message: expect.stringContaining('UploadPart') });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError', message: expect.stringContaining('UploadPart') });
     expect(s3).not.toHaveReceivedCommand(CompleteMultipartUploadCommand);
     expect(recorder.result('canary-multipart')).toBe('FAIL');
   });
@@ -220,7 +184,7 @@ describe('Function: verifyUpload', () => {
   it('throws TransientError on throttling and records no failed check', async () => {
     s3.on(PutObjectCommand).rejects(s3Error('SlowDown', 503));
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'TransientError' });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'TransientError' });
     expect(recorder.checks.filter((c) => c.result === 'FAIL')).toEqual([]);
   });
 
@@ -229,7 +193,7 @@ describe('Function: verifyUpload', () => {
       throw new AssumeRoleDeniedError('AssumeRole denied on the customer role', 'customer');
     };
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'AssumeRoleDeniedError' });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'AssumeRoleDeniedError' });
     expect(recorder.result('customer-role')).toBe('FAIL');
     expect(s3).not.toHaveReceivedCommand(HeadBucketCommand);
   });
@@ -240,14 +204,14 @@ describe('Function: verifyUpload', () => {
       throw new Error('dynamo down');
     };
 
-    await expect(verifyUpload(context(), deps)).rejects.toMatchObject({ name: 'BucketNotFoundError' });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'BucketNotFoundError' });
   });
 });
 
 describe('Handler: verify-upload', () => {
   it('refuses bad input with a ValidationError naming the field, before any AWS call', async () => {
     const handler = createHandler(deps);
-    const bad = { ...context(), upload: { ...context().upload, accountId: 'not-an-account' } };
+    const bad = { ...stepInput(), upload: { ...stepInput().upload, accountId: 'not-an-account' } };
 
     await expect(handler(bad, {} as never)).rejects.toMatchObject({ name: 'ValidationError', message: expect.stringContaining('upload.accountId') });
     expect(s3).not.toHaveReceivedCommand(HeadBucketCommand);
@@ -256,7 +220,7 @@ describe('Handler: verify-upload', () => {
   it('runs the domain function on a valid context', async () => {
     const handler = createHandler(deps);
 
-    const out = await handler(context(), {} as never);
+    const out = await handler(stepInput(), {} as never);
 
     expect(out.canaryKeys).toHaveLength(2);
   });
