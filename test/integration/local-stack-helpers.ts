@@ -14,6 +14,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
 import { parseEnvFile } from '../../local/env-file';
+import type { LocalEvent } from '../../local/eventbridge';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
 
 export interface Creds {
@@ -83,4 +84,18 @@ export async function failure(p: Promise<unknown>): Promise<{ name: string; stat
     return { name: e.name, status: e.$metadata?.httpStatusCode, message: e.message, headers: e.$response?.headers ?? {} };
   }
   throw new Error('expected the call to fail, it succeeded');
+}
+
+/** Resolves with the first event the stack's EventBridge logged matching `match` (already logged or still to come). */
+export function nextEvent(stack: LocalStack, match: (e: LocalEvent) => boolean): Promise<LocalEvent> {
+  const seen = stack.events.find(match);
+  if (seen) return Promise.resolve(seen);
+  return new Promise((resolve) => {
+    const off = stack.eventBridge.subscribe((e) => {
+      if (match(e)) {
+        off();
+        resolve(e);
+      }
+    });
+  });
 }

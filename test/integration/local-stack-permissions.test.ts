@@ -9,9 +9,8 @@ import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand 
 import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
-import type { LocalEvent } from '../../local/eventbridge';
 import type { LocalStack } from '../../local/stack';
-import { failure, startTestStack, type EnvClients } from './local-stack-helpers';
+import { failure, nextEvent, startTestStack, type EnvClients } from './local-stack-helpers';
 
 let stack: LocalStack;
 let c: EnvClients;
@@ -22,19 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-function nextEvent(match: (e: LocalEvent) => boolean): Promise<LocalEvent> {
-  const seen = stack.events.find(match);
-  if (seen) return Promise.resolve(seen);
-  return new Promise((resolve) => {
-    const off = stack.eventBridge.subscribe((e) => {
-      if (match(e)) {
-        off();
-        resolve(e);
-      }
-    });
-  });
-}
 
 async function customer(bucket: string, roleName: string, actions: string[]) {
   await c.s3('eu-west-1', c.customer).send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
@@ -57,7 +43,7 @@ async function customer(bucket: string, roleName: string, actions: string[]) {
 async function onboard(orgId: string, bucket: string, roleArn: string, roleName: string) {
   const input = { orgId, roleName: 'prod', configVersion: 1, requestedBy: 'test', upload: { bucket, region: 'eu-west-1', roleArn }, download: { type: 's3' } };
   const started = await c.sfn().send(new StartExecutionCommand({ stateMachineArn: c.env.BINARY_BACKENDS_STATE_MACHINE_ARN, name: `${orgId}-prod-1`, input: JSON.stringify(input) }));
-  const ready = await nextEvent((e) => e.detailType === 'Trust Policy Ready' && (e.detail as { orgId: string }).orgId === orgId);
+  const ready = await nextEvent(stack, (e) => e.detailType === 'Trust Policy Ready' && (e.detail as { orgId: string }).orgId === orgId);
   await c.iam(c.customer).send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: JSON.stringify((ready.detail as { trustPolicy: unknown }).trustPolicy) }));
   return stack.waitForExecution(started.executionArn!);
 }

@@ -11,9 +11,8 @@ import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand 
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import type { LocalEvent } from '../../local/eventbridge';
 import type { LocalStack } from '../../local/stack';
-import { startTestStack, type EnvClients } from './local-stack-helpers';
+import { nextEvent, startTestStack, type EnvClients } from './local-stack-helpers';
 
 let stack: LocalStack;
 let c: EnvClients;
@@ -24,20 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-/** Resolves with the first logged event matching `match` (already logged or still to come). */
-function nextEvent(match: (e: LocalEvent) => boolean): Promise<LocalEvent> {
-  const seen = stack.events.find(match);
-  if (seen) return Promise.resolve(seen);
-  return new Promise((resolve) => {
-    const off = stack.eventBridge.subscribe((e) => {
-      if (match(e)) {
-        off();
-        resolve(e);
-      }
-    });
-  });
-}
 
 /** Resolves once `functionName` has been invoked `count` times in total. */
 function invocations(functionName: string, count: number): Promise<void> {
@@ -103,7 +88,7 @@ describe('the real onboarding workflow on the local stack', () => {
     const roleArn = await customerBackend('workflow-acme', 'PeridioBinaries', 'eu-west-1');
     const executionArn = await requestOnboarding(orgId, 'prod', 'workflow-acme', 'eu-west-1', roleArn);
 
-    const ready = await nextEvent((e) => e.detailType === 'Trust Policy Ready' && (e.detail as { orgId: string }).orgId === orgId);
+    const ready = await nextEvent(stack, (e) => e.detailType === 'Trust Policy Ready' && (e.detail as { orgId: string }).orgId === orgId);
     // The customer has not applied anything yet: CheckTrust is refused, and the workflow keeps polling.
     const checkTrust = stack.names.function('checkTrust');
     await invocations(checkTrust, 2);
@@ -120,7 +105,7 @@ describe('the real onboarding workflow on the local stack', () => {
     expect(states.filter((s) => s === 'CheckTrust').length).toBeGreaterThanOrEqual(3);
     expect(states.slice(-4)).toEqual(['VerifyUpload', 'VerifyDownload', 'Cleanup', 'Activate']);
     expect(history.events!.some((e) => e.type === 'WaitStateEntered')).toBe(true);
-    await nextEvent((e) => e.detailType === 'Backend Activated' && (e.detail as { orgId: string }).orgId === orgId);
+    await nextEvent(stack, (e) => e.detailType === 'Backend Activated' && (e.detail as { orgId: string }).orgId === orgId);
 
     const item = await c.dynamo().send(new GetItemCommand({ TableName: c.env.BINARY_BACKENDS_TABLE, Key: { pk: { S: `ORG#${orgId}` }, sk: { S: 'BACKENDS' } } }));
     expect(item.Item?.active?.S).toBe('prod');
@@ -130,9 +115,10 @@ describe('the real onboarding workflow on the local stack', () => {
     const orgId = '8d0e6b1f-2c4a-4e9b-a7f3-5b9c1d2e3f40';
     const roleArn = await customerBackend('workflow-globex', 'PeridioNever', 'us-west-2');
     const executionArn = await requestOnboarding(orgId, 'never', 'workflow-globex', 'us-west-2', roleArn);
-    await nextEvent((e) => e.detailType === 'Trust Policy Ready' && (e.detail as { orgId: string }).orgId === orgId);
+    await nextEvent(stack, (e) => e.detailType === 'Trust Policy Ready' && (e.detail as { orgId: string }).orgId === orgId);
     await c.sfn().send(new StopExecutionCommand({ executionArn, error: 'Support', cause: 'customer cancelled' }));
     const change = await nextEvent(
+      stack,
       (e) => e.detailType === 'Step Functions Execution Status Change' && (e.detail as { executionArn: string; status: string }).executionArn === executionArn && (e.detail as { status: string }).status === 'ABORTED',
     );
     await stack.eventBridge.drain();
