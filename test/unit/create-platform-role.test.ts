@@ -138,6 +138,10 @@ describe('Function: createPlatformRole', () => {
       ],
     });
     expect(backend.trustPolicyInstructions).toMatch(/Invalid principal in policy.*wait a minute/);
+    // The customer's role may already trust other principals: the instructions say to add, never to replace.
+    expect(backend.trustPolicyInstructions).toMatch(/^Add this statement to the trust policy of the IAM role /);
+    expect(backend.trustPolicyInstructions).toMatch(/keep the statements already there/);
+    expect(backend.trustPolicyInstructions).not.toMatch(/replac/i);
     expect(backend.pending?.status).toBe('AWAITING_TRUST');
     expect(backend.platformRoleArn).toBe(PLATFORM_ROLE_ARN);
   });

@@ -98,7 +98,7 @@ export function customerTrustPolicy(platformRoleArn: string, orgId: string): Cus
 /** What support sends with the policy. */
 export function trustPolicyInstructions(customerRoleArn: string, orgId: string): string {
   return [
-    `Apply this trust policy to the IAM role ${customerRoleArn} (IAM console > Roles > the role > Trust relationships > Edit trust policy), replacing what is there.`,
+    `Add this statement to the trust policy of the IAM role ${customerRoleArn} (IAM console > Roles > the role > Trust relationships > Edit trust policy): append it to the existing "Statement" list and keep the statements already there, which other services may rely on.`,
     `Keep the Condition exactly as written: sts:ExternalId must equal your org ID ${orgId}. Peridio refuses a role that can be assumed without it.`,
     'If the console answers "Invalid principal in policy", the Peridio role is not yet visible to IAM in your account: wait a minute and save again.',
     'Peridio checks automatically and continues on its own once the policy is applied; nothing else needs to be sent.',
