@@ -94,14 +94,20 @@ export interface ExecutionError {
 
 /**
  * The error in a Fail/Catch: `cause` is JSON `{errorType, errorMessage}` in AWS and the plain message
- * under aws-local-stepfunctions; both are read.
+ * under aws-local-stepfunctions; both are read. OnboardingFailed's cause is the whole caught error as JSON,
+ * `{Error, Cause?}` (SummarizeFailure), whose own Cause is either of those.
  */
 export function executionError(error: string | undefined, cause: string | undefined): ExecutionError | undefined {
   if (!error && !cause) return undefined;
   let message = cause ?? '';
   let name = error ?? '';
   try {
-    const parsed = JSON.parse(cause ?? '') as { errorType?: string; errorMessage?: string };
+    let parsed = JSON.parse(cause ?? '') as { errorType?: string; errorMessage?: string; Error?: string; Cause?: unknown };
+    if (parsed && typeof parsed === 'object' && typeof parsed.Error === 'string') {
+      name = name || parsed.Error;
+      message = typeof parsed.Cause === 'string' ? parsed.Cause : '';
+      parsed = typeof parsed.Cause === 'string' && parsed.Cause.startsWith('{') ? JSON.parse(parsed.Cause) : {};
+    }
     if (parsed && typeof parsed === 'object') {
       message = parsed.errorMessage ?? message;
       name = name || parsed.errorType || '';

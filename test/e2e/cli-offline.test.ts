@@ -200,6 +200,14 @@ describe('CLI: the operator timeline', () => {
     expect(executionError('ExternalIdNotEnforcedError', 'no condition')).toMatchObject({ message: 'no condition', remediation: expect.stringContaining('sts:ExternalId') });
   });
 
+  it("reads OnboardingFailed's cause, the whole caught error as JSON, with or without a Cause inside", () => {
+    const aws = JSON.stringify({ Error: 'TrustPolicyTimeoutError', Cause: '{"errorType":"TrustPolicyTimeoutError","errorMessage":"gave up"}' });
+    expect(executionError('TrustPolicyTimeoutError', aws)).toMatchObject({ name: 'TrustPolicyTimeoutError', message: 'gave up' });
+    const local = JSON.stringify({ Error: 'ExternalIdNotEnforcedError', Cause: 'no condition' });
+    expect(executionError('ExternalIdNotEnforcedError', local)).toMatchObject({ message: 'no condition' });
+    expect(executionError('States.Timeout', '{"Error":"States.Timeout"}')).toMatchObject({ name: 'States.Timeout', message: '' });
+  });
+
   it("matches an org's executions by name, and a backend's without its longer-named siblings", () => {
     expect(isExecutionOf(`${ORG}-prod-3`, ORG)).toBe(true);
     expect(isExecutionOf(`${ORG}-prod-3`, ORG, 'prod')).toBe(true);

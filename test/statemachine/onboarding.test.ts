@@ -43,12 +43,12 @@ const HAPPY_PATH = [
 ];
 
 /** The failure path after the state that failed: RecordFailure, then the one Cleanup, then the Fail. */
-const FAILURE_TAIL = ['RecordFailure', 'Cleanup', 'AfterCleanup', 'OnboardingFailed'];
+const FAILURE_TAIL = ['RecordFailure', 'Cleanup', 'AfterCleanup', 'SummarizeFailure', 'OnboardingFailed'];
 
 function expectFailedWith(run: ExecutionResult, error: string): void {
   expect(run.status).toBe('FAILED');
   expect(run.error).toBe(error);
-  expect(statesEntered(run.events).slice(-4)).toEqual(FAILURE_TAIL);
+  expect(statesEntered(run.events).slice(-FAILURE_TAIL.length)).toEqual(FAILURE_TAIL);
   expect(run.events.find((e) => e.type === 'StateCaught')).toBeDefined();
   expect(run.events.at(-1)).toMatchObject({ type: 'ExecutionFailed', Error: error });
 }

@@ -146,8 +146,15 @@ describe('Contract: statemachine/onboarding.asl.json', () => {
     expect(cleanup.Catch?.[0]?.ResultPath).not.toBe('$.error');
     const after = definition.States[cleanup.Next!]!;
     expect(after.Type).toBe('Choice');
-    const failState = definition.States[after.Choices![0]!.Next]!;
-    expect(failState).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error' });
+    // The caught error, Cause or not, becomes the Fail's cause as JSON (test/statemachine/fail-state.test.ts).
+    const summary = definition.States[after.Choices![0]!.Next]!;
+    expect(summary).toMatchObject({
+      Type: 'Pass',
+      Parameters: { 'Error.$': '$.error.Error', 'Cause.$': 'States.JsonToString($.error)' },
+      ResultPath: '$.failureSummary',
+    });
+    const failState = definition.States[summary.Next!]!;
+    expect(failState).toMatchObject({ Type: 'Fail', ErrorPath: '$.failureSummary.Error', CausePath: '$.failureSummary.Cause' });
     expect(after.Default).toBe('Activate');
   });
 
