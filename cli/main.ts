@@ -112,6 +112,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(run(async (f, io2) => (await import('./commands/sign')).deactivate(f, io2)));
 
   program
+    .command('smoke')
+    .description('After a deploy: invoke every function of the stage in its harmless smoke mode; PASS/FAIL per function with the failing action')
+    .option('--stage <stage>', 'the stage given to osls deploy (the local stack is "local")')
+    .option('--json', 'machine-readable output')
+    .action(run(async (f, io2) => (await import('./commands/smoke')).smoke(f, io2)));
+
+  program
     .command('local')
     .description('Run the whole system on this machine in the foreground until Ctrl-C (writes .local/aws.env)')
     .action(run(async (_f: { json?: boolean }, io2) => (await import('./commands/local')).local(io2)));

@@ -32,6 +32,7 @@ export interface CfnTemplate {
   Resources: Record<string, CfnResource>;
   Outputs: Record<string, { Value: Json; Description?: string }>;
   Conditions?: Record<string, Json>;
+  Parameters?: Record<string, Json>;
 }
 
 export interface Synthesized {

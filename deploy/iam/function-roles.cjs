@@ -36,6 +36,8 @@ function logicalIdFor(key) {
 
 module.exports = async ({ resolveVariable }) => {
   const stage = await resolveVariable('sls:stage');
+  // Decided at package time, not with a CloudFormation condition on two literals (cfn-lint W8003).
+  const tracing = String(await resolveVariable('param:tracing')) === 'true';
   const stateMachineName = await resolveVariable('self:custom.stateMachineName');
 
   const fn = (suffix) => `${SERVICE}-${stage}-${suffix}`;
@@ -60,10 +62,15 @@ module.exports = async ({ resolveVariable }) => {
   });
 
   // Reusable grants.
-  const readTable = allow('ReadBackendRecords', ['dynamodb:GetItem'], table);
-  // UpdateItem for every change (each is one conditional write); PutItem for audit events
-  // (attribute_not_exists, so a retry neither duplicates nor loses one).
-  const writeTable = allow('WriteBackendRecords', ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'], table);
+  // The table, with exactly the DynamoDB actions the function's code calls: GetItem reads the org item,
+  // UpdateItem is every change (each one conditional write), PutItem writes audit events (attribute_not_exists,
+  // so a retry neither duplicates nor loses one). test/deploy/template.test.ts derives each function's calls
+  // from its code (test/deploy/code-calls.ts) and compares.
+  const tableActions = (...actions) => allow('BackendRecords', actions.map((a) => `dynamodb:${a}`), table);
+  const readTable = tableActions('GetItem');
+  const writeTable = tableActions('GetItem', 'UpdateItem', 'PutItem');
+  // One value per PutEvents entry: EventBridge authorizes each entry on its own source, and its user guide's
+  // condition-key table and examples use StringEquals on `events:source` (docs/deploy.md "IAM").
   const emitEvents = allow('EmitOwnEventsOnly', ['events:PutEvents'], eventBus, {
     StringEquals: { 'events:source': EVENT_SOURCE },
   });
@@ -84,7 +91,7 @@ module.exports = async ({ resolveVariable }) => {
         allow('StartOnboarding', ['states:StartExecution'], stateMachine),
         // Dedupe: a double submit returns the running execution; a stopped holder is taken over.
         describeExecutions,
-        writeTable, // allocates configVersion
+        tableActions('GetItem', 'UpdateItem'), // allocates configVersion
         deadLetter,
       ],
     },
@@ -125,10 +132,11 @@ module.exports = async ({ resolveVariable }) => {
         emitEvents,
       ],
     },
-    checkTrust: { suffix: 'check-trust', statements: [assumePlatformRoles, writeTable] },
-    verifyUpload: { suffix: 'verify-upload', statements: [assumePlatformRoles, writeTable] },
-    verifyDownload: { suffix: 'verify-download', statements: [assumePlatformRoles, readCloudFrontKeys, writeTable] },
-    cleanup: { suffix: 'cleanup', statements: [assumePlatformRoles, writeTable] },
+    checkTrust: { suffix: 'check-trust', statements: [assumePlatformRoles, tableActions('UpdateItem', 'PutItem')] },
+    verifyUpload: { suffix: 'verify-upload', statements: [assumePlatformRoles, tableActions('GetItem', 'UpdateItem')] },
+    verifyDownload: { suffix: 'verify-download', statements: [assumePlatformRoles, readCloudFrontKeys, tableActions('GetItem', 'UpdateItem')] },
+    // Only the customer's bucket, through the role chain: Cleanup keeps no record.
+    cleanup: { suffix: 'cleanup', statements: [assumePlatformRoles] },
     activate: {
       suffix: 'activate',
       statements: [
@@ -138,11 +146,11 @@ module.exports = async ({ resolveVariable }) => {
         emitEvents,
       ],
     },
-    recordFailure: { suffix: 'record-failure', statements: [writeTable, emitEvents] },
+    recordFailure: { suffix: 'record-failure', statements: [tableActions('UpdateItem', 'PutItem'), emitEvents] },
     executionStatusChange: {
       suffix: 'execution-status-change',
       // Marks the config ABANDONED and emits Onboarding Failed.
-      statements: [writeTable, emitEvents, deadLetter],
+      statements: [tableActions('UpdateItem', 'PutItem'), emitEvents, deadLetter],
     },
     signUrl: {
       suffix: 'sign-url',
@@ -189,15 +197,11 @@ module.exports = async ({ resolveVariable }) => {
                   Action: ['iam:DeleteRolePermissionsBoundary', 'iam:PutRolePermissionsBoundary', 'iam:DeleteRole'],
                   Resource: anyRole,
                 },
-                {
-                  'Fn::If': [
-                    'TracingEnabled',
-                    // Resource "*" exception: X-Ray's PutTraceSegments/PutTelemetryRecords support no
-                    // resource-level permissions, so AWS requires "*" (it is what AWSXRayDaemonWriteAccess grants).
-                    { Sid: 'XRayRequiresResourceStar', Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' },
-                    { Ref: 'AWS::NoValue' },
-                  ],
-                },
+                // Resource "*" exception: X-Ray's PutTraceSegments/PutTelemetryRecords support no
+                // resource-level permissions, so AWS requires "*" (it is what AWSXRayDaemonWriteAccess grants).
+                ...(tracing
+                  ? [{ Sid: 'XRayRequiresResourceStar', Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' }]
+                  : []),
               ],
             },
           },

@@ -6,6 +6,11 @@
 import { dynamo, eventBridge } from './clients';
 import { commonConfig, loadConfig } from './config';
 
+/** The records table through the container's client, for smoke probes of steps whose deps wrap it. */
+export function recordStore() {
+  return { ddb: dynamo(), tableName: loadConfig(commonConfig).TABLE_NAME };
+}
+
 /** For a step that keeps the org record and emits events: the record store, EventBridge, the bus and a clock. */
 export function recordKeepingDeps() {
   const config = loadConfig(commonConfig);

@@ -7,8 +7,14 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
 import { logger } from './logger';
+import { isSmokeEvent, runProbes, type SmokeProbe } from './smoke';
 
-export function lambdaHandler<Event, Result>(fn: (event: Event, context: Context) => Promise<Result>) {
+/**
+ * The middy chain. With `smoke`, the event `{"smoke": true}` runs those probes instead of `fn` and returns
+ * their report (functions/shared/smoke.ts); the report type is not `Result`, callers of `binary-backends
+ * smoke` read it as a SmokeReport.
+ */
+export function lambdaHandler<Event, Result>(fn: (event: Event, context: Context) => Promise<Result>, smoke?: () => SmokeProbe[]) {
   return middy<Event, Result>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({
@@ -17,17 +23,28 @@ export function lambdaHandler<Event, Result>(fn: (event: Event, context: Context
         logger.error('Invocation failed', { errorName: err?.name, errorMessage: err?.message });
       },
     })
-    .handler(fn);
+    .handler(async (event, context) => {
+      if (smoke && isSmokeEvent(event)) {
+        const report = await runProbes(smoke());
+        logger.info('Smoke probes', { ...report });
+        return report as unknown as Result;
+      }
+      return fn(event, context);
+    });
 }
 
 /**
  * `createHandler` for a domain function `run(event, deps)`: given the dependencies (tests, the local
  * stack) or a function that makes them (the deployed handler, see `once`), a middy handler calling `run`.
+ * `smoke(deps)` lists the function's smoke probes: calls its role is granted, in a harmless form.
  */
-export function handlerFor<Deps extends object, Result>(run: (event: unknown, deps: Deps) => Promise<Result>) {
+export function handlerFor<Deps extends object, Result>(
+  run: (event: unknown, deps: Deps) => Promise<Result>,
+  smoke?: (deps: Deps) => SmokeProbe[],
+) {
   return (deps: Deps | (() => Deps)) => {
     const resolve = typeof deps === 'function' ? deps : () => deps;
-    return lambdaHandler<unknown, Result>(async (event) => run(event, resolve()));
+    return lambdaHandler<unknown, Result>(async (event) => run(event, resolve()), smoke && (() => smoke(resolve())));
   };
 }
 

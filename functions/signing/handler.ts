@@ -8,8 +8,10 @@
 import { dynamo, s3With, secretsManager, sts, stsWith } from '../shared/clients';
 import { commonConfig, env, loadConfig } from '../shared/config';
 import { CredentialBroker } from '../shared/credential-broker';
-import { lambdaHandler } from '../shared/handler';
+import { lambdaHandler, once } from '../shared/handler';
 import { logger } from '../shared/logger';
+import { SMOKE_ORG_ID, tableProbes } from '../shared/smoke-probes';
+import type { SmokeProbe } from '../shared/smoke';
 import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from './sign-url';
 
 /** The signer's environment. Throws ConfigurationError naming every missing or bad variable. */
@@ -76,12 +78,27 @@ export function createHandler(deps: SignerDeps | UrlSigner | (() => SignerDeps))
   let signer: UrlSigner | undefined =
     typeof deps === 'object' && 'sign' in deps ? deps : typeof deps === 'object' ? createUrlSigner(deps) : undefined;
   const lazyDeps = typeof deps === 'function' ? deps : undefined;
-  return lambdaHandler<unknown, SignResponse>(async (event) => {
-    signer ??= createUrlSigner(lazyDeps!());
-    const out = await signer.sign(event);
-    logger.info('Signed', summary(event, out));
-    return out;
-  });
+  const signerDeps = typeof deps === 'function' ? once(deps) : 'sign' in deps ? undefined : () => deps;
+  return lambdaHandler<unknown, SignResponse>(
+    async (event) => {
+      signer ??= createUrlSigner(lazyDeps!());
+      const out = await signer.sign(event);
+      logger.info('Signed', summary(event, out));
+      return out;
+    },
+    () => signerSmokeProbes(signerDeps?.(), () => (signer ??= createUrlSigner(lazyDeps!()))),
+  );
+}
+
+/** The org route (GetItem), the default-storage signer role (AssumeRole), then a real download URL for an org no one has. */
+function signerSmokeProbes(deps: SignerDeps | undefined, signer: () => UrlSigner): SmokeProbe[] {
+  return [
+    ...(deps ? tableProbes(deps, ['GetItem']) : []),
+    ...(deps
+      ? [{ action: 'sts:AssumeRole', run: () => deps.broker.roleCredentials('signer', deps.settings.defaultSignerRoleArn, 'binary-backends-smoke') }]
+      : []),
+    { action: 'sign-url download (default storage presign)', run: () => signer().sign({ orgId: SMOKE_ORG_ID, operation: 'download', keys: ['smoke-probe'] }) },
+  ];
 }
 
 /** The deployed handler: configuration is read on the first invocation, then every cache lives with the container. */

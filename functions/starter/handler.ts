@@ -2,9 +2,13 @@
 import { commonConfig, env, loadConfig } from '../shared/config';
 import { dynamo, stepFunctions } from '../shared/clients';
 import { handlerFor, once } from '../shared/handler';
+import { describeExecutionProbe, tableProbes } from '../shared/smoke-probes';
 import { startOnboarding, type StartResult, type StarterDeps } from './starter';
 
-export const createHandler = handlerFor<StarterDeps, StartResult>((event, deps) => startOnboarding(event, deps));
+export const createHandler = handlerFor<StarterDeps, StartResult>(
+  (event, deps) => startOnboarding(event, deps),
+  (deps) => [...tableProbes(deps.store, ['GetItem', 'UpdateItem']), describeExecutionProbe(deps.sfn, deps.stateMachineArn)],
+);
 
 function defaultDeps(): StarterDeps {
   const config = loadConfig({ ...commonConfig, STATE_MACHINE_ARN: env.string() });

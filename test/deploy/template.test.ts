@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printConfig, repoRoot, synthesize, type CfnTemplate, type Json, type Synthesized } from '../../deploy/synth';
 import { readZip } from '../../deploy/zip';
+import { dropRedundantRoleDependsOn } from '../../deploy/plugins/no-redundant-depends-on.cjs';
 import { METRIC_NAMESPACE, WAIT_METRIC } from '../../functions/onboarding/check-trust/check-trust';
 import { loadSignerConfig } from '../../functions/signing/handler';
 import {
@@ -34,6 +35,7 @@ import {
   resourcesOfType,
   type Statement,
 } from './cfn';
+import { dynamoActionsOf, smokeTableProbesOf } from './code-calls';
 
 const STAGE = 'dev';
 const PLATFORM_ROLES = 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/binary_backend_*';
@@ -42,6 +44,7 @@ const BOUNDARY = { Ref: 'PlatformRoleBoundary' };
 /** Statements allowed to use Resource "*", each commented in the YAML and explained in docs/deploy.md. */
 const RESOURCE_STAR_EXCEPTIONS: Record<string, RegExp> = {
   XRayRequiresResourceStar: /^xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)$/,
+  LogsInsightsResultsRequireResourceStar: /^logs:GetQueryResults$/,
   LogDeliveryRequiresResourceStar:
     /^logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$/,
 };
@@ -66,7 +69,7 @@ const functionRoleIds = () => FUNCTIONS.map((f) => roleOf(f.key));
 
 describe('Deploy: template integrity', () => {
   it('references only resources, conditions and pseudo parameters that exist', () => {
-    const known = new Set([...Object.keys(t.Resources), ...Object.keys(t.Conditions ?? {})]);
+    const known = new Set([...Object.keys(t.Resources), ...Object.keys(t.Conditions ?? {}), ...Object.keys(t.Parameters ?? {})]);
     const sections = { ...t.Resources, ...Object.fromEntries(Object.entries(t.Outputs).map(([k, v]) => [`Output ${k}`, v])) };
     for (const [id, value] of Object.entries(sections)) {
       for (const ref of references(value)) expect(known.has(ref), `${id} references ${ref}`).toBe(true);
@@ -78,6 +81,34 @@ describe('Deploy: template integrity', () => {
 
   it('has no dependency cycle (CloudFormation would refuse the stack)', () => {
     expect(findCycle(t)).toBeUndefined();
+  });
+
+  it('has no condition on two literals: osls resolves stage params first, so CloudFormation would see a constant', () => {
+    const literal = (v: Json) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+    const equalsIn = (v: Json): Json[] =>
+      Array.isArray(v) ? v.flatMap(equalsIn)
+      : v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => (k === 'Fn::Equals' ? [x, ...equalsIn(x)] : equalsIn(x)))
+      : [];
+    for (const [name, cond] of Object.entries(t.Conditions ?? {})) {
+      for (const [a, b] of equalsIn(cond)) expect(literal(a) && literal(b), name).toBe(false);
+    }
+  });
+
+  it('gives no function a DependsOn on the role its Fn::GetAtt already orders it after (cfn-lint W3005)', () => {
+    for (const f of FUNCTIONS) {
+      const fn = fnResource(f.key);
+      expect([fn.DependsOn ?? []].flat(), f.key).not.toContain(roleOf(f.key));
+    }
+    // The plugin drops only that entry.
+    const template = {
+      Resources: {
+        Fn: { Type: 'AWS::Lambda::Function', DependsOn: ['FnLogGroup', 'FnRole'], Properties: { Role: { 'Fn::GetAtt': ['FnRole', 'Arn'] } } },
+        Other: { Type: 'AWS::Lambda::Function', DependsOn: ['FnRole'], Properties: { Role: 'arn:aws:iam::1:role/x' } },
+      },
+    };
+    dropRedundantRoleDependsOn(template);
+    expect(template.Resources.Fn.DependsOn).toEqual(['FnLogGroup']);
+    expect(template.Resources.Other.DependsOn).toEqual(['FnRole']);
   });
 });
 
@@ -230,17 +261,16 @@ describe('Deploy: state machine', () => {
     expect(targets).toEqual(taskIds);
   });
 
-  it('turns X-Ray on for prod only, with a condition CloudFormation can evaluate', () => {
-    const evaluate = (cond: Json) => {
-      const [a, b] = cond['Fn::Equals'];
-      expect(typeof a).toBe('string');
-      expect(typeof b).toBe('string');
-      return a === b;
-    };
-    expect(evaluate(t.Conditions!.TracingEnabled)).toBe(false);
+  it('turns X-Ray on for prod only, and grants it only where it is on (decided at package time)', () => {
+    const xray = (s: Statement) => s.Action.some((a) => a.startsWith('xray:'));
     expect(sm().Properties.TracingConfiguration).toEqual({ Enabled: false });
-    expect(evaluate(prod.resources.Conditions.TracingEnabled)).toBe(true);
+    expect(statements.filter(xray)).toEqual([]);
     expect(prod.stepFunctions.stateMachines.onboarding.tracingConfig.enabled).toBe(true);
+    const prodResources = prod.resources.Resources as Record<string, Json>;
+    const prodXray = Object.entries(prodResources).filter(([, r]) => JSON.stringify(r).includes('xray:PutTraceSegments'));
+    // Every function role, and the state machine's role through its own policy.
+    expect(prodXray.map(([id]) => id).sort()).toEqual([...FUNCTIONS.map((f) => `${f.key[0]!.toUpperCase()}${f.key.slice(1)}Role`), 'OnboardingStateMachineXRayPolicy'].sort());
+    expect(prodResources.OnboardingStateMachineXRayPolicy.Properties.RoleName).toEqual({ Ref: 'OnboardingStateMachineRole' });
   });
 
   it('logs to CloudWatch without execution data, into a log group with retention', () => {
@@ -319,6 +349,14 @@ describe('Deploy: alarms and logs', () => {
     expect(alarm.Statistic).toBe('Maximum');
     expect(alarm.Threshold).toBeGreaterThan(0);
     expect(alarm.ComparisonOperator).toBe('GreaterThanThreshold');
+  });
+
+  it('sends alarm actions to the AlarmTopicArn stack parameter, none while it is empty (the default)', () => {
+    expect(t.Parameters!.AlarmTopicArn).toMatchObject({ Type: 'String', Default: '' });
+    expect(t.Conditions!.HasAlarmTopic).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmTopicArn' }, ''] }] });
+    const actions = { 'Fn::If': ['HasAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] };
+    expect(alarms().length).toBeGreaterThan(0);
+    for (const a of alarms()) expect(a.AlarmActions, a.AlarmName).toEqual(actions);
   });
 
   it('sets a retention on every log group', () => {
@@ -511,10 +549,38 @@ describe('Deploy: IAM', () => {
     expect(resourceText(trust.Condition.ArnEquals['aws:PrincipalArn'])).toBe(
       `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/binary-backends-${STAGE}-sign-url`,
     );
-    const own = statements.filter((s) => s.owner === 'DefaultStorageSignerRole');
+    const own = statements.filter((s) => s.owner === 'DefaultStorageSignerRole' && s.Action.some((a) => a.startsWith('s3:')));
     for (const s of own) for (const r of s.Resource) expect(resourceText(r)).toMatch(/^arn:\$\{AWS::Partition\}:s3:::[a-z0-9.-]+\/orgs\/\*$/);
     const actions = own.flatMap((s) => s.Action).sort();
     expect(actions).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject']);
+  });
+
+  it('lets the default-storage signer role use the default bucket\'s KMS key through S3 only, when one is configured', () => {
+    expect(t.Parameters!.DefaultBucketKmsKeyArn).toMatchObject({ Type: 'String', Default: '' });
+    expect(t.Conditions!.HasDefaultBucketKmsKey).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'DefaultBucketKmsKeyArn' }, ''] }] });
+    const withKey = allStatements(t, { HasDefaultBucketKmsKey: true }).filter((s) => s.Action.some((a) => a.startsWith('kms:')));
+    expect(withKey.map((s) => [s.owner, s.Action.sort(), s.Resource])).toEqual([
+      ['DefaultStorageSignerRole', ['kms:Decrypt', 'kms:GenerateDataKey'], [{ Ref: 'DefaultBucketKmsKeyArn' }]],
+    ]);
+    expect(withKey[0]!.Condition).toEqual({ StringEquals: { 'kms:ViaService': 's3.us-east-1.amazonaws.com' } });
+    const without = allStatements(t, { HasDefaultBucketKmsKey: false }).filter((s) => s.Action.some((a) => a.startsWith('kms:')));
+    expect(without).toEqual([]);
+  });
+
+  it('gives each function exactly the DynamoDB actions its code calls (none to Cleanup)', () => {
+    for (const f of FUNCTIONS) {
+      const granted = roleStatements(roleOf(f.key))
+        .filter((s) => s.Effect === 'Allow')
+        .flatMap((s) => s.Action)
+        .filter((a) => a.startsWith('dynamodb:'))
+        .map((a) => a.slice('dynamodb:'.length))
+        .sort();
+      const handlerFile = f.handler.replace(/\.handler$/, '.ts');
+      expect(granted, f.key).toEqual(dynamoActionsOf(handlerFile));
+      // `binary-backends smoke` exercises each of them.
+      expect(smokeTableProbesOf(handlerFile), `${f.key} smoke probes`).toEqual(granted);
+    }
+    expect(dynamoActionsOf('functions/onboarding/cleanup/handler.ts')).toEqual([]);
   });
 
   it('lets only the signer and VerifyDownload read CloudFront key secrets, under the stage prefix', () => {
@@ -556,6 +622,17 @@ describe('Deploy: IAM', () => {
     expect(allows(support, 'dynamodb:GetItem').length).toBe(1);
     expect(allows(support, 'states:DescribeExecution').length).toBe(1);
     expect(allows(support, 'events:PutEvents')[0]!.Condition.StringEquals['events:detail-type']).toBe('Onboarding Requested');
+  });
+
+  it('lets operators start Logs Insights queries on this stage\'s log groups only, and read their results', () => {
+    const ops = statements.filter((s) => s.owner === 'OperatorsPolicy');
+    const start = allows(ops, 'logs:StartQuery');
+    expect(start.length).toBe(1);
+    const groups = start[0]!.Resource.map((r) => (referencedId(r) ? `GETATT:${referencedId(r)}` : resourceText(r)));
+    expect(groups.sort()).toEqual(
+      [`arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/binary-backends-${STAGE}-*`, 'GETATT:OnboardingStateMachineLogGroup'].sort(),
+    );
+    expect(allows(ops, 'logs:GetQueryResults').map((s) => s.Sid)).toEqual(['LogsInsightsResultsRequireResourceStar']);
   });
 
   it('lets operators read executions, their history and the table, and change nothing', () => {

@@ -22,7 +22,7 @@ function failureTail(): StateMachine {
   return new StateMachine({ StartAt: start, States: states } as StateMachineDefinition);
 }
 
-async function fail(error: Record<string, unknown>): Promise<{ name: string; cause: unknown }> {
+async function fail(error: Record<string, string>): Promise<{ name: string; cause: unknown }> {
   const { result } = failureTail().run({ orgId: 'o', error });
   try {
     await result;

@@ -2,10 +2,14 @@
 import { commonConfig, env, loadConfig } from '../../shared/config';
 import { dynamo, sts, stsWith } from '../../shared/clients';
 import { handlerFor, once } from '../../shared/handler';
+import { stsIdentityProbe, tableProbes } from '../../shared/smoke-probes';
 import { parseStepInput, type TrustCheckResult } from '../../shared/backend-records';
 import { checkTrust, type CheckTrustDeps } from './check-trust';
 
-export const createHandler = handlerFor<CheckTrustDeps, TrustCheckResult>((event, deps) => checkTrust(parseStepInput(event), deps));
+export const createHandler = handlerFor<CheckTrustDeps, TrustCheckResult>(
+  (event, deps) => checkTrust(parseStepInput(event), deps),
+  (deps) => [...tableProbes(deps.store, ['UpdateItem', 'PutItem']), stsIdentityProbe(deps.sts())],
+);
 
 function defaultDeps(): CheckTrustDeps {
   const config = loadConfig({

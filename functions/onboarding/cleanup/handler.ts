@@ -6,9 +6,10 @@
 import { s3With, sts, stsWith } from '../../shared/clients';
 import { CredentialBroker } from '../../shared/credential-broker';
 import { handlerFor, once } from '../../shared/handler';
+import { stsIdentityProbe } from '../../shared/smoke-probes';
 import { cleanup, type CleanupDeps, type CleanupResult } from './cleanup';
 
-export const createHandler = handlerFor<CleanupDeps, CleanupResult>((event, deps) => cleanup(event, deps));
+export const createHandler = handlerFor<CleanupDeps, CleanupResult>((event, deps) => cleanup(event, deps), () => [stsIdentityProbe(sts())]);
 
 function defaultDeps(): CleanupDeps {
   const clock = () => new Date();

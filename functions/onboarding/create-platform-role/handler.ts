@@ -3,10 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { commonConfig, env, loadConfig } from '../../shared/config';
 import { dynamo, eventBridge, iam } from '../../shared/clients';
 import { handlerFor, once } from '../../shared/handler';
+import { eventProbe, getPlatformRoleProbe, tableProbes } from '../../shared/smoke-probes';
 import { parseStepInput, type PlatformRoleResult } from '../../shared/backend-records';
 import { createPlatformRole, type CreatePlatformRoleDeps } from './create-platform-role';
 
-export const createHandler = handlerFor<CreatePlatformRoleDeps, PlatformRoleResult>((event, deps) => createPlatformRole(parseStepInput(event), deps));
+export const createHandler = handlerFor<CreatePlatformRoleDeps, PlatformRoleResult>(
+  (event, deps) => createPlatformRole(parseStepInput(event), deps),
+  (deps) => [...tableProbes(deps.store, ['GetItem', 'UpdateItem', 'PutItem']), eventProbe(deps.events, deps.config.eventBusName), getPlatformRoleProbe(deps.iam)],
+);
 
 function defaultDeps(): CreatePlatformRoleDeps {
   const config = loadConfig({

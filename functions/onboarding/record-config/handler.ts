@@ -2,10 +2,14 @@
 import { commonConfig, env, loadConfig } from '../../shared/config';
 import { dynamo, stepFunctions } from '../../shared/clients';
 import { handlerFor, once } from '../../shared/handler';
+import { tableProbes } from '../../shared/smoke-probes';
 import type { OnboardingContext } from '../../shared/backend-records';
 import { recordConfig, type RecordConfigDeps } from './record-config';
 
-export const createHandler = handlerFor<RecordConfigDeps, OnboardingContext>((event, deps) => recordConfig(event, deps));
+export const createHandler = handlerFor<RecordConfigDeps, OnboardingContext>(
+  (event, deps) => recordConfig(event, deps),
+  (deps) => tableProbes(deps.store, ['GetItem', 'UpdateItem', 'PutItem']),
+);
 
 function defaultDeps(): RecordConfigDeps {
   const config = loadConfig({ ...commonConfig, PLATFORM_ACCOUNT_ID: env.optionalString() });

@@ -5,12 +5,17 @@
 import { commonConfig, loadConfig } from '../../shared/config';
 import { dynamo, secretsManager, sts, stsWith } from '../../shared/clients';
 import { CredentialBroker } from '../../shared/credential-broker';
+import { recordStore } from '../../shared/deps';
 import { handlerFor, once } from '../../shared/handler';
+import { stsIdentityProbe, tableProbes } from '../../shared/smoke-probes';
 import { parseStepInput } from '../../shared/backend-records';
 import { recorderFor } from '../verify-upload/canary';
 import { cloudFrontKeyLoader, verifyDownload, type VerifyDownloadDeps, type VerifyDownloadResult } from './verify-download';
 
-export const createHandler = handlerFor<VerifyDownloadDeps, VerifyDownloadResult>((event, deps) => verifyDownload(parseStepInput(event), deps));
+export const createHandler = handlerFor<VerifyDownloadDeps, VerifyDownloadResult>(
+  (event, deps) => verifyDownload(parseStepInput(event), deps),
+  () => [...tableProbes(recordStore(), ['GetItem', 'UpdateItem']), stsIdentityProbe(sts())],
+);
 
 function defaultDeps(): VerifyDownloadDeps {
   const config = loadConfig(commonConfig);

@@ -5,12 +5,17 @@
 import { commonConfig, loadConfig } from '../../shared/config';
 import { dynamo, s3With, sts, stsWith } from '../../shared/clients';
 import { CredentialBroker } from '../../shared/credential-broker';
+import { recordStore } from '../../shared/deps';
 import { handlerFor, once } from '../../shared/handler';
+import { stsIdentityProbe, tableProbes } from '../../shared/smoke-probes';
 import { parseStepInput } from '../../shared/backend-records';
 import { recorderFor, type VerifyUploadResult } from './canary';
 import { verifyUpload, type VerifyUploadDeps } from './verify-upload';
 
-export const createHandler = handlerFor<VerifyUploadDeps, VerifyUploadResult>((event, deps) => verifyUpload(parseStepInput(event), deps));
+export const createHandler = handlerFor<VerifyUploadDeps, VerifyUploadResult>(
+  (event, deps) => verifyUpload(parseStepInput(event), deps),
+  () => [...tableProbes(recordStore(), ['GetItem', 'UpdateItem']), stsIdentityProbe(sts())],
+);
 
 function defaultDeps(): VerifyUploadDeps {
   const config = loadConfig(commonConfig);
