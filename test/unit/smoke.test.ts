@@ -3,6 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { createHandler } from '../../functions/deactivate/handler';
+import { handlerFor } from '../../functions/shared/handler';
 import { isSmokeEvent, runProbes } from '../../functions/shared/smoke';
 import { SMOKE_KEY, tableProbes } from '../../functions/shared/smoke-probes';
 import { runCli } from '../../cli/main';
@@ -73,6 +74,19 @@ describe('Function: smoke mode', () => {
     expect(report.smoke).toBe('FAIL');
     expect(report.checks.filter((c) => c.result === 'FAIL').map((c) => c.action)).toEqual(['events:PutEvents']);
     expect(eventsMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]).toMatchObject({ Source: 'peridio.binary-backends', DetailType: 'Smoke Test' });
+  });
+});
+
+describe('Function: smoke mode without probes', () => {
+  it('answers an empty PASS and never runs the function', async () => {
+    let ran = 0;
+    const handler = handlerFor<object, string>(async () => {
+      ran += 1;
+      return 'worked';
+    })({});
+    expect(await handler({ smoke: true }, {} as never)).toEqual({ smoke: 'PASS', checks: [] });
+    expect(ran).toBe(0);
+    expect(await handler({ smoke: true, orgId: 'x' }, {} as never)).toBe('worked');
   });
 });
 
