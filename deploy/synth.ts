@@ -105,7 +105,7 @@ export async function synthesize(opts: SynthOptions = {}): Promise<Synthesized> 
       dir,
       ['package', '--stage', opts.stage ?? 'dev', '--region', opts.region ?? 'us-east-1', '--package', outDir, ...paramArgs(opts.params)],
       home,
-      240_000,
+      600_000,
     );
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
@@ -126,7 +126,7 @@ export async function printConfig(opts: SynthOptions = {}): Promise<Json> {
       dir,
       ['print', '--format', 'json', '--stage', opts.stage ?? 'dev', '--region', opts.region ?? 'us-east-1', ...paramArgs(opts.params)],
       join(dir, '.home'),
-      120_000,
+      600_000,
     );
     return JSON.parse(stdout.slice(stdout.indexOf('{')));
   } finally {

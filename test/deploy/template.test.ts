@@ -58,7 +58,7 @@ beforeAll(async () => {
   [synth, prod] = await Promise.all([synthesize({ stage: STAGE }), printConfig({ stage: 'prod' })]);
   t = synth.template;
   statements = allStatements(t);
-}, 240_000);
+}, 600_000);
 
 afterAll(() => synth?.dispose());
 
