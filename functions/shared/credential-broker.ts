@@ -11,7 +11,7 @@
  * URL requests costs one STS call per hop, not one per request.
  */
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
-import { AssumeRoleDeniedError, asTransientOr, awsErrorName, httpStatus } from './errors';
+import { AssumeRoleDeniedError, StsInvalidClientTokenError, StsRegionDisabledError, asTransientOr, awsErrorName } from './errors';
 
 export interface AwsCredentials {
   accessKeyId: string;
@@ -53,7 +53,8 @@ export const CHAINED_SESSION_SECONDS = 3600;
 
 /**
  * One AssumeRole, uncached. AccessDenied becomes AssumeRoleDeniedError tagged with the hop;
- * throttling and 5xx become TransientError; anything else is rethrown.
+ * RegionDisabledException and InvalidClientTokenId become StsRegionDisabledError and
+ * StsInvalidClientTokenError; throttling and 5xx become TransientError; anything else is rethrown.
  */
 export async function assumeRole(client: STSClient, hop: Hop, req: AssumeRoleRequest): Promise<AwsCredentials> {
   try {
@@ -76,14 +77,53 @@ export async function assumeRole(client: STSClient, hop: Hop, req: AssumeRoleReq
       expiration: new Date(c.Expiration),
     };
   } catch (err) {
-    if (awsErrorName(err) === 'AccessDenied' || httpStatus(err) === 403) {
-      throw new AssumeRoleDeniedError(
-        `AssumeRole denied on the ${hop} role ${req.roleArn}${req.externalId === undefined ? ' (no external ID)' : ''}`,
-        hop,
-        { cause: err },
-      );
-    }
-    throw asTransientOr(err, `STS AssumeRole on the ${hop} role`);
+    throw stsFailure(err, hop, req, await regionOf(client));
+  }
+}
+
+/**
+ * Reads an AssumeRole failure. Only `AccessDenied` means "this role does not (yet) trust the caller":
+ * STS answers 403 for other things too, and reading every 403 as "not yet" would keep CheckTrust polling
+ * for days on a fault no customer can fix.
+ * - `RegionDisabledException` (403, modelled in the STS API): STS is off in this region for the account
+ *   asked to issue credentials.
+ * - `InvalidClientTokenId` (403, a common error): the signing credentials are unknown to STS here.
+ * Both are terminal, named errors with their own remediation. Throttling/5xx become TransientError;
+ * anything else is rethrown unchanged.
+ */
+export function stsFailure(err: unknown, hop: Hop, req: Pick<AssumeRoleRequest, 'roleArn' | 'externalId'>, region = 'its region'): unknown {
+  const name = awsErrorName(err);
+  if (name === 'AccessDenied') {
+    return new AssumeRoleDeniedError(
+      `AssumeRole denied on the ${hop} role ${req.roleArn}${req.externalId === undefined ? ' (no external ID)' : ''}`,
+      hop,
+      { cause: err },
+    );
+  }
+  if (name === 'RegionDisabledException') {
+    return new StsRegionDisabledError(
+      `STS is not activated in ${region} for the account that owns the ${hop} role ${req.roleArn} (RegionDisabledException)`,
+      hop,
+      { cause: err },
+    );
+  }
+  if (name === 'InvalidClientTokenId') {
+    return new StsInvalidClientTokenError(
+      `STS in ${region} does not recognise the credentials that signed AssumeRole on the ${hop} role ${req.roleArn} (InvalidClientTokenId)`,
+      hop,
+      { cause: err },
+    );
+  }
+  return asTransientOr(err, `STS AssumeRole on the ${hop} role`);
+}
+
+/** The client's region for messages; never throws (a region provider that fails yields a placeholder). */
+async function regionOf(client: STSClient): Promise<string> {
+  try {
+    const r = client.config?.region;
+    return typeof r === 'function' ? await r() : (r ?? 'its region');
+  } catch {
+    return 'its region';
   }
 }
 

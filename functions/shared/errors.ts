@@ -140,6 +140,36 @@ export class AssumeRoleDeniedError extends BinaryBackendError {
   }
 }
 
+/**
+ * STS answered `RegionDisabledException` (HTTP 403, modelled in the STS API): STS is deactivated in the
+ * region of the endpoint for the account asked to issue the credentials. Not a trust problem: polling
+ * cannot fix it, an account administrator must activate STS in that region (IAM > Account settings).
+ */
+export class StsRegionDisabledError extends BinaryBackendError {
+  readonly retryable = false;
+  readonly hop: 'platform' | 'customer' | 'signer';
+  constructor(message: string, hop: 'platform' | 'customer' | 'signer', options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'StsRegionDisabledError';
+    this.hop = hop;
+  }
+}
+
+/**
+ * STS answered `InvalidClientTokenId` (HTTP 403, a common error, not in the STS model): the credentials
+ * that signed the AssumeRole are not known to STS in that region (an opt-in region not enabled for the
+ * account, or a global-endpoint session token used in an opt-in region). Not a trust problem.
+ */
+export class StsInvalidClientTokenError extends BinaryBackendError {
+  readonly retryable = false;
+  readonly hop: 'platform' | 'customer' | 'signer';
+  constructor(message: string, hop: 'platform' | 'customer' | 'signer', options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'StsInvalidClientTokenError';
+    this.hop = hop;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Verification of the customer's storage
 // ---------------------------------------------------------------------------------------------
@@ -254,6 +284,8 @@ export const ERROR_NAMES = [
   'ExternalIdNotEnforcedError',
   'CustomerTrustBrokenError',
   'AssumeRoleDeniedError',
+  'StsRegionDisabledError',
+  'StsInvalidClientTokenError',
   'BucketNotFoundError',
   'BucketWrongRegionError',
   'BucketOwnerMismatchError',
@@ -294,6 +326,10 @@ export const REMEDIATIONS: Record<ErrorName | 'Unknown', string> = {
     "The customer's role no longer trusts Peridio's platform role. Ask the customer to restore the trust policy (binary-backends trust-policy), or deactivate the backend.",
   AssumeRoleDeniedError:
     "A role in the chain refused AssumeRole. If it is the customer's role, the customer removed or changed the trust policy after it was checked: ask them to re-apply it (binary-backends trust-policy) and start a new onboarding.",
+  StsRegionDisabledError:
+    'STS is deactivated in the region named in the message for the account asked to issue credentials (the owner of the role named there). An administrator of that account must activate STS for the region (IAM console > Account settings > Security Token Service (STS) > Endpoints), then start a new onboarding.',
+  StsInvalidClientTokenError:
+    'STS does not recognise the credentials that signed the AssumeRole in this region. Platform fault: enable the region for the platform account if it is an opt-in region, keep the STS clients on regional endpoints (or set the global endpoint session-token version to v2 with iam set-security-token-service-preferences), then retry.',
   BucketNotFoundError: 'Check the bucket name with the customer; the bucket does not exist or the name has a typo.',
   BucketWrongRegionError:
     'The bucket is in another region than the one given. Start the onboarding again with the region named in the message.',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
-import { AssumeRoleCommand, STSClient, STSServiceException, type AssumeRoleCommandInput } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, RegionDisabledException, STSClient, STSServiceException, type AssumeRoleCommandInput } from '@aws-sdk/client-sts';
 import {
   WRONG_EXTERNAL_ID,
   checkTrust,
@@ -14,6 +14,8 @@ import {
   ExternalIdNotEnforcedError,
   PlatformRoleNotAssumableError,
   StaleExecutionError,
+  StsInvalidClientTokenError,
+  StsRegionDisabledError,
   TransientError,
   TrustPolicyTimeoutError,
   ValidationError,
@@ -23,11 +25,14 @@ import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, co
 
 const denied = () => new STSServiceException({ name: 'AccessDenied', $fault: 'client', message: 'not authorized', $metadata: { httpStatusCode: 403 } });
 const throttled = () => new STSServiceException({ name: 'Throttling', $fault: 'client', message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } });
+const regionDisabled = () => new RegionDisabledException({ message: 'STS is not activated in this region for account:222222222222.', $metadata: { httpStatusCode: 403 } });
+const invalidToken = () =>
+  new STSServiceException({ name: 'InvalidClientTokenId', $fault: 'client', message: 'The security token included in the request is invalid.', $metadata: { httpStatusCode: 403 } });
 const credentials = (id: string) => ({
   Credentials: { AccessKeyId: id, SecretAccessKey: 'not-a-real-secret', SessionToken: 'token', Expiration: new Date(T0.getTime() + 3600_000) },
 });
 
-type Behaviour = 'allow' | 'deny' | 'throttle';
+type Behaviour = 'allow' | 'deny' | 'throttle' | 'region-disabled' | 'invalid-token';
 interface Scenario {
   platform: Behaviour;
   customer: Behaviour;
@@ -61,6 +66,8 @@ describe('Function: checkTrust', () => {
       else behaviour = s.wrongExternalId ?? 'deny';
       if (behaviour === 'deny') throw denied();
       if (behaviour === 'throttle') throw throttled();
+      if (behaviour === 'region-disabled') throw regionDisabled();
+      if (behaviour === 'invalid-token') throw invalidToken();
       return credentials(input.RoleArn === PLATFORM_ROLE_ARN ? 'ASIAPLATFORM' : 'ASIACUSTOMER');
     });
   }
@@ -124,6 +131,24 @@ describe('Function: checkTrust', () => {
     given({ platform: 'deny', customer: 'allow' });
     now = at(301);
     await expect(checkTrust(input(), deps())).rejects.toThrow(PlatformRoleNotAssumableError);
+  });
+
+  it('fails with StsRegionDisabledError, instead of polling, when STS is off in the region for the customer hop', async () => {
+    given({ platform: 'allow', customer: 'region-disabled' });
+    const err = await checkTrust(input(), deps()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StsRegionDisabledError);
+    expect(err).toMatchObject({ hop: 'customer' });
+  });
+
+  it('fails with StsRegionDisabledError on the platform hop even within the IAM propagation grace', async () => {
+    given({ platform: 'region-disabled', customer: 'allow' });
+    now = at(10);
+    await expect(checkTrust(input(), deps())).rejects.toBeInstanceOf(StsRegionDisabledError);
+  });
+
+  it('fails with StsInvalidClientTokenError, instead of polling, when STS does not know the signing credentials', async () => {
+    given({ platform: 'allow', customer: 'invalid-token' });
+    await expect(checkTrust(input(), deps())).rejects.toBeInstanceOf(StsInvalidClientTokenError);
   });
 
   it('fails with ExternalIdNotEnforcedError when the role can be assumed without an external ID', async () => {

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
-import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, RegionDisabledException, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import { CredentialBroker } from '../../functions/shared/credential-broker';
-import { AssumeRoleDeniedError, TransientError } from '../../functions/shared/errors';
+import { AssumeRoleDeniedError, StsInvalidClientTokenError, StsRegionDisabledError, TransientError } from '../../functions/shared/errors';
 
 const stsMock = mockClient(STSClient);
 const PLATFORM = 'arn:aws:iam::111111111111:role/binary_backend_org_prod';
@@ -93,6 +93,40 @@ describe('Class: CredentialBroker', () => {
       .callsFake(() => issued(now, 3600, 'ASIA2'));
     await expect(broker.roleCredentials('signer', PLATFORM, 'bb')).rejects.toBeInstanceOf(TransientError);
     await expect(broker.roleCredentials('signer', PLATFORM, 'bb')).resolves.toMatchObject({ accessKeyId: 'ASIA2' });
+  });
+
+  it('reads RegionDisabledException (403) as StsRegionDisabledError naming the region, not as AccessDenied', async () => {
+    // Prepare: the modelled STS error, exactly as the SDK deserialises it
+    stsMock.on(AssumeRoleCommand, { RoleArn: PLATFORM }).resolves(issued(now, 3600, 'ASIAPLATFORM'));
+    stsMock
+      .on(AssumeRoleCommand, { RoleArn: CUSTOMER })
+      .rejects(new RegionDisabledException({ $metadata: { httpStatusCode: 403 }, message: 'STS is not activated in this region for account:222222222222.' }));
+    // Act
+    const err = await broker
+      .customerCredentials({ platformRoleArn: PLATFORM, customerRoleArn: CUSTOMER, externalId: 'org', sessionName: 'bb' })
+      .catch((e: unknown) => e);
+    // Assess
+    expect(err).toBeInstanceOf(StsRegionDisabledError);
+    expect(err).toMatchObject({ name: 'StsRegionDisabledError', hop: 'customer' });
+    expect((err as Error).message).toContain('us-east-1');
+    expect((err as Error).message).toContain(CUSTOMER);
+  });
+
+  it('reads InvalidClientTokenId (403, a common error) as StsInvalidClientTokenError, not as AccessDenied', async () => {
+    stsMock.on(AssumeRoleCommand).rejects(
+      new STSServiceException({ name: 'InvalidClientTokenId', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'The security token included in the request is invalid.' }),
+    );
+    const err = await broker.roleCredentials('signer', PLATFORM, 'bb').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StsInvalidClientTokenError);
+    expect(err).toMatchObject({ name: 'StsInvalidClientTokenError', hop: 'signer' });
+  });
+
+  it('does not read any other 403 as AccessDenied', async () => {
+    const other = new STSServiceException({ name: 'SomethingElse', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'no' });
+    stsMock.on(AssumeRoleCommand).rejects(other);
+    const err = await broker.roleCredentials('signer', PLATFORM, 'bb').catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(AssumeRoleDeniedError);
+    expect(err).toBe(other);
   });
 
   it('refuses an answer without credentials', async () => {

@@ -6,7 +6,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -376,6 +376,24 @@ describe('Function: sign (errors)', () => {
     });
     const out = await signer.sign({ orgId: ORG, operation: 'download', keys: ['a'] });
     expect(out.storage).toBe('custom');
+  });
+
+  it('answers StsRegionDisabledError, not CustomerTrustBrokenError, when STS is off in the region', async () => {
+    records[`ORG#${ORG}`] = customRecord(ORG, config());
+    sts.on(AssumeRoleCommand, { RoleArn: CUSTOMER_ROLE }).rejects(
+      new STSServiceException({ name: 'RegionDisabledException', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'STS is not activated in this region' }),
+    );
+    const err = await createUrlSigner(deps()).sign({ orgId: ORG, operation: 'download', keys: ['a'] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'StsRegionDisabledError', hop: 'customer' });
+    expect(assumedRoles()).not.toContain(SIGNER_ROLE);
+  });
+
+  it('answers StsInvalidClientTokenError when STS does not know the signer role credentials', async () => {
+    sts.on(AssumeRoleCommand).rejects(
+      new STSServiceException({ name: 'InvalidClientTokenId', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'The security token included in the request is invalid.' }),
+    );
+    const err = await createUrlSigner(deps()).sign({ orgId: ORG, operation: 'upload', keys: ['a'] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'StsInvalidClientTokenError', hop: 'signer' });
   });
 
   it('answers PlatformRoleNotAssumableError when our own platform role refuses', async () => {

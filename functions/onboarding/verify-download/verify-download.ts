@@ -20,8 +20,11 @@ import {
   CloudFrontKeyError,
   CloudFrontSigningNotEnforcedError,
   DownloadVerificationError,
+  StsInvalidClientTokenError,
+  StsRegionDisabledError,
   TransientError,
   ValidationError,
+  remediationFor,
 } from '../../shared/errors';
 import { cloudFrontUrl, presignS3Url, unsignedCloudFrontUrl } from '../../shared/url-signers';
 import {
@@ -134,6 +137,7 @@ function asCheckFailure(err: unknown): CheckFailure | undefined {
   if (err instanceof CheckFailure) return err;
   if (err instanceof CloudFrontKeyError) return new CheckFailure('download-signed', err, 'Store a valid RSA 2048 or EC P-256 private key and pass its secret ARN, then retry.');
   if (err instanceof AssumeRoleDeniedError) return new CheckFailure('download-signed', err, 'Ask the customer to re-apply the trust policy, then start a new onboarding.');
+  if (err instanceof StsRegionDisabledError || err instanceof StsInvalidClientTokenError) return new CheckFailure('download-signed', err, remediationFor(err.name));
   return undefined;
 }
 

@@ -33,8 +33,11 @@ import {
   BucketOwnerMismatchError,
   BucketWrongRegionError,
   StoragePermissionError,
+  StsInvalidClientTokenError,
+  StsRegionDisabledError,
   TransientError,
   asTransientOr,
+  remediationFor,
   awsErrorName,
   httpStatus,
   isTransientAwsError,
@@ -103,6 +106,8 @@ export async function verifyUpload(ctx: StepInput, deps: VerifyUploadDeps): Prom
   } catch (err) {
     if (err instanceof AssumeRoleDeniedError) {
       await recordFailure(ctx, deps, passed, new CheckFailure('customer-role', err, 'Ask the customer to re-apply the trust policy (binary-backends trust-policy), then start a new onboarding.'));
+    } else if (err instanceof StsRegionDisabledError || err instanceof StsInvalidClientTokenError) {
+      await recordFailure(ctx, deps, passed, new CheckFailure('customer-role', err, remediationFor(err.name)));
     }
     throw err;
   }
