@@ -37,6 +37,7 @@ export interface Role {
 
 const ROLE_NAME_RE = /^[\w+=,.@-]{1,64}$/;
 const PATH_RE = /^(\/|\/[\x21-\x7e]+\/)$/;
+const TAG_CHARS_RE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const ROLE_ARN_RE = /^arn:aws:iam::(\d{12}):role\/(?:(.*)\/)?([^/]+)$/;
 const USER_ARN_RE = /^arn:aws:iam::(\d{12}):user\/(?:(.*)\/)?([^/]+)$/;
 
@@ -161,6 +162,14 @@ export class IamStore {
     for (const t of tags) {
       if (!t.Key || t.Key.length > 128 || (t.Value ?? '').length > 256) {
         throw new AwsError('InvalidInput', `Invalid tag: ${JSON.stringify(t.Key)}`, 400);
+      }
+      // IAM's tagKeyType / tagValueType pattern: a comma (valid in role names) is refused in tags.
+      if (!TAG_CHARS_RE.test(t.Key) || !TAG_CHARS_RE.test(t.Value ?? '')) {
+        throw new AwsError(
+          'ValidationError',
+          `1 validation error detected: Value at 'tags.1.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`,
+          400,
+        );
       }
     }
     const roles = this.account(accountId);

@@ -52,3 +52,50 @@ export function roleSessionName(purpose: string): string {
 export function partitionOf(arn: string): string {
   return arn.split(':')[1] ?? 'aws';
 }
+
+// ---------------------------------------------------------------------------------------------
+// The services' own name patterns (botocore models; aws-facts.md sections 1 and 2). Every value this
+// service turns into an IAM role name, an IAM tag or an STS RoleSessionName is checked against them
+// before the call, so a bad one is a ValidationError naming the rule, and nothing is created.
+// ---------------------------------------------------------------------------------------------
+
+/** IAM `roleNameType`: 1-64 of `[\w+=,.@-]` (`\w` is ASCII here, as in IAM's Java patterns). */
+export const IAM_ROLE_NAME_RE = /^[A-Za-z0-9_+=,.@-]{1,64}$/;
+/** IAM `tagKeyType` (1-128) and `tagValueType` (0-256): `[\p{L}\p{Z}\p{N}_.:/=+\-@]`. No comma. */
+export const IAM_TAG_CHARS_RE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+/** STS `roleSessionNameType`: 2-64 of `[\w+=,.@-]`. */
+export const ROLE_SESSION_NAME_RE = /^[A-Za-z0-9_+=,.@-]{2,64}$/;
+
+/** A problem sentence when `name` is not a valid IAM role name, else undefined. */
+export function iamRoleNameProblem(name: string): string | undefined {
+  return IAM_ROLE_NAME_RE.test(name) ? undefined : `must be 1-64 characters of letters, digits and + = , . @ _ - (IAM role name; got ${JSON.stringify(name)})`;
+}
+
+/** A problem sentence when the tag would be refused by IAM (key 1-128, value 0-256, no comma), else undefined. */
+export function iamTagProblem(tag: { Key?: string; Value?: string }): string | undefined {
+  const key = tag.Key ?? '';
+  const value = tag.Value ?? '';
+  if (key.length < 1 || key.length > 128 || !IAM_TAG_CHARS_RE.test(key)) {
+    return `tag key ${JSON.stringify(key)} must be 1-128 letters, digits, spaces and _ . : / = + - @ (IAM tag key)`;
+  }
+  if (value.length > 256 || !IAM_TAG_CHARS_RE.test(value)) {
+    return `tag ${key}: value ${JSON.stringify(value)} must be at most 256 letters, digits, spaces and _ . : / = + - @ (IAM tag value)`;
+  }
+  return undefined;
+}
+
+/** A problem sentence when `name` is not a valid STS RoleSessionName, else undefined. */
+export function roleSessionNameProblem(name: string): string | undefined {
+  return ROLE_SESSION_NAME_RE.test(name) ? undefined : `must be 2-64 characters of letters, digits and + = , . @ _ - (STS RoleSessionName; got ${JSON.stringify(name)})`;
+}
+
+/**
+ * A backend name as an IAM tag value. Role names may contain `,` (IAM role names accept it, so the
+ * backend-name contract does) but IAM tag values refuse it, and CreateRole with one invalid tag creates
+ * nothing. Refusing `,` would turn away names IAM itself accepts, so the tag value is encoded instead:
+ * `,` becomes `:`, which tag values accept and role names never contain. The mapping is one-to-one and
+ * leaves every name without a comma unchanged, so roles tagged before this encoding are still recognised.
+ */
+export function roleNameTagValue(roleName: string): string {
+  return roleName.replace(/,/g, ':');
+}

@@ -120,6 +120,33 @@ describe('Function: createPlatformRole', () => {
     });
   });
 
+  it('tags a backend name with a comma (valid in IAM role names, refused in tag values) as its one-to-one encoding', async () => {
+    // Prepare: "a,b" is a valid backend and role name; IAM refuses "," in a tag value
+    const name = 'a,b';
+    await ensureBackend(table, { orgId: ORG_ID, roleName: name, now: T0 });
+    const ctx = context({ roleName: name });
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: name, config: config({ executionName: ctx.executionName }), now: T0 });
+    iamMock.on(CreateRoleCommand).resolves({});
+    iamMock.on(PutRolePolicyCommand).resolves({});
+    iamMock.on(GetRoleCommand).resolves(role());
+    // Act
+    await createPlatformRole(ctx, deps());
+    // Assess
+    const create = iamMock.commandCalls(CreateRoleCommand)[0]!.args[0].input;
+    expect(create.RoleName).toBe(`binary_backend_${ORG_ID}_a,b`);
+    expect(create.Tags).toContainEqual({ Key: 'peridio:backend', Value: 'a:b' });
+    for (const tag of create.Tags!) expect(tag.Value).toMatch(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u);
+  });
+
+  it('refuses a tag IAM would refuse (a stage with a comma) with a ValidationError, creating nothing', async () => {
+    iamMock.on(CreateRoleCommand).resolves({});
+    const bad = { ...deps(), config: { ...deps().config, stage: 'dev,eu' } };
+    const err = await createPlatformRole(context(), bad).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as Error).message).toMatch(/IAM tag value/);
+    expect(iamMock).toHaveReceivedCommandTimes(CreateRoleCommand, 0);
+  });
+
   it('stores the trust policy in exactly the seed\'s shape and sets AWAITING_TRUST', async () => {
     iamMock.on(CreateRoleCommand).resolves({});
     iamMock.on(PutRolePolicyCommand).resolves({});

@@ -4,8 +4,12 @@ import {
   canaryPrefix,
   encodeRoleNameForExecution,
   executionName,
+  iamRoleNameProblem,
+  iamTagProblem,
   platformRoleName,
+  roleNameTagValue,
   roleSessionName,
+  roleSessionNameProblem,
 } from '../../functions/shared/identifiers';
 
 const orgId = fc.uuid({ version: 4 }).map((u) => u.toLowerCase());
@@ -60,5 +64,73 @@ describe('Function: roleSessionName', () => {
     fc.assert(fc.property(fc.string({ maxLength: 100 }), (p) => {
       expect(roleSessionName(p)).toMatch(/^[\w+=,.@-]{2,64}$/);
     }));
+  });
+});
+
+// The services' own patterns, written out here from the botocore models (not imported), so the tests
+// check identifiers.ts against IAM/STS rather than against itself.
+const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+const IAM_TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+const STS_SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+
+describe('Service name patterns: every value that becomes a role name, tag value or session name', () => {
+  it('makes platform role names IAM accepts, and the tag value of every backend name IAM accepts', () => {
+    fc.assert(
+      fc.property(orgId, roleName, (o, r) => {
+        expect(platformRoleName(o, r)).toMatch(IAM_ROLE_NAME);
+        expect(iamRoleNameProblem(platformRoleName(o, r))).toBeUndefined();
+        expect(roleNameTagValue(r)).toMatch(IAM_TAG_VALUE);
+        expect(iamTagProblem({ Key: 'peridio:backend', Value: roleNameTagValue(r) })).toBeUndefined();
+        expect(iamTagProblem({ Key: 'peridio:org-id', Value: o })).toBeUndefined();
+      }),
+    );
+  });
+
+  it('encodes backend names into tag values one-to-one, leaving names without a comma unchanged', () => {
+    fc.assert(
+      fc.property(roleName, roleName, (a, b) => {
+        if (a !== b) expect(roleNameTagValue(a)).not.toBe(roleNameTagValue(b));
+        if (!a.includes(',')) expect(roleNameTagValue(a)).toBe(a);
+      }),
+    );
+    expect(roleNameTagValue('a,b')).toBe('a:b');
+  });
+
+  it('agrees with IAM on any tag value: refused exactly when IAM’s pattern refuses it', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300, unit: 'grapheme' }), (v) => {
+        expect(iamTagProblem({ Key: 'k', Value: v }) === undefined).toBe(IAM_TAG_VALUE.test(v));
+      }),
+    );
+    expect(iamTagProblem({ Key: 'peridio:backend', Value: 'a,b' })).toMatch(/IAM tag value/);
+  });
+
+  it('agrees with IAM and STS on any role or session name', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 70 }), (v) => {
+        expect(iamRoleNameProblem(v) === undefined).toBe(IAM_ROLE_NAME.test(v));
+        expect(roleSessionNameProblem(v) === undefined).toBe(STS_SESSION_NAME.test(v));
+      }),
+    );
+  });
+
+  it('makes a valid RoleSessionName from any purpose, however long or odd', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200, unit: 'binary' }), (purpose) => {
+        const name = roleSessionName(purpose);
+        expect(name).toMatch(STS_SESSION_NAME);
+        expect(roleSessionNameProblem(name)).toBeUndefined();
+      }),
+    );
+  });
+
+  it('makes valid session names for every purpose the code uses, with any org ID and counters', () => {
+    fc.assert(
+      fc.property(orgId, fc.integer({ min: 1, max: 2 ** 31 }), fc.integer({ min: 1, max: 100_000 }), (o, v, a) => {
+        for (const purpose of [`check-trust-${v}-${a}`, `signer-${o}`, 'signer-default', 'verify-upload', 'verify-download', 'cleanup']) {
+          expect(roleSessionName(purpose)).toMatch(STS_SESSION_NAME);
+        }
+      }),
+    );
   });
 });

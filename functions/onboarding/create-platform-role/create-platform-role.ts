@@ -35,8 +35,8 @@ import {
   type StepInput,
 } from '../../shared/backend-records';
 import { DetailType, emitEvent } from '../../shared/events';
-import { PlatformRoleConflictError, TransientError, asTransientOr, awsErrorName } from '../../shared/errors';
-import { externalIdFor, partitionOf, platformRoleName } from '../../shared/identifiers';
+import { PlatformRoleConflictError, TransientError, ValidationError, asTransientOr, awsErrorName } from '../../shared/errors';
+import { externalIdFor, iamRoleNameProblem, iamTagProblem, partitionOf, platformRoleName, roleNameTagValue } from '../../shared/identifiers';
 
 export interface CreatePlatformRoleConfig {
   platformAccountId: string;
@@ -133,9 +133,19 @@ function ourTags(input: StepInput, stage: string): Tag[] {
   return [
     { Key: TAG_SERVICE, Value: SERVICE_TAG_VALUE },
     { Key: TAG_ORG, Value: input.orgId },
-    { Key: TAG_BACKEND, Value: input.roleName },
+    { Key: TAG_BACKEND, Value: roleNameTagValue(input.roleName) },
     { Key: TAG_STAGE, Value: stage },
   ];
+}
+
+/** IAM refuses the whole CreateRole for one bad tag: check the name and every tag first, so nothing is created. */
+function assertIamNames(roleName: string, tags: Tag[]): void {
+  const nameProblem = iamRoleNameProblem(roleName);
+  if (nameProblem) throw new ValidationError(`roleName: the platform role name ${nameProblem}`, ['roleName']);
+  for (const tag of tags) {
+    const problem = iamTagProblem(tag);
+    if (problem) throw new ValidationError(`${tag.Key === TAG_STAGE ? 'stage' : 'roleName'}: ${problem}`, [tag.Key === TAG_STAGE ? 'stage' : 'roleName']);
+  }
 }
 
 function isNamed(err: unknown, ...names: string[]): boolean {
@@ -149,6 +159,7 @@ export async function createPlatformRole(input: StepInput, deps: CreatePlatformR
   const roleName = platformRoleName(input.orgId, input.roleName);
   const partition = partitionOf(input.platformRoleArn);
   const tags = ourTags(input, config.stage);
+  assertIamNames(roleName, tags);
   const trust = platformRoleTrustPolicy(partition, config.platformAccountId, config.trustedPrincipalPattern);
 
   let adopted = false;
