@@ -10,6 +10,10 @@
  * `<originPath><decoded path>` is served from the distribution's bucket in the local S3.
  *
  * Which distribution a request is for is decided by its Key-Pair-Id (all share the one edge host).
+ *
+ * Propagation: `deployingRequests: N` (or `simulateDeploying(id, N)`) makes the next N signed requests for
+ * the distribution answer 403 "Unknown Key", as CloudFront does while a just-created key group or public key
+ * has not reached the edge yet. VerifyDownload must wait that out (WaitForCloudFront) rather than fail.
  */
 import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -24,6 +28,8 @@ export interface DistributionInput {
   originPath?: string;
   /** Default true: refuse unsigned requests. False models a distribution without restricted viewer access. */
   requireSignedUrls?: boolean;
+  /** The next N signed requests get 403 "Unknown Key": the key group is still deploying. Default 0. */
+  deployingRequests?: number;
   id?: string;
 }
 
@@ -33,6 +39,8 @@ export interface Distribution {
   originPath: string;
   requireSignedUrls: boolean;
   keys: Map<string, KeyObject>;
+  /** Signed requests still to answer "Unknown Key" (see the module comment). */
+  deployingRequests: number;
 }
 
 export interface EdgeRequestLog {
@@ -72,6 +80,7 @@ export class CloudFrontEdge {
       originPath: (input.originPath ?? '').replace(/^\/+/, ''),
       requireSignedUrls: input.requireSignedUrls ?? true,
       keys,
+      deployingRequests: Math.max(0, Math.floor(input.deployingRequests ?? 0)),
     };
     this.distributions.set(d.id, d);
     return d;
@@ -94,6 +103,13 @@ export class CloudFrontEdge {
       requireSignedUrls: input.requireSignedUrls,
     });
     return { id: d.id, host: this.host, keyPairId };
+  }
+
+  /** The next `requests` signed requests for distribution `id` get 403 "Unknown Key" (still deploying). */
+  simulateDeploying(id: string, requests: number): void {
+    const d = this.distributions.get(id);
+    if (!d) throw new Error(`no distribution ${id}`);
+    d.deployingRequests = Math.max(0, Math.floor(requests));
   }
 
   private byKeyId(keyPairId: string): Distribution | undefined {
@@ -166,6 +182,10 @@ export class CloudFrontEdge {
     if (!keyPairId) return { status: 403, code: 'MissingKey', message: 'Missing Key-Pair-Id query parameter or cookie value' };
     const distribution = this.byKeyId(decodeURIComponent(keyPairId));
     if (!distribution) return { status: 403, code: 'InvalidKey', message: 'Unknown Key' };
+    if (distribution.deployingRequests > 0) {
+      distribution.deployingRequests -= 1;
+      return { status: 403, code: 'InvalidKey', message: 'Unknown Key' };
+    }
     if (!signature) return { status: 403, code: 'MissingKey', message: 'Missing Signature query parameter or cookie value' };
     if (hashAlgorithm !== undefined && hashAlgorithm !== 'SHA256' && hashAlgorithm !== 'SHA1') {
       return { status: 403, code: 'AccessDenied', message: 'Invalid Hash-Algorithm' };

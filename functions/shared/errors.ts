@@ -228,6 +228,19 @@ export class CloudFrontSigningNotEnforcedError extends BinaryBackendError {
   }
 }
 
+/**
+ * CloudFront kept refusing the signed canary URL (403, e.g. "Unknown Key") for the whole propagation window
+ * (about 20 minutes) that VerifyDownload allows a just-created distribution, key group or public key to
+ * deploy. The message names CloudFront's last answer and what it means.
+ */
+export class CloudFrontPropagationTimeoutError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'CloudFrontPropagationTimeoutError';
+  }
+}
+
 /** The CloudFront private key is missing, unreadable, or not an RSA 2048 / EC P-256 private key. */
 export class CloudFrontKeyError extends BinaryBackendError {
   readonly retryable = false;
@@ -292,6 +305,7 @@ export const ERROR_NAMES = [
   'StoragePermissionError',
   'DownloadVerificationError',
   'CloudFrontSigningNotEnforcedError',
+  'CloudFrontPropagationTimeoutError',
   'CloudFrontKeyError',
   'ActivationConflictError',
   'BackendNotFoundError',
@@ -341,6 +355,8 @@ export const REMEDIATIONS: Record<ErrorName | 'Unknown', string> = {
     'Devices could not download the test object through the URL they would get. Check the CloudFront origin points at the bucket (and origin access), or the bucket policy, then retry.',
   CloudFrontSigningNotEnforcedError:
     'The CloudFront distribution serves objects without a signature. Ask the customer to restrict viewer access with a trusted key group containing the public key, then retry.',
+  CloudFrontPropagationTimeoutError:
+    'CloudFront refused the signed test URL for about 20 minutes; its last answer is in the message. "Unknown Key": the public key ID is not in a trusted key group of the distribution\'s default behaviour (send the public key ID, not the key group ID), or the distribution never finished deploying (its status must be Deployed). "Access denied": the private key does not match the public key with this ID, or the hash algorithm differs. Fix it, then start a new onboarding.',
   CloudFrontKeyError:
     'The CloudFront private key is missing or invalid. Send an RSA 2048 or EC P-256 private key in PEM form, and the public key ID (like K2JCJMDEHXQW5F), not the key group ID.',
   ActivationConflictError:

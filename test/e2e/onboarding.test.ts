@@ -154,7 +154,7 @@ describe('E2E: onboarding a custom backend through the CLI', () => {
     expect(again.stdout).toContain('already uses');
   });
 
-  it('activates a CloudFront backend, downloads through a signed URL, and never exposes the private key', async () => {
+  it('activates a CloudFront backend (waiting out a key group still deploying), downloads through a signed URL, and never exposes the private key', async () => {
     const org = newOrgId();
     const cb = await createCustomerBackend(e, { bucket: `e2e-cf-${org.slice(0, 8)}`, region: 'us-west-2', roleName: 'PeridioCf' });
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -165,6 +165,8 @@ describe('E2E: onboarding a custom backend through the CLI', () => {
     e.stack.registerDistribution({
       publicKeys: [{ id: keyPairId, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) as string }],
       bucket: cb.bucket,
+      // The key group has not reached the edge yet: the first two signed fetches get 403 "Unknown Key".
+      deployingRequests: 2,
     });
     const host = e.env.BINARY_BACKENDS_CLOUDFRONT_EDGE!;
     const cf = ['--cloudfront-host', host, '--key-pair-id', keyPairId, '--private-key-file', keyFile, '--ttl', '600'];
@@ -184,6 +186,8 @@ describe('E2E: onboarding a custom backend through the CLI', () => {
       new GetExecutionHistoryCommand({ executionArn: started.executionArn, includeExecutionData: true, maxResults: 1000 }),
     );
     expect(history.events!.length).toBeGreaterThan(5);
+    const entered = (name: string) => history.events!.filter((ev) => ev.type === 'WaitStateEntered' && ev.stateEnteredEventDetails?.name === name).length;
+    expect(entered('WaitForCloudFront')).toBe(2);
     expect(findKeyLeaks(JSON.stringify(history.events), fragments)).toEqual([]);
     expect(JSON.stringify(history.events)).toContain(started.privateKeySecretArn!);
     expect(findKeyLeaks(outputs.join('\n'), fragments)).toEqual([]);

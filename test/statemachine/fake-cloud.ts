@@ -113,6 +113,8 @@ export class FakeCloud {
   readonly cloudFrontHost = 'd111abcdef8.cloudfront.net';
   cloudFrontOriginBucket = 'acme-firmware';
   cloudFrontEnforcesSigning = true;
+  /** Signed CloudFront requests still to answer 403 "Unknown Key", as a key group that is still deploying does. */
+  cloudFrontDeployingRequests = 0;
   readonly cloudFront: { keyPairId: string; privateKeyPem: string; publicKey: KeyObject };
 
   // --- platform side -----------------------------------------------------------------------------------
@@ -397,6 +399,10 @@ export class FakeCloud {
       return obj ? new Response(new Uint8Array(obj), { status: 200 }) : new Response('NoSuchKey', { status: 404 });
     }
     if (u.host === this.cloudFrontHost) {
+      if (u.searchParams.has('Key-Pair-Id') && this.cloudFrontDeployingRequests > 0) {
+        this.cloudFrontDeployingRequests -= 1;
+        return new Response('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidKey</Code><Message>Unknown Key</Message></Error>', { status: 403 });
+      }
       if (this.cloudFrontEnforcesSigning) {
         if (!u.searchParams.has('Key-Pair-Id')) return new Response('Missing Key-Pair-Id query parameter or cookie value', { status: 403 });
         const check = verifyCloudFrontUrl(url, this.cloudFront.publicKey, this.cloudFront.keyPairId);

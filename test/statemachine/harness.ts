@@ -306,7 +306,8 @@ export class Harness {
             throw e;
           }
           const event = json(input) as Record<string, unknown>;
-          if (state === 'CheckTrust') this.waitUntilNextCheck(event);
+          if (state === 'CheckTrust') this.waitUntilNextCheck(event, 'trust');
+          if (state === 'VerifyDownload') this.waitUntilNextCheck(event, 'verifyDownload');
           await this.beforeTask[state]?.(event, execution);
           counts[state] = (counts[state] ?? 0) + 1;
           try {
@@ -319,9 +320,12 @@ export class Harness {
     );
   }
 
-  /** WaitForTrust took `waitSeconds` in AWS: move the simulated clock to the check CheckTrust scheduled. */
-  private waitUntilNextCheck(event: Record<string, unknown>): void {
-    const next = (event.trust as { nextCheckAt?: string } | undefined)?.nextCheckAt;
+  /**
+   * WaitForTrust (WaitForCloudFront) took `waitSeconds` in AWS: move the simulated clock to the check
+   * CheckTrust (VerifyDownload) scheduled in `$.trust` (`$.verifyDownload`).
+   */
+  private waitUntilNextCheck(event: Record<string, unknown>, field: 'trust' | 'verifyDownload'): void {
+    const next = (event[field] as { nextCheckAt?: string } | undefined)?.nextCheckAt;
     if (next && Date.parse(next) > this.clock.now().getTime()) this.clock.set(new Date(next));
   }
 
@@ -334,7 +338,7 @@ export class Harness {
     const run = this.machine.run(json(input) as never, {
       overrides: {
         taskResourceLocalHandlers: this.localHandlers(execution) as never,
-        waitTimeOverrides: { WaitForTrust: 0 },
+        waitTimeOverrides: { WaitForTrust: 0, WaitForCloudFront: 0 },
         retryIntervalOverrides: Object.fromEntries(TASK_STATES.map((s) => [s, 0])),
       },
       context: { Execution: { Id: arn, Name: execName } },

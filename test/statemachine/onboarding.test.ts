@@ -36,6 +36,7 @@ const HAPPY_PATH = [
   'IsTrusted',
   'VerifyUpload',
   'VerifyDownload',
+  'IsCloudFrontDeployed',
   'Cleanup',
   'AfterCleanup',
   'Activate',
@@ -195,6 +196,45 @@ describe('State machine: verification', () => {
     expect(h.cloud.canaryObjects()).toEqual([]);
     const failed = h.cloud.events.find((e) => e.DetailType === 'Onboarding Failed');
     expect(JSON.parse(failed!.Detail!)).toMatchObject({ errorName: 'DownloadVerificationError', remediation: expect.any(String) });
+  });
+
+  it('waits for a CloudFront key group still deploying ("Unknown Key"), with backoff, then succeeds', async () => {
+    h.cloud.trustAppliedAt = new Date(0);
+    h.cloud.cloudFrontDeployingRequests = 3;
+
+    const run = await h.run(executionInput({ download: cloudFrontDownload(h.cloud.cloudFrontHost) }));
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(timesEntered(run.events, 'VerifyDownload')).toBe(4);
+    expect(timesEntered(run.events, 'WaitForCloudFront')).toBe(3);
+    const waits = run.events
+      .filter((e) => e.type === 'StateEntered' && e.state?.name === 'WaitForCloudFront')
+      .map((e) => (e.state?.input as { verifyDownload: { waitSeconds: number } }).verifyDownload.waitSeconds);
+    expect(waits).toEqual([30, 60, 120]);
+    expect(stateOutput(run.events, 'VerifyDownload')?.verifyDownload).toMatchObject({ via: 'cloudfront', propagating: false, unsignedStatus: 403 });
+    expect((await h.record()).backends.prod!.serving!.checks.find((c) => c.name === 'download-signed')?.result).toBe('PASS');
+  });
+
+  it('fails with CloudFrontPropagationTimeoutError naming "Unknown Key" when CloudFront never deploys within 20 minutes', async () => {
+    h.cloud.trustAppliedAt = new Date(0);
+    h.cloud.cloudFrontDeployingRequests = 1_000;
+    let firstAt: number | undefined;
+    h.beforeTask.VerifyDownload = () => {
+      firstAt ??= h.clock.now().getTime();
+    };
+
+    const run = await h.run(executionInput({ download: cloudFrontDownload(h.cloud.cloudFrontHost) }));
+
+    expectFailedWith(run, 'CloudFrontPropagationTimeoutError');
+    expect(run.cause).toContain('Unknown Key');
+    expect(h.clock.now().getTime() - firstAt!).toBeGreaterThanOrEqual(20 * 60_000);
+    expect(h.clock.now().getTime() - firstAt!).toBeLessThan(26 * 60_000);
+    // 30 + 60 + 120 + 240 + 300 + 300 + 150 s = 20 min: eight attempts, about 9 history events per loop
+    expect(timesEntered(run.events, 'VerifyDownload')).toBe(8);
+    const pending = (await h.record()).backends.prod!.pending!;
+    expect(pending.checks.find((c) => c.name === 'download-signed')).toMatchObject({ result: 'FAIL' });
+    expect(pending.error?.remediation).toContain('Unknown Key');
+    expect(h.cloud.canaryObjects()).toEqual([]);
   });
 
   it('fails with CloudFrontSigningNotEnforcedError when the distribution serves unsigned requests', async () => {

@@ -141,7 +141,11 @@ describe('Contract: statemachine/onboarding.asl.json', () => {
     const rf = definition.States.RecordFailure!;
     expect(rf.Next).toBe('Cleanup');
     expect(rf.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordFailureError', Next: 'Cleanup' }]);
-    expect(definition.States.VerifyDownload!.Next).toBe('Cleanup');
+    // VerifyDownload -> IsCloudFrontDeployed (-> WaitForCloudFront -> VerifyDownload while CloudFront deploys) -> Cleanup
+    expect(definition.States.VerifyDownload!.Next).toBe('IsCloudFrontDeployed');
+    expect(definition.States.IsCloudFrontDeployed).toMatchObject({ Type: 'Choice', Default: 'Cleanup' });
+    expect(definition.States.IsCloudFrontDeployed!.Choices![0]!.Next).toBe('WaitForCloudFront');
+    expect(definition.States.WaitForCloudFront).toMatchObject({ Type: 'Wait', SecondsPath: '$.verifyDownload.waitSeconds', Next: 'VerifyDownload' });
     const cleanup = definition.States.Cleanup!;
     expect(cleanup.Catch?.[0]?.ResultPath).not.toBe('$.error');
     const after = definition.States[cleanup.Next!]!;

@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { DownloadConfig, StepInput } from '../../functions/shared/backend-records';
 import { AssumeRoleDeniedError, CloudFrontKeyError } from '../../functions/shared/errors';
 import { createHandler } from '../../functions/onboarding/verify-download/handler';
-import { verifyDownload, type HttpFetch, type VerifyDownloadDeps } from '../../functions/onboarding/verify-download/verify-download';
+import { propagationWaitSeconds, verifyDownload, type HttpFetch, type VerifyDownloadDeps } from '../../functions/onboarding/verify-download/verify-download';
 import { sha256Hex } from '../../functions/onboarding/verify-upload/canary';
 import { FakeRecorder, NOW, stepInput } from './helpers/verify-fixtures';
 
@@ -71,7 +71,7 @@ describe('Function: verifyDownload (S3)', () => {
 
     const out = await verifyDownload(context(), deps);
 
-    expect(out).toEqual({ via: 's3', verified: [KEY] });
+    expect(out).toEqual({ via: 's3', verified: [KEY], propagating: false });
     const url = new URL(net.requests[0]!);
     expect(url.hostname).toBe('acme-firmware.s3.us-east-1.amazonaws.com');
     expect(url.searchParams.get('X-Amz-Expires')).toBe('300');
@@ -125,7 +125,7 @@ describe('Function: verifyDownload (CloudFront)', () => {
 
     const out = await verifyDownload(context(CLOUDFRONT), deps);
 
-    expect(out).toEqual({ via: 'cloudfront', verified: [KEY], unsignedStatus: 403 });
+    expect(out).toEqual({ via: 'cloudfront', verified: [KEY], unsignedStatus: 403, propagating: false });
     const signed = new URL(net.requests[0]!);
     expect(signed.origin).toBe('https://d1234567890.cloudfront.net');
     expect(signed.pathname).toBe(`/${KEY}`);
@@ -139,20 +139,60 @@ describe('Function: verifyDownload (CloudFront)', () => {
     expect(recorder.statuses).toEqual(['VERIFIED']);
   });
 
-  it('throws CloudFrontSigningNotEnforcedError when an unsigned request is served', async () => {
+  /** The input of a VerifyDownload that has been answering "not yet" since `secondsAgo`. */
+  const propagatingFor = (secondsAgo: number, attempt: number): Partial<StepInput> => ({
+    verifyDownload: { via: 'cloudfront', verified: [], propagating: true, attempt, firstAttemptAt: new Date(NOW.getTime() - secondsAgo * 1000).toISOString(), waitSeconds: 300 },
+  });
+
+  it('answers "not yet" (no failure recorded) while a just-restricted behaviour still serves unsigned requests', async () => {
     deps.fetch = fakeNetwork({ enforceSigning: false }).fetch;
 
-    await expect(verifyDownload(context(CLOUDFRONT), deps)).rejects.toMatchObject({ name: 'CloudFrontSigningNotEnforcedError' });
+    const out = await verifyDownload(context(CLOUDFRONT), deps);
+
+    expect(out).toMatchObject({ propagating: true, attempt: 1, firstAttemptAt: NOW.toISOString(), waitSeconds: 30 });
+    expect(recorder.statuses).toEqual([]);
+    expect(recorder.result('download-unsigned-refused')).toBeUndefined();
+  });
+
+  it('throws CloudFrontSigningNotEnforcedError when unsigned requests are still served after the propagation window', async () => {
+    deps.fetch = fakeNetwork({ enforceSigning: false }).fetch;
+
+    await expect(verifyDownload(context(CLOUDFRONT, propagatingFor(1200, 7)), deps)).rejects.toMatchObject({
+      name: 'CloudFrontSigningNotEnforcedError',
+      message: expect.stringContaining('8 attempts over 20 min'),
+    });
     expect(recorder.result('download-signed')).toBe('PASS');
     expect(recorder.result('download-unsigned-refused')).toBe('FAIL');
     expect(recorder.statuses).toEqual([]);
   });
 
-  it('explains "Unknown Key" (a key group ID or a key outside the trusted group) in the error', async () => {
+  it('reads "Unknown Key" on a signed URL as a key group still deploying: not yet, with backoff from 30 s', async () => {
     deps.fetch = fakeNetwork({ signedStatus: 403 }).fetch;
 
-    await expect(verifyDownload(context(CLOUDFRONT), deps)).rejects.toMatchObject({ name: 'DownloadVerificationError', message: expect.stringContaining('Unknown Key') });
+    const first = await verifyDownload(context(CLOUDFRONT), deps);
+    const third = await verifyDownload(context(CLOUDFRONT, propagatingFor(90, 2)), deps);
+
+    expect(first).toMatchObject({ propagating: true, attempt: 1, waitSeconds: 30, lastAnswer: expect.stringContaining('Unknown Key') });
+    expect(first.nextCheckAt).toBe(new Date(NOW.getTime() + 30_000).toISOString());
+    expect(third).toMatchObject({ propagating: true, attempt: 3, waitSeconds: 120, firstAttemptAt: new Date(NOW.getTime() - 90_000).toISOString() });
+    expect(recorder.result('download-signed')).toBeUndefined();
+  });
+
+  it('fails with CloudFrontPropagationTimeoutError naming "Unknown Key" once the 20-minute window is over', async () => {
+    deps.fetch = fakeNetwork({ signedStatus: 403 }).fetch;
+
+    await expect(verifyDownload(context(CLOUDFRONT, propagatingFor(1200, 7)), deps)).rejects.toMatchObject({
+      name: 'CloudFrontPropagationTimeoutError',
+      message: expect.stringContaining('Unknown Key'),
+    });
+    expect(recorder.result('download-signed')).toBe('FAIL');
     expect(recorder.result('download-unsigned-refused')).toBe('SKIP');
+  });
+
+  it('never waits past the propagation window, and waits 30 s doubling up to 5 minutes', () => {
+    expect([1, 2, 3, 4, 5, 6].map((a) => propagationWaitSeconds(a, 1200))).toEqual([30, 60, 120, 240, 300, 300]);
+    expect(propagationWaitSeconds(7, 150)).toBe(150);
+    expect(propagationWaitSeconds(7, 0.2)).toBe(1);
   });
 
   it('records and rethrows CloudFrontKeyError when the key secret cannot be read', async () => {

@@ -9,6 +9,13 @@
  *   be refused with 403: that proves the distribution enforces signed URLs.
  *
  * On success it records the checks and sets the pending status VERIFIED (Activate requires it).
+ *
+ * CloudFront propagation: a distribution, key group or public key the customer just created takes minutes
+ * to deploy to every edge, and meanwhile a signed URL gets 403 ("Unknown Key") and a just-restricted
+ * behaviour may still serve unsigned requests. A Lambda cannot wait that long, so the step answers "not
+ * yet" (`propagating: true` plus `waitSeconds`) and the workflow waits (WaitForCloudFront) and runs it again,
+ * with backoff, for PROPAGATION_WINDOW_SECONDS (20 min) from the first attempt. Only then does it fail, with
+ * CloudFrontPropagationTimeoutError naming CloudFront's last answer (or CloudFrontSigningNotEnforcedError).
  */
 import type { KeyObject } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -18,6 +25,7 @@ import {
   AssumeRoleDeniedError,
   BinaryBackendError,
   CloudFrontKeyError,
+  CloudFrontPropagationTimeoutError,
   CloudFrontSigningNotEnforcedError,
   DownloadVerificationError,
   StsInvalidClientTokenError,
@@ -46,14 +54,36 @@ export interface VerifyDownloadDeps extends Omit<CustomerStorageDeps, 's3'> {
   cloudFrontKey: (secretArn: string, versionId?: string) => Promise<KeyObject>;
   /** Per-request timeout. Default 15 s. */
   httpTimeoutMs?: number;
+  /** How long CloudFront may keep answering as if still deploying, from the first attempt. Default 1200 s. */
+  propagationWindowSeconds?: number;
 }
 
 export interface VerifyDownloadResult {
   via: 's3' | 'cloudfront';
-  /** Keys whose bytes matched. */
+  /** Keys whose bytes matched (empty while propagating). */
   verified: string[];
   /** CloudFront only: the status the unsigned request got (403 expected). */
   unsignedStatus?: number;
+  /** True: CloudFront still answers as if deploying; the workflow waits `waitSeconds` and runs the step again. */
+  propagating: boolean;
+  /** While propagating: attempts so far, the first one's time, CloudFront's last answer and the next check. */
+  attempt?: number;
+  firstAttemptAt?: string;
+  lastAnswer?: string;
+  waitSeconds?: number;
+  nextCheckAt?: string;
+}
+
+/** How long a just-created distribution, key group or public key is given to deploy (about 20 minutes). */
+export const PROPAGATION_WINDOW_SECONDS = 1200;
+/** First wait for CloudFront, doubled per attempt up to PROPAGATION_MAX_WAIT_SECONDS, never past the window. */
+export const PROPAGATION_FIRST_WAIT_SECONDS = 30;
+export const PROPAGATION_MAX_WAIT_SECONDS = 300;
+
+/** Seconds until the next attempt: 30, 60, 120, 240, 300, ... capped by what is left of the window; at least 1. */
+export function propagationWaitSeconds(attempt: number, secondsLeft: number): number {
+  const backoff = PROPAGATION_FIRST_WAIT_SECONDS * 2 ** Math.min(Math.max(attempt - 1, 0), 20);
+  return Math.max(1, Math.floor(Math.min(backoff, PROPAGATION_MAX_WAIT_SECONDS, Math.ceil(secondsLeft))));
 }
 
 /** How long the verification URLs live: long enough for a slow fetch, short enough to be useless later. */
@@ -69,6 +99,19 @@ class CheckFailure extends Error {
     readonly fix: string,
   ) {
     super(error.message);
+  }
+}
+
+/**
+ * CloudFront answered the way a distribution that is still deploying does. `answer` is what it said;
+ * `atDeadline` is the failure to report once the propagation window is over.
+ */
+class StillDeploying extends Error {
+  constructor(
+    readonly answer: string,
+    readonly atDeadline: (attempts: number, minutes: number) => CheckFailure,
+  ) {
+    super(answer);
   }
 }
 
@@ -114,8 +157,19 @@ export async function verifyDownload(ctx: StepInput, deps: VerifyDownloadDeps): 
     }
     await deps.records.recordChecks(executionRef(ctx), passed, deps.clock());
     await deps.records.setStatus(executionRef(ctx), 'VERIFIED', deps.clock());
-    return { via: download.type, verified: canaries.map((c) => c.key), ...(unsignedStatus === undefined ? {} : { unsignedStatus }) };
-  } catch (err) {
+    return {
+      via: download.type,
+      verified: canaries.map((c) => c.key),
+      ...(unsignedStatus === undefined ? {} : { unsignedStatus }),
+      propagating: false,
+    };
+  } catch (caught) {
+    let err = caught;
+    if (err instanceof StillDeploying) {
+      const notYet = propagationVerdict(ctx, deps, err);
+      if (!(notYet instanceof CheckFailure)) return notYet;
+      err = notYet;
+    }
     const failure = asCheckFailure(err);
     if (failure) {
       const now = at();
@@ -130,6 +184,32 @@ export async function verifyDownload(ctx: StepInput, deps: VerifyDownloadDeps): 
     }
     throw err;
   }
+}
+
+/**
+ * CloudFront still answers as if deploying: within the window from the first attempt, "not yet" and the
+ * next wait; after it, the failure that names CloudFront's last answer.
+ */
+function propagationVerdict(ctx: StepInput, deps: VerifyDownloadDeps, deploying: StillDeploying): VerifyDownloadResult | CheckFailure {
+  const now = deps.clock();
+  const previous = (ctx.verifyDownload ?? {}) as Partial<VerifyDownloadResult>;
+  const earlier = previous.propagating === true && typeof previous.firstAttemptAt === 'string' ? previous : undefined;
+  const attempt = (earlier?.attempt ?? 0) + 1;
+  const firstAttemptAt = earlier?.firstAttemptAt ?? now.toISOString();
+  const elapsedSeconds = Math.max(0, (now.getTime() - Date.parse(firstAttemptAt)) / 1000);
+  const secondsLeft = (deps.propagationWindowSeconds ?? PROPAGATION_WINDOW_SECONDS) - elapsedSeconds;
+  if (secondsLeft <= 0) return deploying.atDeadline(attempt, Math.round(elapsedSeconds / 60));
+  const waitSeconds = propagationWaitSeconds(attempt, secondsLeft);
+  return {
+    via: 'cloudfront',
+    verified: [],
+    propagating: true,
+    attempt,
+    firstAttemptAt,
+    lastAnswer: deploying.answer,
+    waitSeconds,
+    nextCheckAt: new Date(now.getTime() + waitSeconds * 1000).toISOString(),
+  };
 }
 
 /** Terminal errors become a recorded FAIL; transient and stale ones go up unrecorded. */
@@ -211,6 +291,17 @@ async function fetchAndCompare(deps: VerifyDownloadDeps, canary: CanaryObject, u
   if (res.status !== 200) {
     const text = Buffer.from(body.subarray(0, 2048)).toString('utf8');
     const hint = via === 'cloudfront' ? cloudFrontHint(text) : res.status === 403 ? ' S3 refused the presigned URL: the customer role lacks s3:GetObject.' : '';
+    if (via === 'cloudfront' && res.status === 403 && !/Missing Key-Pair-Id/i.test(text)) {
+      // What a distribution, key group or public key that is still deploying answers: retried (see the module comment).
+      const answer = `HTTP 403 ${cloudFrontMessage(text)}`.trim();
+      throw new StillDeploying(answer, (attempts, minutes) =>
+        new CheckFailure(
+          'download-signed',
+          new CloudFrontPropagationTimeoutError(`${what}: CloudFront still answered ${answer} after ${attempts} attempts over ${minutes} min.${hint}`),
+          DOWNLOAD_FIX.cloudfront,
+        ),
+      );
+    }
     throw new CheckFailure('download-signed', new DownloadVerificationError(`${what}: HTTP ${res.status}.${hint}`), DOWNLOAD_FIX[via]);
   }
   if (body.length !== canary.bytes || sha256Hex(body) !== canary.sha256) {
@@ -228,11 +319,21 @@ async function checkUnsignedRefused(deps: VerifyDownloadDeps, host: string, key:
   await res.arrayBuffer().catch(() => undefined);
   if (res.status === 403) return res.status;
   if (res.status >= 500 || res.status === 429) throw new TransientError(`unsigned GET ${key} via CloudFront: HTTP ${res.status}`);
-  throw new CheckFailure(
-    'download-unsigned-refused',
-    new CloudFrontSigningNotEnforcedError(
-      `CloudFront ${host} answered an unsigned request for ${key} with HTTP ${res.status} instead of 403: the distribution does not require signed URLs`,
+  // A behaviour just switched to restricted viewer access serves unsigned requests until it has deployed.
+  throw new StillDeploying(`HTTP ${res.status} to an unsigned request`, (attempts, minutes) =>
+    new CheckFailure(
+      'download-unsigned-refused',
+      new CloudFrontSigningNotEnforcedError(
+        `CloudFront ${host} answered an unsigned request for ${key} with HTTP ${res.status} instead of 403 ` +
+          `(${attempts} attempts over ${minutes} min): the distribution does not require signed URLs`,
+      ),
+      'Restrict viewer access on the distribution\'s behaviour to a trusted key group containing the public key, then retry.',
     ),
-    'Restrict viewer access on the distribution\'s behaviour to a trusted key group containing the public key, then retry.',
   );
+}
+
+/** CloudFront's error `<Message>` (or the start of a plain body), for the record. */
+function cloudFrontMessage(body: string): string {
+  const m = /<Message>([^<]{1,200})<\/Message>/.exec(body)?.[1] ?? body.slice(0, 120);
+  return m ? `"${m.trim()}"` : '';
 }
