@@ -11,8 +11,11 @@
  * - CreateBucket (with LocationConstraint), ListBuckets (the caller's own), GetBucketLocation,
  *   AbortMultipartUpload (s3rver answers 405) and NoSuchUpload for parts of an aborted upload.
  *
+ * Versioning, Object Lock default retention and SSE-KMS keys are opt-in per bucket (`configureBucket`,
+ * s3-bucket-features.ts).
+ *
  * Not modelled: IAM permission policies and bucket policies (any validly signed request by any
- * account is served; only ExpectedBucketOwner separates accounts), versioning, checksums trailers.
+ * account is served; only ExpectedBucketOwner separates accounts), checksums trailers.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
@@ -23,6 +26,7 @@ import { crc32 } from 'node:zlib';
 import { AwsError, parseRawQuery, readBody, replay, splitUrl, xmlEscape, requestId, isoSeconds } from './aws-protocol';
 import { authenticate, S3_AUTH_ERRORS, type Credential, type KeyRegistry } from './identity';
 import { bucketProblem } from '../functions/shared/validation';
+import { BucketFeatures, type BucketFeatureOptions } from './s3-bucket-features';
 
 const require = createRequire(import.meta.url);
 
@@ -52,8 +56,15 @@ export interface S3rverObject {
 
 const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
+/** s3rver's store listing, for ListObjectVersions of an unversioned bucket. */
+interface StoreListing {
+  listObjects(bucket: string, options: { prefix: string; maxKeys: number }): Promise<{ objects: { key: string; size: number; lastModifiedDate: Date }[] }>;
+}
+
 export class LocalS3 {
   readonly buckets = new Map<string, BucketInfo>();
+  /** Versioning, Object Lock and SSE-KMS per bucket (s3-bucket-features.ts); opt-in with `configureBucket`. */
+  readonly features = new BucketFeatures();
   private readonly app: { middleware: unknown[]; callback(): (req: IncomingMessage, res: ServerResponse) => void; logger?: { close(): void }; store: S3rverStore };
   private readonly callback: (req: IncomingMessage, res: ServerResponse) => void;
   private readonly accounts = new Map<string, S3rverAccount>();
@@ -104,6 +115,12 @@ export class LocalS3 {
     const info = { name, region, ownerAccountId, createdAt: new Date() };
     this.buckets.set(name, info);
     return info;
+  }
+
+  /** Gives a bucket versioning, Object Lock default retention or an SSE-KMS key (see s3-bucket-features.ts). */
+  configureBucket(name: string, options: BucketFeatureOptions): void {
+    if (!this.buckets.has(name)) throw new Error(`no bucket ${name}`);
+    this.features.configure(name, options);
   }
 
   /** Reads an object straight from the store (the CloudFront edge's origin access). */
@@ -181,6 +198,15 @@ export class LocalS3 {
         if (!this.authorize(credential, action, resource)) throw new AwsError('AccessDenied', 'Access Denied', 403);
       }
     }
+    if (!isObject && req.method === 'GET' && q.has('versions')) {
+      return this.features.listObjectVersions(res, bucket, q, async (prefix) =>
+        (await (this.store as unknown as StoreListing).listObjects(bucket, { prefix, maxKeys: 1000 })).objects.map((o) => ({
+          key: o.key,
+          size: o.size,
+          lastModified: o.lastModifiedDate,
+        })),
+      );
+    }
     if (!isObject) {
       if (req.method === 'DELETE' && q.size === countAuthParams(q)) {
         res.on('finish', () => {
@@ -191,6 +217,18 @@ export class LocalS3 {
       req.url = `/${segments[1]}${rawQuery ? `?${rawQuery}` : ''}`;
       return this.callback(req, res);
     }
+    const featureHandled = await this.features.objectRequest({
+      req,
+      res,
+      bucket,
+      key: decodeKey(rawKey),
+      q,
+      callerArn: credential.principal.arn,
+      deleteStored: async () => {
+        await (this.store as unknown as { deleteObject(b: string, k: string): Promise<void> }).deleteObject(bucket, decodeKey(rawKey));
+      },
+    });
+    if (featureHandled) return;
     const uploadId = q.get('uploadId');
     if (uploadId !== undefined) {
       const dir = path.join(this.store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
@@ -369,6 +407,7 @@ export function s3Actions(req: IncomingMessage, bucket: string, key: string | un
   const m = req.method ?? 'GET';
   if (key === undefined) {
     if (q.has('location')) return [['s3:GetBucketLocation', bucketArn]];
+    if (q.has('versions')) return [['s3:ListBucketVersions', bucketArn]];
     if (q.has('uploads')) return [['s3:ListBucketMultipartUploads', bucketArn]];
     if (q.has('delete')) return [['s3:DeleteObject', `${bucketArn}/*`]];
     if (m === 'GET' || m === 'HEAD') return [['s3:ListBucket', bucketArn]];
@@ -377,6 +416,7 @@ export function s3Actions(req: IncomingMessage, bucket: string, key: string | un
     return [['s3:ListBucket', bucketArn]];
   }
   const objectArn = `${bucketArn}/${key}`;
+  if (m === 'DELETE' && q.has('versionId')) return [['s3:DeleteObjectVersion', objectArn]];
   if (m === 'DELETE') return [[q.has('uploadId') ? 's3:AbortMultipartUpload' : 's3:DeleteObject', objectArn]];
   if (m === 'GET' && q.has('uploadId')) return [['s3:ListMultipartUploadParts', objectArn]];
   if (m === 'GET' || m === 'HEAD') return [['s3:GetObject', objectArn]];

@@ -210,6 +210,31 @@ export class StoragePermissionError extends BinaryBackendError {
   }
 }
 
+/**
+ * S3 refused a canary read or write because the customer's role may not use the bucket's customer-managed
+ * KMS key (SSE-KMS): S3 answers AccessDenied naming `kms:GenerateDataKey` (writes) or `kms:Decrypt` (reads).
+ * The message names the KMS action and, when S3 gave it, the key.
+ */
+export class KmsPermissionError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'KmsPermissionError';
+  }
+}
+
+/**
+ * The bucket has S3 Object Lock and refused a canary write that S3 requires extra headers for (Content-MD5 or
+ * an x-amz-checksum on PUTs to a bucket with default retention). Not a missing permission.
+ */
+export class BucketObjectLockError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'BucketObjectLockError';
+  }
+}
+
 /** The canary could not be downloaded through the device URL, or its bytes differ. */
 export class DownloadVerificationError extends BinaryBackendError {
   readonly retryable = false;
@@ -303,6 +328,8 @@ export const ERROR_NAMES = [
   'BucketWrongRegionError',
   'BucketOwnerMismatchError',
   'StoragePermissionError',
+  'KmsPermissionError',
+  'BucketObjectLockError',
   'DownloadVerificationError',
   'CloudFrontSigningNotEnforcedError',
   'CloudFrontPropagationTimeoutError',
@@ -351,6 +378,10 @@ export const REMEDIATIONS: Record<ErrorName | 'Unknown', string> = {
     'The bucket is not owned by the AWS account in the role ARN. Ask the customer for a role in the account that owns the bucket.',
   StoragePermissionError:
     "The customer's role lacks an S3 permission. Ask the customer to attach the bucket policy from the guide (s3:GetObject, s3:PutObject, s3:DeleteObject, s3:ListBucket on the bucket and bucket/*).",
+  KmsPermissionError:
+    "The bucket encrypts objects with a customer-managed KMS key that the customer's role may not use. Ask the customer to allow the KMS action named in the message on that key, in the role's policy (and the key policy must allow IAM policies to grant it): kms:GenerateDataKey for uploads, kms:Decrypt for downloads and multipart uploads. Then start a new onboarding.",
+  BucketObjectLockError:
+    'The bucket has S3 Object Lock and refused the test upload for a reason a permission cannot fix (the message quotes S3). Peridio sends a checksum with every write; check the bucket\'s Object Lock configuration with the customer (a legal hold or a retention mode that forbids new objects), then start a new onboarding. Objects written to such a bucket cannot be deleted before their retention ends.',
   DownloadVerificationError:
     'Devices could not download the test object through the URL they would get. Check the CloudFront origin points at the bucket (and origin access), or the bucket policy, then retry.',
   CloudFrontSigningNotEnforcedError:

@@ -28,6 +28,7 @@ import {
   CloudFrontPropagationTimeoutError,
   CloudFrontSigningNotEnforcedError,
   DownloadVerificationError,
+  KmsPermissionError,
   StsInvalidClientTokenError,
   StsRegionDisabledError,
   TransientError,
@@ -38,6 +39,8 @@ import { cloudFrontUrl, presignS3Url, unsignedCloudFrontUrl } from '../../shared
 import {
   customerChain,
   executionRef,
+  kmsActionIn,
+  kmsKeyIn,
   sha256Hex,
   type CanaryObject,
   type CheckRecorder,
@@ -300,6 +303,15 @@ async function fetchAndCompare(deps: VerifyDownloadDeps, canary: CanaryObject, u
           new CloudFrontPropagationTimeoutError(`${what}: CloudFront still answered ${answer} after ${attempts} attempts over ${minutes} min.${hint}`),
           DOWNLOAD_FIX.cloudfront,
         ),
+      );
+    }
+    const kmsAction = via === 's3' && res.status === 403 ? kmsActionIn(text) : undefined;
+    if (kmsAction) {
+      const keyArn = kmsKeyIn(text);
+      throw new CheckFailure(
+        'download-signed',
+        new KmsPermissionError(`${what}: HTTP 403: S3 could not decrypt the canary: the customer role needs ${kmsAction} on the bucket's key ${keyArn ?? '(named in the bucket\'s default encryption)'}`),
+        `Allow ${kmsAction} on ${keyArn ?? 'the bucket\'s KMS key'} in the customer role's policy (and the key policy), then retry.`,
       );
     }
     throw new CheckFailure('download-signed', new DownloadVerificationError(`${what}: HTTP ${res.status}.${hint}`), DOWNLOAD_FIX[via]);

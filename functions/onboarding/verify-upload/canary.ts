@@ -31,6 +31,8 @@ export interface CanaryObject {
   key: string;
   bytes: number;
   sha256: string;
+  /** The version S3 gave the canary, on a versioned bucket: Cleanup deletes exactly this version. */
+  versionId?: string;
 }
 
 /** VerifyUpload's result, at `$.verifyUpload`. */
@@ -41,6 +43,21 @@ export interface VerifyUploadResult {
 
 export function sha256Hex(body: Uint8Array): string {
   return createHash('sha256').update(body).digest('hex');
+}
+
+/** The Content-MD5 header value (base64 MD5) S3 checks the body against. */
+export function contentMd5(body: Uint8Array): string {
+  return createHash('md5').update(body).digest('base64');
+}
+
+/** The KMS action an S3 AccessDenied message names (`kms:GenerateDataKey`, `kms:Decrypt`, ...), if any. */
+export function kmsActionIn(message: string): string | undefined {
+  return /kms:[A-Za-z*]+/.exec(message)?.[0];
+}
+
+/** The KMS key ARN an S3 AccessDenied message names, if any. */
+export function kmsKeyIn(message: string): string | undefined {
+  return /arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+/.exec(message)?.[0];
 }
 
 /** The chain to the customer's role for this execution, with ExternalId = org ID. */

@@ -5,7 +5,9 @@
  * 1. bucket-region: HeadBucket WITHOUT ExpectedBucketOwner. A bucket in another region answers 301 (the SDK
  *    names it `Unknown`, since a HEAD has no body) with the real region in `x-amz-bucket-region`.
  * 2. bucket-owner: HeadBucket WITH ExpectedBucketOwner = the account in the role ARN (403 = someone else's).
- * 3. canary-put: a single PutObject under this execution's canary prefix.
+ * 3. canary-put: a single PutObject under this execution's canary prefix. Every canary write carries
+ *    Content-MD5: S3 requires it (or an x-amz-checksum) on PUTs to a bucket with Object Lock default
+ *    retention, and it costs nothing elsewhere. A versioned bucket's VersionId is kept for Cleanup.
  * 4. canary-multipart: a multipart upload that is COMPLETED. The seed's customer policy grants no
  *    s3:AbortMultipartUpload, so the step never relies on aborting: a failed part is retried, and only if
  *    that fails too is an abort attempted as a best effort (see `uploadMultipartCanary`).
@@ -31,7 +33,9 @@ import {
   BinaryBackendError,
   BucketNotFoundError,
   BucketOwnerMismatchError,
+  BucketObjectLockError,
   BucketWrongRegionError,
+  KmsPermissionError,
   StoragePermissionError,
   StsInvalidClientTokenError,
   StsRegionDisabledError,
@@ -45,9 +49,12 @@ import {
 import {
   awsMessage,
   canaryKeys,
+  contentMd5,
   customerChain,
   executionRef,
   isAccessDenied,
+  kmsActionIn,
+  kmsKeyIn,
   responseHeaders,
   sha256Hex,
   type CanaryObject,
@@ -123,11 +130,11 @@ export async function verifyUpload(ctx: StepInput, deps: VerifyUploadDeps): Prom
     pass('bucket-owner', `Bucket ${bucket} is owned by account ${accountId}, the role's account.`);
 
     const single = random(SINGLE_CANARY_BYTES);
-    await putCanary(s3, bucket, keys.single, single);
+    const singleVersion = await putCanary(s3, bucket, keys.single, single);
     pass('canary-put', `Put ${keys.single} (${single.length} bytes).`);
 
     const multi = random(MULTIPART_CANARY_BYTES);
-    await uploadMultipartCanary(s3, bucket, keys.multipart, multi);
+    const multiVersion = await uploadMultipartCanary(s3, bucket, keys.multipart, multi);
     pass('canary-multipart', `Completed a multipart upload of ${keys.multipart} (${multi.length} bytes).`);
 
     await listCanaries(s3, bucket, [keys.single, keys.multipart]);
@@ -135,8 +142,8 @@ export async function verifyUpload(ctx: StepInput, deps: VerifyUploadDeps): Prom
 
     await deps.records.recordChecks(executionRef(ctx), passed, deps.clock());
     const canaries: CanaryObject[] = [
-      { key: keys.single, bytes: single.length, sha256: sha256Hex(single) },
-      { key: keys.multipart, bytes: multi.length, sha256: sha256Hex(multi) },
+      { key: keys.single, bytes: single.length, sha256: sha256Hex(single), ...(singleVersion ? { versionId: singleVersion } : {}) },
+      { key: keys.multipart, bytes: multi.length, sha256: sha256Hex(multi), ...(multiVersion ? { versionId: multiVersion } : {}) },
     ];
     return { canaryKeys: canaries.map((c) => c.key), canaries };
   } catch (err) {
@@ -234,17 +241,31 @@ async function checkBucketOwner(s3: S3Client, bucket: string, accountId: string)
   }
 }
 
-/** The permission an AccessDenied on a write names: KMS when the message says so, else s3:PutObject. */
-function deniedWritePermission(err: unknown): string {
-  const kms = /kms:[A-Za-z*]+/.exec(awsMessage(err));
-  return kms ? kms[0] : 's3:PutObject';
-}
-
 function writeFailure(check: UploadCheck, bucket: string, key: string, operation: string, err: unknown): CheckFailure {
   if (awsErrorName(err) === 'NoSuchBucket') {
     return new CheckFailure(check, new BucketNotFoundError(`Bucket ${bucket} no longer exists (${operation})`, { cause: err }), FIX.notFound);
   }
-  const permission = isAccessDenied(err) ? deniedWritePermission(err) : 's3:PutObject';
+  const message = awsMessage(err);
+  const kmsAction = isAccessDenied(err) ? kmsActionIn(message) : undefined;
+  if (kmsAction) {
+    const keyArn = kmsKeyIn(message);
+    return new CheckFailure(
+      check,
+      new KmsPermissionError(
+        `${operation} of ${key} in ${bucket} was denied by KMS: the customer role needs ${kmsAction} on the bucket's key ${keyArn ?? '(named in the bucket\'s default encryption)'}`,
+        { cause: err },
+      ),
+      `Allow ${kmsAction} on ${keyArn ?? 'the bucket\'s KMS key'} in the customer role's policy (and the key policy), then retry.`,
+    );
+  }
+  if (/Object Lock/i.test(message) && !isAccessDenied(err)) {
+    return new CheckFailure(
+      check,
+      new BucketObjectLockError(`${operation} of ${key} in ${bucket} was refused because the bucket has S3 Object Lock: ${awsErrorName(err)}: ${message}`, { cause: err }),
+      'Check the bucket\'s Object Lock configuration with the customer; Peridio already sends a checksum with every write.',
+    );
+  }
+  const permission = 's3:PutObject';
   const what = isAccessDenied(err) ? 'was denied' : `failed with ${awsErrorName(err)} (HTTP ${httpStatus(err) ?? '?'})`;
   return new CheckFailure(
     check,
@@ -253,9 +274,11 @@ function writeFailure(check: UploadCheck, bucket: string, key: string, operation
   );
 }
 
-async function putCanary(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<void> {
+/** Puts the canary with Content-MD5; returns its VersionId on a versioned bucket. */
+async function putCanary(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<string | undefined> {
   try {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream' }));
+    const out = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream', ContentMD5: contentMd5(body) }));
+    return out.VersionId;
   } catch (err) {
     throw transientOr(err, 'PutObject', () => writeFailure('canary-put', bucket, key, 'PutObject', err));
   }
@@ -267,7 +290,7 @@ async function putCanary(s3: S3Client, bucket: string, key: string, body: Buffer
  * is attempted as a best effort: the seed's policy does not grant it, and when it is denied the incomplete
  * upload stays invisible in the bucket until a lifecycle rule (AbortIncompleteMultipartUpload) removes it.
  */
-async function uploadMultipartCanary(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<void> {
+async function uploadMultipartCanary(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<string | undefined> {
   let uploadId: string | undefined;
   try {
     const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: 'application/octet-stream' }));
@@ -280,7 +303,7 @@ async function uploadMultipartCanary(s3: S3Client, bucket: string, key: string, 
   let partError: unknown;
   for (let attempt = 0; attempt < 2 && etag === undefined; attempt += 1) {
     try {
-      const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: 1, Body: body }));
+      const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: 1, Body: body, ContentMD5: contentMd5(body) }));
       etag = part.ETag;
       if (!etag) partError = new TransientError(`UploadPart for ${key} answered without an ETag`);
     } catch (err) {
@@ -292,7 +315,7 @@ async function uploadMultipartCanary(s3: S3Client, bucket: string, key: string, 
     throw transientOr(partError, 'UploadPart', () => writeFailure('canary-multipart', bucket, key, 'UploadPart', partError));
   }
   try {
-    await s3.send(
+    const done = await s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: bucket,
         Key: key,
@@ -300,6 +323,7 @@ async function uploadMultipartCanary(s3: S3Client, bucket: string, key: string, 
         MultipartUpload: { Parts: [{ PartNumber: 1, ETag: etag }] },
       }),
     );
+    return done.VersionId;
   } catch (err) {
     await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
     throw transientOr(err, 'CompleteMultipartUpload', () => writeFailure('canary-multipart', bucket, key, 'CompleteMultipartUpload', err));
