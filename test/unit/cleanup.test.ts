@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { StepInput } from '../../functions/shared/backend-records';
@@ -150,5 +150,55 @@ describe('Handler: cleanup', () => {
 
     await expect(handler({ error: { Error: 'TrustPolicyTimeoutError' } }, {} as never)).resolves.toMatchObject({ outcome: 'skipped' });
     await expect(handler(context(), {} as never)).resolves.toMatchObject({ outcome: 'cleaned' });
+  });
+});
+
+describe('Function: cleanup (versioned buckets)', () => {
+  const single = `${PREFIX}single-put.bin`;
+  const multi = `${PREFIX}multipart.bin`;
+
+  it('deletes every version and delete marker of the canaries by VersionId, found with ListObjectVersions', async () => {
+    s3.on(ListObjectVersionsCommand).resolves({
+      Versions: [{ Key: single, VersionId: 'v1' }, { Key: multi, VersionId: 'v2' }],
+      DeleteMarkers: [{ Key: single, VersionId: 'm1' }],
+    });
+
+    const out = await cleanup(context(), deps);
+
+    expect(out).toMatchObject({ outcome: 'cleaned', remaining: [] });
+    expect(out.deleted.sort()).toEqual([multi, single].sort());
+    expect(s3).toHaveReceivedCommandWith(ListObjectVersionsCommand, { Bucket: 'acme-firmware', Prefix: PREFIX });
+    for (const [Key, VersionId] of [[single, 'v1'], [single, 'm1'], [multi, 'v2']]) {
+      expect(s3).toHaveReceivedCommandWith(DeleteObjectCommand, { Key, VersionId });
+    }
+    expect(s3.commandCalls(DeleteObjectCommand).every((c) => c.args[0].input.VersionId !== undefined)).toBe(true);
+  });
+
+  it('without s3:DeleteObjectVersion hides each canary behind a delete marker, reports the versions left and never throws', async () => {
+    s3.on(ListObjectVersionsCommand).rejects(denied());
+    s3.on(DeleteObjectCommand).callsFake((input: { VersionId?: string }) => {
+      if (input.VersionId) throw denied();
+      return { DeleteMarker: true, VersionId: 'marker' };
+    });
+
+    const out = await cleanup(
+      context({ verifyUpload: { canaryKeys: [single, multi], canaries: [{ key: single, bytes: 1, sha256: 'x', versionId: 'v1' }, { key: multi, bytes: 1, sha256: 'y', versionId: 'v2' }] } as never }),
+      deps,
+    );
+
+    expect(out.outcome).toBe('incomplete');
+    expect(out.remaining).toEqual([`${single} (version v1, behind a delete marker)`, `${multi} (version v2, behind a delete marker)`]);
+    expect(out.notes.join(' ')).toContain('s3:DeleteObjectVersion');
+    expect(out.notes.join(' ')).toContain('s3:ListBucketVersions');
+  });
+
+  it('reports versions it could not even list when S3 answers a plain delete with a delete marker', async () => {
+    s3.on(ListObjectVersionsCommand).rejects(denied());
+    s3.on(DeleteObjectCommand).resolves({ DeleteMarker: true, VersionId: 'marker' });
+
+    const out = await cleanup(context(), deps);
+
+    expect(out.outcome).toBe('incomplete');
+    expect(out.remaining).toEqual([`${single} (its versions, behind a delete marker)`, `${multi} (its versions, behind a delete marker)`]);
   });
 });

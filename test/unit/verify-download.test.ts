@@ -118,6 +118,20 @@ describe('Function: verifyDownload (S3)', () => {
   });
 });
 
+describe('Function: verifyDownload (SSE-KMS)', () => {
+  it('names kms:Decrypt and the key when S3 refuses the presigned GET for KMS', async () => {
+    const key = 'arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    deps.fetch = async () =>
+      new Response(
+        `<Error><Code>AccessDenied</Code><Message>User: arn:aws:sts::222222222222:assumed-role/r/s is not authorized to perform: kms:Decrypt on resource: ${key} because no identity-based policy allows the kms:Decrypt action</Message></Error>`,
+        { status: 403 },
+      );
+
+    await expect(verifyDownload(context(), deps)).rejects.toMatchObject({ name: 'KmsPermissionError', message: expect.stringMatching(new RegExp(`kms:Decrypt.*${key}`)) });
+    expect(recorder.result('download-signed')).toBe('FAIL');
+  });
+});
+
 describe('Function: verifyDownload (CloudFront)', () => {
   it('downloads through a signed CloudFront URL and sees an unsigned request refused with 403', async () => {
     const net = fakeNetwork();

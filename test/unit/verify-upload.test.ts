@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -144,7 +145,39 @@ describe('Function: verifyUpload', () => {
       s3Error('AccessDenied', 403, { message: 'User: arn:aws:sts::222222222222:assumed-role/x/y is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:us-east-1:222222222222:key/k' }),
     );
 
-    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({ name: 'StoragePermissionError', message: expect.stringContaining('kms:GenerateDataKey') });
+    await expect(verifyUpload(stepInput(), deps)).rejects.toMatchObject({
+      name: 'KmsPermissionError',
+      message: expect.stringMatching(/kms:GenerateDataKey.*arn:aws:kms:us-east-1:222222222222:key\/k/),
+    });
+    expect(recorder.result('canary-put')).toBe('FAIL');
+  });
+
+  it('names Object Lock, not a permission, when S3 refuses the write for Object Lock', async () => {
+    s3.on(PutObjectCommand).rejects(
+      s3Error('InvalidRequest', 400, { message: 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters' }),
+    );
+
+    const err = await verifyUpload(stepInput(), deps).catch((e: unknown) => e);
+
+    expect(err).toMatchObject({ name: 'BucketObjectLockError', message: expect.stringContaining('Object Lock') });
+    expect((err as Error).message).not.toContain('s3:PutObject');
+  });
+
+  it('sends Content-MD5 with every canary write (Object Lock buckets require a checksum)', async () => {
+    await verifyUpload(stepInput(), deps);
+
+    const md5 = (n: number) => createHash('md5').update(Buffer.alloc(n, 7)).digest('base64');
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { ContentMD5: md5(4096) });
+    expect(s3).toHaveReceivedCommandWith(UploadPartCommand, { ContentMD5: md5(8192) });
+  });
+
+  it('returns the version S3 gave each canary on a versioned bucket, for Cleanup', async () => {
+    s3.on(PutObjectCommand).resolves({ ETag: '"a"', VersionId: 'v-single' });
+    s3.on(CompleteMultipartUploadCommand).resolves({ VersionId: 'v-multi' });
+
+    const out = await verifyUpload(stepInput(), deps);
+
+    expect(out.canaries.map((c) => c.versionId)).toEqual(['v-single', 'v-multi']);
   });
 
   it('throws StoragePermissionError naming s3:ListBucket when listing the canaries is denied', async () => {
