@@ -108,6 +108,8 @@ export class FakeCloud {
   s3Throttles: Record<string, number> = {};
   /** Fail the next N AssumeRole calls with Throttling (400). */
   stsThrottles = 0;
+  /** STS deactivated in the region for the customer's account: AssumeRole on the customer role answers RegionDisabledException (403). */
+  customerStsRegionDisabled = false;
 
   // CloudFront distribution in front of the bucket
   readonly cloudFrontHost = 'd111abcdef8.cloudfront.net';
@@ -184,6 +186,7 @@ export class FakeCloud {
           const denied = () =>
             awsError('AccessDenied', 403, `User: ${caller} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
           if (roleArn === CUSTOMER_ROLE_ARN) {
+            if (this.customerStsRegionDisabled) throw awsError('RegionDisabledException', 403, 'STS is not activated in this region for account:222222222222.');
             if (externalId === this.orgId) this.customerAssumeAttempts += 1;
             if (externalId === this.orgId && this.denyCustomerAssumes > 0) {
               this.denyCustomerAssumes -= 1;

@@ -140,6 +140,17 @@ describe('State machine: waiting for the customer', () => {
     expect(h.clock.now().getTime() - Date.parse((await h.record()).backends.prod!.pending!.startedAt)).toBeGreaterThanOrEqual(6 * 3600_000);
   });
 
+  it('fails at once with StsRegionDisabledError, not polling for days, when STS is off in the region for the customer account', async () => {
+    h.cloud.trustAppliedAt = new Date(0);
+    h.cloud.customerStsRegionDisabled = true;
+
+    const run = await h.run(executionInput());
+
+    expectFailedWith(run, 'StsRegionDisabledError');
+    expect(timesEntered(run.events, 'CheckTrust')).toBe(1);
+    expect((await h.record()).backends.prod!.pending!.error?.remediation).toContain('activate STS');
+  });
+
   it('fails with ExternalIdNotEnforcedError when the trust policy has no external ID condition', async () => {
     h.cloud.trustAppliedAt = new Date(0);
     h.cloud.trustMode = 'no-external-id-condition';
