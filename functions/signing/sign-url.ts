@@ -34,6 +34,8 @@ import {
   CustomerTrustBrokenError,
   PlatformRoleNotAssumableError,
   StoragePermissionError,
+  StsInvalidClientTokenError,
+  StsRegionDisabledError,
   TransientError,
   ValidationError,
   asTransientOr,
@@ -154,7 +156,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
    * broken, a burst of requests gets CustomerTrustBrokenError without an AssumeRole each (STS throttles
    * per account). A fixed trust policy is picked up within that TTL.
    */
-  const refusedUntil = new Map<string, { untilMs: number; error: CustomerTrustBrokenError }>();
+  const refusedUntil = new Map<string, { untilMs: number; error: BinaryBackendError }>();
 
   /** Credentials for S3 on this route, with the hop failures translated for the caller. */
   async function credentialsFor(orgId: string, route: Route): Promise<AwsCredentials> {
@@ -184,6 +186,11 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
         );
         refusedUntil.set(refusalKey, { untilMs: deps.clock().getTime() + deps.settings.configCacheTtlSeconds * 1000, error });
         throw error;
+      }
+      if ((err instanceof StsRegionDisabledError || err instanceof StsInvalidClientTokenError) && refusalKey) {
+        // Not a broken trust, and no retry fixes it soon: remembered like a refusal, so a burst costs one STS call.
+        refusedUntil.set(refusalKey, { untilMs: deps.clock().getTime() + deps.settings.configCacheTtlSeconds * 1000, error: err });
+        throw err;
       }
       if (err instanceof AssumeRoleDeniedError && err.hop === 'platform') {
         throw new PlatformRoleNotAssumableError(

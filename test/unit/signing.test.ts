@@ -388,6 +388,18 @@ describe('Function: sign (errors)', () => {
     expect(assumedRoles()).not.toContain(SIGNER_ROLE);
   });
 
+  it('remembers a RegionDisabledException for the config TTL, so a burst costs one customer AssumeRole', async () => {
+    records[`ORG#${ORG}`] = customRecord(ORG, config());
+    sts.on(AssumeRoleCommand, { RoleArn: CUSTOMER_ROLE }).rejects(
+      new STSServiceException({ name: 'RegionDisabledException', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'STS is not activated in this region' }),
+    );
+    const signer = createUrlSigner(deps());
+    for (let i = 0; i < 5; i++) {
+      await expect(signer.sign({ orgId: ORG, operation: 'download', keys: ['a'] })).rejects.toMatchObject({ name: 'StsRegionDisabledError' });
+    }
+    expect(assumedRoles().filter((r) => r === CUSTOMER_ROLE)).toHaveLength(1);
+  });
+
   it('answers StsInvalidClientTokenError when STS does not know the signer role credentials', async () => {
     sts.on(AssumeRoleCommand).rejects(
       new STSServiceException({ name: 'InvalidClientTokenId', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'The security token included in the request is invalid.' }),
