@@ -125,8 +125,10 @@ export function cloudFrontKeyLoader(secrets: () => SecretsManagerClient) {
 
 /**
  * Downloads the canaries through device URLs and compares bytes; for CloudFront also checks that an
- * unsigned request is refused. Throws DownloadVerificationError, CloudFrontSigningNotEnforcedError,
- * CloudFrontKeyError, AssumeRoleDeniedError, ValidationError (no canaries in the input),
+ * unsigned request is refused. Returns `propagating: true` and the next wait while CloudFront still answers
+ * as if deploying (see the module comment). Throws DownloadVerificationError, CloudFrontPropagationTimeoutError,
+ * CloudFrontSigningNotEnforcedError, CloudFrontKeyError, KmsPermissionError, AssumeRoleDeniedError,
+ * StsRegionDisabledError, StsInvalidClientTokenError, ValidationError (no canaries in the input),
  * StaleExecutionError or TransientError.
  */
 export async function verifyDownload(ctx: StepInput, deps: VerifyDownloadDeps): Promise<VerifyDownloadResult> {
