@@ -11,15 +11,17 @@
  *    moment: the length of the wait the application fell into (the customer applied right after a check);
  *  - the transition cost at $0.025 per 1,000.
  * Plus a run where the customer never applies the policy: the whole 7-day deadline, ending in
- * TrustPolicyTimeoutError. Targets (exit 1 if missed): a 7-day wait <= 3,000 history events and <= 1,000
- * transitions; worst-case detection delay <= 5 min during the first 2 h.
+ * TrustPolicyTimeoutError. Plus a CloudFront distribution that never finishes deploying: the whole 20-minute
+ * WaitForCloudFront loop, ending in CloudFrontPropagationTimeoutError. Targets (exit 1 if missed): a 7-day wait
+ * <= 3,000 history events and <= 1,000 transitions; worst-case detection delay <= 5 min during the first 2 h;
+ * the CloudFront worst case <= 200 history events.
  */
 import '../local/polyfills';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-const { Harness, executionInput, timesEntered } = await import('../test/statemachine/harness');
+const { Harness, executionInput, timesEntered, cloudFrontDownload } = await import('../test/statemachine/harness');
 const { awsFigures, transitionCostUsd } = await import('../test/statemachine/aws-history');
 
 const MIN = 60_000;
@@ -130,7 +132,26 @@ console.log(`Worst-case detection delay during the first 2 h (longest gap betwee
 console.log(`History-event conversion: 9 per Wait -> CheckTrust -> Choice loop, 5 per Task, 3 per retry (test/statemachine/aws-history.ts).`);
 console.log(`Simulated ${scenarios.length} executions (${rows.reduce((n, r) => n + r.checks, 0)} trust checks) in ${(elapsed / 1000).toFixed(1)} s of wall time.`);
 
+// CloudFront still deploying for the whole propagation window: the most the WaitForCloudFront loop can cost.
+const cf = await (async () => {
+  const h = await Harness.start();
+  try {
+    h.cloud.trustAppliedAt = new Date(0);
+    h.cloud.cloudFrontDeployingRequests = 1_000_000;
+    const run = await h.run(executionInput({ download: cloudFrontDownload(h.cloud.cloudFrontHost) }));
+    return { run, figures: awsFigures(run.events), attempts: timesEntered(run.events, 'VerifyDownload') };
+  } finally {
+    await h.stop();
+  }
+})();
+console.log('');
+console.log(
+  `CloudFront never deploys (20-min window): ${cf.run.status} ${cf.run.error ?? ''} after ${cf.attempts} VerifyDownload attempts; ` +
+    `the whole execution: ${cf.figures.historyEvents} history events, ${cf.figures.stateTransitions} transitions ($${transitionCostUsd(cf.figures.stateTransitions).toFixed(4)})`,
+);
+
 const targets: [string, boolean][] = [
+  [`CloudFront propagation worst case: ${cf.figures.historyEvents} history events <= 200, ending in CloudFrontPropagationTimeoutError`, cf.run.error === 'CloudFrontPropagationTimeoutError' && cf.figures.historyEvents <= 200],
   [`7-day wait: ${full.historyEvents} history events <= 3,000`, full.historyEvents <= 3000 && lastMinute.historyEvents <= 3000],
   [`7-day wait: ${full.transitions} state transitions <= 1,000`, full.transitions <= 1000 && lastMinute.transitions <= 1000],
   [`detection delay in the first 2 h: ${worstFirst2h} s <= 300 s`, worstFirst2h <= 300],
