@@ -70,6 +70,15 @@ export function requireEnv<K extends string>(env: Env, names: readonly K[]): Rec
   return out;
 }
 
+/**
+ * Connection and request timeouts for the CLI's clients, so a dead endpoint fails in seconds instead of
+ * hanging support's terminal. Lambda Invoke waits for the function itself, so its request timeout must
+ * outlast the slowest function the CLI invokes (15 s in serverless.yml; test/unit/clients.test.ts checks).
+ * `throwOnRequestTimeout`: without it @smithy/node-http-handler 4.x only logs a warning.
+ */
+export const CLI_HTTP_TIMEOUTS = { connectionTimeout: 3_000, requestTimeout: 15_000, throwOnRequestTimeout: true } as const;
+export const CLI_INVOKE_TIMEOUTS = { connectionTimeout: 3_000, requestTimeout: 60_000, throwOnRequestTimeout: true } as const;
+
 function baseConfig(env: Env, service: ServiceId) {
   const region = regionOf(env);
   const endpoint = endpointFor(env, service);
@@ -82,6 +91,7 @@ function baseConfig(env: Env, service: ServiceId) {
     ...(endpoint ? { endpoint } : {}),
     ...(credentials ? { credentials } : {}),
     maxAttempts: 3,
+    requestHandler: service === 'LAMBDA' ? CLI_INVOKE_TIMEOUTS : CLI_HTTP_TIMEOUTS,
   };
 }
 

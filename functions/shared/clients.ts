@@ -16,23 +16,36 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentials } from './credential-broker';
 
+/**
+ * Connection and request timeouts for every client the functions build. The shortest function timeout in
+ * serverless.yml is 15 s (starter, deactivate, signer); one attempt (connect + request) stays within a
+ * third of it, so the SDK's own retry still fits and a hung socket surfaces as a retryable `TimeoutError`
+ * instead of the whole Lambda timing out (test/unit/clients.test.ts checks this against serverless.yml).
+ * `throwOnRequestTimeout` is needed: without it, @smithy/node-http-handler 4.x only logs a warning when
+ * `requestTimeout` passes (it used to be a socket idle timeout).
+ */
+export const HTTP_TIMEOUTS = { connectionTimeout: 1_000, requestTimeout: 4_000, throwOnRequestTimeout: true } as const;
+
+/** Settings every client in functions/ starts from. */
+export const BASE_CLIENT_CONFIG = { requestHandler: HTTP_TIMEOUTS } as const;
+
 function lazy<T>(make: () => T): () => T {
   let value: T | undefined;
   return () => (value ??= make());
 }
 
 export const dynamo = /* @__PURE__ */ lazy(() =>
-  DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+  DynamoDBDocumentClient.from(new DynamoDBClient({ ...BASE_CLIENT_CONFIG }), { marshallOptions: { removeUndefinedValues: true } }),
 );
-export const iam = /* @__PURE__ */ lazy(() => new IAMClient({}));
-export const sts = /* @__PURE__ */ lazy(() => new STSClient({}));
-export const secretsManager = /* @__PURE__ */ lazy(() => new SecretsManagerClient({}));
-export const eventBridge = /* @__PURE__ */ lazy(() => new EventBridgeClient({}));
-export const stepFunctions = /* @__PURE__ */ lazy(() => new SFNClient({}));
+export const iam = /* @__PURE__ */ lazy(() => new IAMClient({ ...BASE_CLIENT_CONFIG }));
+export const sts = /* @__PURE__ */ lazy(() => new STSClient({ ...BASE_CLIENT_CONFIG }));
+export const secretsManager = /* @__PURE__ */ lazy(() => new SecretsManagerClient({ ...BASE_CLIENT_CONFIG }));
+export const eventBridge = /* @__PURE__ */ lazy(() => new EventBridgeClient({ ...BASE_CLIENT_CONFIG }));
+export const stepFunctions = /* @__PURE__ */ lazy(() => new SFNClient({ ...BASE_CLIENT_CONFIG }));
 
 /** An STS client that signs with the given credentials (the next hop of a role chain). */
 export function stsWith(credentials: AwsCredentials): STSClient {
-  return new STSClient({ credentials });
+  return new STSClient({ ...BASE_CLIENT_CONFIG, credentials });
 }
 
 /**
@@ -42,6 +55,7 @@ export function stsWith(credentials: AwsCredentials): STSClient {
  */
 export function s3With(region: string, credentials: AwsCredentials): S3Client {
   return new S3Client({
+    ...BASE_CLIENT_CONFIG,
     region,
     credentials,
     requestChecksumCalculation: 'WHEN_REQUIRED',
