@@ -328,6 +328,34 @@ describe('State machine: transient errors', () => {
     expectFailedWith(run, 'TransientError');
     expect(stateRetries(run.events).filter(([s]) => s === 'VerifyUpload')).toHaveLength(5);
   });
+
+  it('retries a Lambda that timed out or crashed (Sandbox.Timedout, Lambda.Unknown) and a Task timeout, then succeeds', async () => {
+    h.cloud.trustAppliedAt = new Date(0);
+    h.failInvocations.RecordConfig = ['States.Timeout'];
+    h.failInvocations.CheckTrust = ['Sandbox.Timedout'];
+    h.failInvocations.Activate = ['Lambda.Unknown'];
+
+    const run = await h.run(executionInput());
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(stateRetries(run.events)).toEqual([
+      ['RecordConfig', 1],
+      ['CheckTrust', 1],
+      ['Activate', 1],
+    ]);
+    expect((await h.record()).active).toBe('prod');
+  });
+
+  it('gives up on a step that keeps timing out after a bounded number of retries, keeping the error name', async () => {
+    h.cloud.trustAppliedAt = new Date(0);
+    h.failInvocations.VerifyDownload = ['Sandbox.Timedout', 'Sandbox.Timedout', 'Sandbox.Timedout', 'Sandbox.Timedout'];
+
+    const run = await h.run(executionInput());
+
+    expectFailedWith(run, 'Sandbox.Timedout');
+    expect(stateRetries(run.events).filter(([s]) => s === 'VerifyDownload')).toHaveLength(2);
+    expect((await h.record()).active).toBeUndefined();
+  });
 });
 
 describe('State machine: re-onboarding and concurrency', () => {

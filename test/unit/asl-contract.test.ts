@@ -60,6 +60,26 @@ const TASK_FUNCTION_KEYS: Record<string, string> = {
   RecordFailure: 'recordFailure',
 };
 
+/** What a Lambda that ran out of time or crashed looks like to Step Functions, and a Task's own timeout. */
+const TIMEOUT_ERRORS = ['Sandbox.Timedout', 'Lambda.Unknown', 'States.Timeout'];
+
+/**
+ * Per Task: may a step that timed out or crashed (possibly after doing part or all of its work, possibly
+ * still running) simply run again? docs/workflow.md "Timeouts and retries" says why for each. A new Task
+ * must be added here on purpose: an approval wait, for example, must NOT retry States.Timeout (that is its
+ * expiry).
+ */
+const SAFE_TO_REPEAT: Record<string, boolean> = {
+  RecordConfig: true, // a retry finds its own pending config (same executionArn) and returns the context
+  CreatePlatformRole: true, // creates or adopts the role; policy and trust-policy writes are overwrites
+  CheckTrust: true, // AssumeRole probes are reads; the attempt record is an overwrite, the audit item attribute_not_exists
+  VerifyUpload: true, // canaries live under a per-execution key, so a second put overwrites the first
+  VerifyDownload: true, // reads only
+  Cleanup: true, // deletes of this execution's canaries; deleting twice is a no-op
+  Activate: true, // activatePending recognises this execution's own earlier success (alreadyActive)
+  RecordFailure: true, // one write conditioned on executionArn; writing FAILED twice is the same write
+};
+
 function allErrorNames(): string[] {
   return states.flatMap(([, s]) => [...(s.Retry ?? []), ...(s.Catch ?? [])].flatMap((r) => r.ErrorEquals));
 }
@@ -74,7 +94,7 @@ describe('Contract: statemachine/onboarding.asl.json', () => {
   });
 
   it('names only errors that exist in errors.ts (besides States.* and Lambda.*)', () => {
-    const custom = allErrorNames().filter((n) => !n.startsWith('States.') && !n.startsWith('Lambda.'));
+    const custom = allErrorNames().filter((n) => !n.startsWith('States.') && !n.startsWith('Lambda.') && !n.startsWith('Sandbox.'));
     const known = new Set<string>(ERROR_NAMES);
     expect(custom.filter((n) => !known.has(n))).toEqual([]);
   });
@@ -116,6 +136,30 @@ describe('Contract: statemachine/onboarding.asl.json', () => {
       expect(retrier, `${name} retries TransientError`).toBeDefined();
       expect(retrier!.JitterStrategy, name).toBe('FULL');
       expect(retrier!.BackoffRate ?? 2, name).toBeGreaterThan(1);
+    }
+  });
+
+  it('decides for every Task whether a timed-out or crashed run may be repeated', () => {
+    expect(tasks.map(([name]) => name).sort()).toEqual(Object.keys(SAFE_TO_REPEAT).sort());
+  });
+
+  it.each(Object.entries(SAFE_TO_REPEAT))('%s (safe to repeat: %s) retries Sandbox.Timedout, Lambda.Unknown and States.Timeout only if safe, bounded, with backoff and full jitter', (name, safe) => {
+    const state = definition.States[name]!;
+    const mentioned = (state.Retry ?? []).flatMap((r) => r.ErrorEquals).filter((e) => TIMEOUT_ERRORS.includes(e));
+    if (!safe) {
+      expect(mentioned, `${name} must not repeat a run that may have half-happened`).toEqual([]);
+      return;
+    }
+    for (const error of TIMEOUT_ERRORS) {
+      const retriers = (state.Retry ?? []).filter((r) => r.ErrorEquals.includes(error));
+      expect(retriers, `${name} retries ${error} exactly once in its Retry list`).toHaveLength(1);
+      const r = retriers[0]!;
+      expect(r.MaxAttempts ?? 3, `${name} ${error} MaxAttempts`).toBeGreaterThan(0);
+      expect(r.MaxAttempts ?? 3, `${name} ${error} MaxAttempts`).toBeLessThanOrEqual(3);
+      expect(r.BackoffRate ?? 2, `${name} ${error} BackoffRate`).toBeGreaterThan(1);
+      expect(r.IntervalSeconds ?? 1, `${name} ${error} IntervalSeconds`).toBeGreaterThanOrEqual(1);
+      expect(r.MaxDelaySeconds, `${name} ${error} MaxDelaySeconds`).toBeGreaterThan(0);
+      expect(r.JitterStrategy, `${name} ${error} JitterStrategy`).toBe('FULL');
     }
   });
 
