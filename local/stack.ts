@@ -286,7 +286,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           e.source === 'aws.states' &&
           e.detailType === 'Step Functions Execution Status Change' &&
           d.stateMachineArn === stepFunctions.stateMachineArn &&
-          (d.status === 'ABORTED' || d.status === 'TIMED_OUT')
+          (d.status === 'ABORTED' || d.status === 'TIMED_OUT' || d.status === 'FAILED')
         );
       },
       target: lambda.functionName('executionStatusChange'),

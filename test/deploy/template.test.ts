@@ -295,12 +295,12 @@ describe('Deploy: EventBridge rules', () => {
     expect(rule.Targets[0].DeadLetterConfig).toBeDefined();
   });
 
-  it('routes this state machine\'s ABORTED and TIMED_OUT executions to execution-status-change', () => {
+  it('routes this state machine\'s ABORTED, TIMED_OUT and FAILED executions to execution-status-change', () => {
     const rule = rules().find((r) => r.EventPattern['detail-type']?.includes('Step Functions Execution Status Change'));
     expect(rule).toBeDefined();
     expect(rule.EventBusName).toBeUndefined(); // Step Functions only sends to the default bus.
     expect(rule.EventPattern.source).toEqual(['aws.states']);
-    expect([...rule.EventPattern.detail.status].sort()).toEqual(['ABORTED', 'TIMED_OUT']);
+    expect([...rule.EventPattern.detail.status].sort()).toEqual(['ABORTED', 'FAILED', 'TIMED_OUT']);
     expect(rule.EventPattern.detail.stateMachineArn).toEqual([{ Ref: 'OnboardingStateMachine' }]);
     expect(targetId(rule)).toBe(functionLogicalId('executionStatusChange'));
   });

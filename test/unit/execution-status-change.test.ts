@@ -10,12 +10,12 @@ import {
 } from '../../functions/onboarding/execution-status-change/execution-status-change';
 import { createHandler } from '../../functions/onboarding/execution-status-change/handler';
 import { ensureBackend, getOrgRecord, recordFailure, writePendingConfig } from '../../functions/shared/backend-records';
-import { TransientError } from '../../functions/shared/errors';
+import { remediationFor, TransientError } from '../../functions/shared/errors';
 import { executionName } from '../../functions/shared/identifiers';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { ORG_ID, ROLE_NAME, STATE_MACHINE_ARN, T0, config, executionArnFor, nameFor } from './helpers/fixtures';
 
-function statusChange(status: string, version = 1, withInput = true) {
+function statusChange(status: string, version = 1, withInput = true, extra: Record<string, unknown> = {}) {
   const name = nameFor(version);
   return {
     version: '0',
@@ -32,6 +32,7 @@ function statusChange(status: string, version = 1, withInput = true) {
       startDate: T0.getTime(),
       stopDate: T0.getTime() + 1000,
       input: withInput ? JSON.stringify({ orgId: ORG_ID, roleName: ROLE_NAME, configVersion: version }) : null,
+      ...extra,
     },
   };
 }
@@ -79,6 +80,33 @@ describe('Function: executionStatusChange', () => {
     expect(await pending()).toMatchObject({ status: 'FAILED', error: { name: 'ExecutionTimedOut' } });
     const detail = JSON.parse(eventsMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!);
     expect(detail).toMatchObject({ orgId: ORG_ID, errorName: 'ExecutionTimedOut' });
+  });
+
+  it('marks the config of an execution that FAILED outside any Catch FAILED, naming the error but not echoing the cause', async () => {
+    const result = await executionStatusChange(
+      statusChange('FAILED', 1, true, { error: 'States.Runtime', cause: 'An error occurred while executing the state \x1b[2J' }),
+      deps(),
+    );
+    expect(result.marked).toBe(true);
+    const p = await pending();
+    expect(p).toMatchObject({ status: 'FAILED', error: { name: 'ExecutionFailed' } });
+    expect(p.error?.message).toContain('States.Runtime');
+    expect(p.error?.message).not.toContain('\x1b');
+    const detail = JSON.parse(eventsMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!);
+    expect(detail).toMatchObject({ orgId: ORG_ID, errorName: 'ExecutionFailed' });
+  });
+
+  it('gives a FAILED execution the remediation of its error when it is one of ours', async () => {
+    await executionStatusChange(statusChange('FAILED', 1, true, { error: 'TrustPolicyTimeoutError' }), deps());
+    expect((await pending()).error?.remediation).toBe(remediationFor('TrustPolicyTimeoutError'));
+  });
+
+  it('leaves a FAILED execution\'s record alone when RecordFailure already wrote it, and sends no second Onboarding Failed', async () => {
+    const ref = { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: executionArnFor(nameFor(1)) };
+    await recordFailure(table, ref, { name: 'BucketNotFoundError', message: 'm', remediation: 'r', at: T0.toISOString() }, T0);
+    await expect(executionStatusChange(statusChange('FAILED', 1, true, { error: 'BucketNotFoundError' }), deps())).resolves.toMatchObject({ marked: false });
+    expect((await pending()).error?.name).toBe('BucketNotFoundError');
+    expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
   });
 
   it('finds the backend from the execution name when the event carries no input', async () => {

@@ -1,13 +1,19 @@
 /**
  * The rule for executions that died outside any Catch: an EventBridge *Step Functions Execution Status
- * Change* with status ABORTED or TIMED_OUT. If that execution still holds its backend's pending config
- * (and the config is not already FAILED/ABANDONED), it is marked: ABORTED -> ABANDONED, TIMED_OUT ->
- * FAILED, each with an explanatory error. Anything else is ignored. Without this, the config would sit
- * in AWAITING_TRUST (say) until the next onboarding's RecordConfig noticed its holder had stopped.
+ * Change* with status ABORTED, TIMED_OUT or FAILED. If that execution still holds its backend's pending
+ * config (and the config is not already FAILED/ABANDONED), it is marked: ABORTED -> ABANDONED, TIMED_OUT
+ * and FAILED -> FAILED, each with an explanatory error. Anything else is ignored. Without this, the config
+ * would sit in AWAITING_TRUST (say) until the next onboarding's RecordConfig noticed its holder had stopped.
+ *
+ * A FAILED execution normally went through RecordFailure, whose FAILED record this leaves alone (the
+ * condition skips finished configs). It matters when the run failed outside any Catch: RecordFailure
+ * itself failed, the 25,000-event history limit, a States.Runtime error. An activated config is no longer
+ * pending, so a failure after activation never marks it.
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { markAbandoned, writeAuditEvent, type ConfigError, type RecordStore } from '../../shared/backend-records';
 import { DetailType, emitEvent } from '../../shared/events';
+import { remediationFor } from '../../shared/errors';
 import { orgIdProblem, roleNameProblem } from '../../shared/validation';
 
 export interface ExecutionStatusChangeDeps {
@@ -25,7 +31,12 @@ export interface ExecutionStatusChangeResult {
   reason?: string;
 }
 
-const HANDLED = new Set(['ABORTED', 'TIMED_OUT']);
+const HANDLED = new Set(['ABORTED', 'TIMED_OUT', 'FAILED']);
+
+/** The Step Functions error name of a FAILED execution, if it is a plain name (never echo free text). */
+function failedErrorName(detail: Record<string, unknown>): string | undefined {
+  return typeof detail.error === 'string' && /^[A-Za-z][A-Za-z0-9_.]{0,127}$/.test(detail.error) ? detail.error : undefined;
+}
 
 /** Reverses `encodeRoleNameForExecution`: `_2e` -> `.`. */
 export function decodeRoleNameFromExecution(encoded: string): string {
@@ -56,7 +67,7 @@ function backendOf(detail: Record<string, unknown>): { orgId: string; roleName: 
   return typeof detail.name === 'string' ? parseExecutionName(detail.name) : undefined;
 }
 
-/** Marks the pending config of an ABORTED / TIMED_OUT execution. Never throws for an unexpected event. */
+/** Marks the pending config of an ABORTED / TIMED_OUT / FAILED execution. Never throws for an unexpected event. */
 export async function executionStatusChange(event: unknown, deps: ExecutionStatusChangeDeps): Promise<ExecutionStatusChangeResult> {
   const detail = ((event as { detail?: unknown } | undefined)?.detail ?? {}) as Record<string, unknown>;
   const status = typeof detail.status === 'string' ? detail.status : undefined;
@@ -69,7 +80,17 @@ export async function executionStatusChange(event: unknown, deps: ExecutionStatu
   const now = deps.clock();
   const executionName = typeof detail.name === 'string' ? detail.name : executionArn.split(':').pop()!;
   const timedOut = status === 'TIMED_OUT';
-  const reason: ConfigError = timedOut
+  const failedWith = failedErrorName(detail);
+  const reason: ConfigError = status === 'FAILED'
+    ? {
+        name: 'ExecutionFailed',
+        message:
+          `Execution ${executionName} failed (Step Functions status FAILED, error ${failedWith ?? 'unknown'}) ` +
+          'without recording its result; the execution history has the cause.',
+        remediation: failedWith ? remediationFor(failedWith) : remediationFor('Unknown'),
+        at: now.toISOString(),
+      }
+    : timedOut
     ? {
         name: 'ExecutionTimedOut',
         message: `Execution ${executionName} timed out (Step Functions status TIMED_OUT) before finishing.`,
@@ -86,7 +107,7 @@ export async function executionStatusChange(event: unknown, deps: ExecutionStatu
   const marked = await markAbandoned(
     deps.store,
     { ...backend, executionArn },
-    { now, reason, status: timedOut ? 'FAILED' : 'ABANDONED' },
+    { now, reason, status: status === 'ABORTED' ? 'ABANDONED' : 'FAILED' },
   );
   if (marked) {
     await emitEvent(deps.events, deps.eventBusName, DetailType.OnboardingFailed, {
