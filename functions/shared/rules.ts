@@ -2,9 +2,11 @@
  * The input rules themselves, as plain functions with no dependency: each returns a problem sentence
  * naming the rule, or undefined when the value is fine. validation.ts wraps them in zod schemas for the
  * onboarding request; the signer uses them directly, because the classic zod build costs ~450 KB of its
- * 1 MB bundle budget whatever is used of it. Keep this module free of imports beyond errors.ts.
+ * 1 MB bundle budget whatever is used of it. Keep this module free of imports beyond errors.ts and
+ * trust-schedule.ts (itself import-free).
  */
 import { ValidationError } from './errors';
+import { MAX_TRUST_DEADLINE_SECONDS } from './trust-schedule';
 
 // ---------------------------------------------------------------------------------------------
 // Single-field rules. Each returns a problem sentence, or undefined when the value is fine.
@@ -141,8 +143,15 @@ export function looksLikeKeyMaterial(v: string): boolean {
 
 /** CloudFront URL lifetime bounds: 60 s to 7 days. */
 export const CLOUDFRONT_TTL = { min: 60, max: 604_800, default: 3600 } as const;
-/** How long the workflow waits for the customer's trust policy. Default 7 days; at most 1 year (Step Functions' limit). */
-export const TRUST_DEADLINE = { min: 1, max: 31_536_000, default: 604_800 } as const;
+/**
+ * How long the workflow waits for the customer's trust policy. Default 7 days. At most the longest wait
+ * whose worst-case history (CheckTrust's schedule, 9 events a poll, a reserve for retries and the other
+ * states) stays under Step Functions' 25,000 events: derived in trust-schedule.ts (96 days today).
+ */
+export const TRUST_DEADLINE = { min: 1, max: MAX_TRUST_DEADLINE_SECONDS, default: 604_800 } as const;
+export const TRUST_DEADLINE_CAP_REASON =
+  `at most ${MAX_TRUST_DEADLINE_SECONDS} (${MAX_TRUST_DEADLINE_SECONDS / 86_400} days): a longer trust wait could ` +
+  "exceed Step Functions' 25,000-event execution history, which fails the execution";
 
 /** Paths (like `download.privateKey`) at which any string holds key material. */
 export function findKeyMaterial(value: unknown, path = ''): string[] {

@@ -20,6 +20,7 @@ import {
   roleNameProblem,
   secretArnProblem,
   TRUST_DEADLINE,
+  TRUST_DEADLINE_CAP_REASON,
 } from './rules';
 
 export * from './rules';
@@ -35,12 +36,12 @@ function rule(problem: (v: string) => string | undefined) {
   });
 }
 
-function intBetween(min: number, max: number) {
+function intBetween(min: number, max: number, maxMessage = `must be at most ${max}`) {
   return z
     .number({ error: 'must be a number' })
     .int({ error: 'must be a whole number of seconds' })
     .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
+    .max(max, { error: maxMessage });
 }
 
 export const orgIdSchema = rule(orgIdProblem);
@@ -80,7 +81,7 @@ export const onboardingRequestSchema = z.strictObject({
   upload: uploadConfigSchema,
   download: downloadConfigSchema.default({ type: 's3' }),
   /** Seconds to wait for the customer's trust policy before failing with TrustPolicyTimeoutError. */
-  trustDeadlineSeconds: intBetween(TRUST_DEADLINE.min, TRUST_DEADLINE.max).optional(),
+  trustDeadlineSeconds: intBetween(TRUST_DEADLINE.min, TRUST_DEADLINE.max, `must be ${TRUST_DEADLINE_CAP_REASON}`).optional(),
   /** Who asked: the caller's sts:GetCallerIdentity ARN (CLI), or the event's source. */
   requestedBy: z.string().min(1).max(2048).optional(),
 });

@@ -28,6 +28,7 @@ import {
   TrustPolicyTimeoutError,
 } from '../../shared/errors';
 import { externalIdFor, roleSessionName } from '../../shared/identifiers';
+import { trustWaitSeconds } from '../../shared/trust-schedule';
 
 export interface CheckTrustDeps {
   /** STS signing with the function's own credentials (hop 1). */
@@ -47,29 +48,8 @@ export const WAIT_METRIC = 'TrustWaitAgeSeconds';
 /** An external ID nobody uses, for the wrong-ID probe (STS pattern `[\w+=,.@:/-]*`). */
 export const WRONG_EXTERNAL_ID = 'peridio-probe-not-your-org-id';
 
-/** First wait after the policy is sent, doubled per attempt up to the current cap. */
-export const FIRST_WAIT_SECONDS = 30;
-
-/**
- * The cap on the wait, growing with the time since the trust policy was sent: <= 5 min for the first 2 h,
- * <= 15 min until 24 h, <= 60 min after. Keeps detection fast while the customer is likely at the console,
- * and a 7-day wait within ~270 polls (~2,400 history events, ~800 transitions).
- */
-export function waitCapSeconds(elapsedSeconds: number): number {
-  if (elapsedSeconds < 2 * 3600) return 300;
-  if (elapsedSeconds < 24 * 3600) return 900;
-  return 3600;
-}
-
-/**
- * Seconds until the next check: exponential from FIRST_WAIT_SECONDS by attempt, capped by
- * `waitCapSeconds(elapsed)`, and never past the deadline. At least 1.
- */
-export function trustWaitSeconds(elapsedSeconds: number, attempt: number, secondsToDeadline: number): number {
-  const backoff = FIRST_WAIT_SECONDS * 2 ** Math.min(Math.max(attempt - 1, 0), 20);
-  const wait = Math.min(backoff, waitCapSeconds(elapsedSeconds), Math.ceil(secondsToDeadline));
-  return Math.max(1, Math.floor(wait));
-}
+// The polling schedule lives in shared/trust-schedule.ts, where the trust-deadline cap is derived from it.
+export { FIRST_WAIT_SECONDS, trustWaitSeconds, waitCapSeconds } from '../../shared/trust-schedule';
 
 type HopOutcome = { trusted: true } | { trusted: false; sentence: string };
 
