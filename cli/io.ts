@@ -144,5 +144,99 @@ export function humanDuration(ms: number): string {
 }
 
 export function writeJson(io: CliIo, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  io.stdout.write(`${JSON.stringify(printableValues(value, { multiline: true }), null, 2)}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one output sanitizer. Whatever the CLI prints (errors, tables, fields, JSON) passes through
+// `printable`: key material is withheld, and control and escape characters are stripped, so neither a
+// pasted PEM (`--ttl <PEM>`, `sign --key <PEM>`) nor a record field holding escape codes (a `requestedBy`
+// that clears the screen or forges a line) reaches support's terminal. See docs/cli.md "Output safety".
+// ---------------------------------------------------------------------------------------------
+
+export const WITHHELD = '<key material withheld>';
+
+/** The SGR sequences the CLI's own Style emits (and nothing else): kept when a whole chunk is cleaned. */
+const OWN_SGR = new Set(Object.values(ANSI).flatMap(([on, off]) => [`\u001b[${on}m`, `\u001b[${off}m`]));
+/** The CLI's own "redraw this line" prefix (onboard --follow on a terminal). */
+const OWN_REDRAW = '\r\u001b[K';
+
+/* eslint-disable no-control-regex */
+/** 7-bit escape sequences: CSI (ESC [ ... final), OSC / DCS / SOS / PM / APC (to BEL or ST), or ESC + one. */
+const ESCAPE_SEQUENCE =
+  /\u001b(?:\[[0-?]*[ -/]*[@-~]?|[\]PX^_][^\u0007\u001b\u009c]*(?:\u0007|\u001b\\|\u009c)?|[ -/]*[0-~]?)/g;
+/** 8-bit C1 forms of the same: CSI (U+009B) and OSC / DCS / SOS / PM / APC (U+009D, 0090, 0098, 009E, 009F). */
+const C1_SEQUENCE = /\u009b[0-?]*[ -/]*[@-~]?|[\u009d\u0090\u0098\u009e\u009f][^\u0007\u009c\u001b]*(?:\u0007|\u009c)?/g;
+/** Remaining C0 (but tab and line feed), DEL, C1, and the bidi / direction marks and line separators. */
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/* eslint-enable no-control-regex */
+
+const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]*-----[\s\S]*?(?:-----END [A-Z0-9 ]*-----|$)/g;
+/** A label that names a secret, and its value: `aws_secret_access_key=...`, `"SessionToken": "..."`. */
+const LABELLED_SECRET =
+  /((?:secret_?access_?key|(?<!amz-)security_?token|session_?token|private_?key)["']?\s*[:=]\s*["']?)([^\s"',&;}]+)/gi;
+/** Runs of base64 long enough to be a key (DER), a session token or a secret access key. */
+const BASE64_RUN = /(?<![A-Za-z0-9+/=%])[A-Za-z0-9+/]{40,}={0,2}(?![A-Za-z0-9+/=])/g;
+
+/** Random base64 (a key, a token), not a path or a word: mixed case and digits, and at a length keys have. */
+function looksRandomBase64(run: string): boolean {
+  const body = run.replace(/=+$/, '');
+  const upper = (body.match(/[A-Z]/g) ?? []).length / body.length;
+  const lower = (body.match(/[a-z]/g) ?? []).length / body.length;
+  const digits = (body.match(/[0-9]/g) ?? []).length;
+  if (upper < 0.2 || lower < 0.2 || digits === 0) return false;
+  // A secret access key is exactly 40 characters; anything longer is a key or token only if it has the
+  // base64 alphabet's + or / (URL-encoded tokens in presigned URLs have %2B / %2F instead, and stay).
+  return body.length === 40 || /[+/]/.test(body);
+}
+
+/**
+ * `value` as text that is safe to print: key material replaced by WITHHELD; escape sequences (ANSI CSI, OSC
+ * and the rest, 7- and 8-bit) removed; other control characters, DEL, C1 and bidi overrides replaced by
+ * U+FFFD. Line feeds are kept only with `multiline` (else shown as U+23CE); tabs become a space.
+ * `keepOwnStyle` keeps exactly the colour codes and line redraw the CLI itself emits: for whole output
+ * chunks whose values were cleaned already, never for a value alone.
+ */
+export function printable(value: unknown, options: { multiline?: boolean; keepOwnStyle?: boolean } = {}): string {
+  let text = typeof value === 'string' ? value : value === undefined ? '' : (JSON.stringify(value) ?? String(value));
+  text = text
+    .replace(PEM_BLOCK, WITHHELD)
+    .replace(LABELLED_SECRET, (_m, label: string) => `${label}${WITHHELD}`)
+    .replace(BASE64_RUN, (run) => (looksRandomBase64(run) ? WITHHELD : run));
+  if (!options.keepOwnStyle) return stripControls(text, options.multiline);
+  // Split around the CLI's own sequences (odd indexes), clean only what lies between them.
+  return text
+    .split(OWN_TOKEN)
+    .map((part, i) => (i % 2 === 1 ? part : stripControls(part, options.multiline)))
+    .join('');
+}
+
+const OWN_TOKEN = new RegExp(`(${[OWN_REDRAW, ...OWN_SGR].map((t) => t.replace(/[[\]\\^$.|?*+()]/g, '\\$&')).join('|')})`);
+
+function stripControls(text: string, multiline = false): string {
+  return text
+    .replace(ESCAPE_SEQUENCE, '')
+    .replace(C1_SEQUENCE, '')
+    .replace(/\t/g, ' ')
+    .replace(/\r\n/g, '\n')
+    .replace(/\n/g, multiline ? '\n' : '\u23ce')
+    .replace(CONTROL_CHARACTER, (c) => (c === '\u001b' ? '' : '\ufffd'))
+    .replace(/\u001b/g, '');
+}
+
+/** `value` with every string in it (keys included) passed through `printable`; plain prototype-free copies. */
+export function printableValues<T>(value: T, options: { multiline?: boolean } = {}): T {
+  if (typeof value === 'string') return printable(value, options) as T;
+  if (Array.isArray(value)) return value.map((v) => printableValues(v, options)) as T;
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    const out: Record<string, unknown> = Object.create(null);
+    for (const [k, v] of Object.entries(value)) out[printable(k)] = printableValues(v, options);
+    return out as T;
+  }
+  return value;
+}
+
+/** A writer that cleans every chunk (keeping the CLI's own colours and redraws): the last net. */
+export function printableWriter(target: Writable): Writable {
+  return { write: (chunk: string) => target.write(printable(String(chunk), { multiline: true, keepOwnStyle: true })) };
 }

@@ -9,7 +9,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { remediationFor } from '../functions/shared/errors';
-import { CommandFailure, EXIT, UsageError, styleFor, writeJson, type CliIo } from './io';
+import { CommandFailure, EXIT, UsageError, printable, printableWriter, styleFor, writeJson, type CliIo } from './io';
 import { LambdaFunctionError } from './lambda';
 
 export type { CliIo } from './io';
@@ -31,8 +31,12 @@ BINARY_BACKENDS_SIGNER_FUNCTION, BINARY_BACKENDS_DEACTIVATE_FUNCTION, BINARY_BAC
 Local stack: npm start, then in another shell: set -a; . .local/aws.env; set +a
 Exit codes: 0 ok, 1 failure, 2 bad usage.`;
 
-/** Runs one CLI invocation. Never throws; never calls process.exit. */
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
+/**
+ * Runs one CLI invocation. Never throws; never calls process.exit. Everything it prints goes through
+ * `printable` (cli/io.ts): values when they are rendered, and every chunk again on its way out.
+ */
+export async function runCli(argv: string[], rawIo: CliIo): Promise<number> {
+  const io: CliIo = { ...rawIo, stdout: printableWriter(rawIo.stdout), stderr: printableWriter(rawIo.stderr) };
   let code: number = EXIT.ok;
   let json = false;
   const program = new Command('binary-backends')
@@ -190,6 +194,10 @@ function reportError(err: unknown, io: CliIo, json: boolean): number {
     }
     exit = EXIT.failure;
   }
+  // Messages echo what was typed (`--ttl <PEM>`) or what a service answered: never print them raw.
+  name = printable(name);
+  message = printable(message, { multiline: true });
+  remediation = remediation === undefined ? undefined : printable(remediation, { multiline: true });
   if (json) writeJson(io, { error: { name, message, ...(remediation ? { remediation } : {}) }, exitCode: exit });
   io.stderr.write(
     `${style.paint('red', 'error')}: ${name === 'UsageError' || name === 'Error' ? '' : `${style.paint('bold', name)}: `}${message}\n` +

@@ -12,7 +12,7 @@ import {
   type ExecutionError,
   type TimelineEntry,
 } from '../executions';
-import { EXIT, humanDuration, paintStatus, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
+import { EXIT, humanDuration, paintStatus, printableValues, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
 import { checkOrg, checkRoleName } from './records-view';
 
 export interface HistoryResult {
@@ -81,7 +81,9 @@ function clockTime(iso: string): string {
   return iso.slice(11, 23);
 }
 
-export function renderHistory(result: HistoryResult, io: CliIo): string {
+export function renderHistory(unsafe: HistoryResult, io: CliIo): string {
+  // Execution input, history and error causes are untrusted text: clean them before adding our styling.
+  const result = printableValues(unsafe);
   const style = styleFor(io);
   if (result.executions.length === 0) {
     return `No onboarding executions for org ${result.orgId}${result.roleName ? ` backend "${result.roleName}"` : ''}.\n`;

@@ -12,6 +12,7 @@ import {
   paintStatus,
   styleFor,
   table,
+  printableValues,
   writeJson,
   type CliIo,
   type ExitCode,
@@ -152,7 +153,9 @@ export async function status(flags: { org?: string; json?: boolean }, io: CliIo)
   }
 }
 
-export function renderStatus(result: StatusResult, io: CliIo): string {
+export function renderStatus(unsafe: StatusResult, io: CliIo): string {
+  // Record fields (requestedBy, messages, names) are untrusted text: clean them before adding our styling.
+  const result = printableValues(unsafe);
   const style = styleFor(io);
   const now = (io.clock ?? (() => new Date()))();
   const lines: string[] = [];

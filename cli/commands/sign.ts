@@ -5,7 +5,7 @@
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { hasControlCharacters } from '../../functions/shared/validation';
 import { AwsClients, VARS, requireEnv } from '../aws';
-import { EXIT, UsageError, styleFor, table, writeJson, type CliIo, type ExitCode } from '../io';
+import { EXIT, UsageError, printableValues, styleFor, table, writeJson, type CliIo, type ExitCode } from '../io';
 import { LambdaFunctionError, invokeJson } from '../lambda';
 import { checkOrg } from './records-view';
 
@@ -67,6 +67,7 @@ export async function sign(
       return EXIT.ok;
     }
     const style = styleFor(io);
+    result = printableValues(result);
     io.stdout.write(
       `${style.paint('bold', `${operation === 'upload' ? 'Upload' : 'Download'} URLs`)} for org ${orgId}: ` +
         `${result.storage === 'custom' ? `custom backend "${result.roleName}"` : 'default storage'}, via ${result.via}\n`,

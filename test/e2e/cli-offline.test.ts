@@ -18,6 +18,8 @@ import { signerMessageWithFlags } from '../../cli/commands/sign';
 import { fitToWidth } from '../../cli/commands/onboard';
 import type { OrgRecord } from '../../functions/shared/backend-records';
 import { capture } from './helpers/capture';
+import { WITHHELD } from '../../cli/io';
+import { pemBody, runtimePrivateKeyPem } from '../fixtures/private-key';
 
 const ORG = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 const GOOD = ['--org', ORG, '--role-name', 'prod', '--bucket', 'acme-firmware', '--region', 'eu-west-1', '--role-arn', 'arn:aws:iam::222222222222:role/PeridioBinaries'];
@@ -77,6 +79,32 @@ describe('CLI: bad usage', () => {
     const cf = ['--cloudfront-host', 'd111111abcdef8.cloudfront.net', '--key-pair-id', 'K2JCJMDEHXQW5F', '--private-key-file', '/nonexistent'];
     expect(await runCli(['onboard', ...GOOD, ...cf, '--ttl', '5'], b.io)).toBe(2);
     expect(b.stderr()).toContain('--ttl: must be at least 60');
+  });
+
+  it('never echoes a PEM given as --ttl, to a terminal or as JSON', async () => {
+    const pem = runtimePrivateKeyPem();
+    for (const argv of [
+      ['sign', '--org', ORG, '--key', 'a', '--ttl', pem],
+      ['onboard', ...GOOD, '--cloudfront-host', 'd111111abcdef8.cloudfront.net', '--key-pair-id', 'K2JCJMDEHXQW5F', '--private-key-file', '/nonexistent', '--ttl', pem],
+      ['sign', '--org', ORG, '--key', 'a', '--ttl', pem, '--json'],
+    ]) {
+      const c = capture({}, { isTTY: true });
+      expect(await runCli(argv, c.io)).toBe(2);
+      const printed = c.stdout() + c.stderr();
+      expect(printed).toContain('--ttl');
+      expect(printed).toContain(WITHHELD);
+      expect(printed).not.toContain('BEGIN');
+      expect(printed).not.toContain(pemBody(pem).slice(0, 16));
+    }
+  });
+
+  it('never echoes a PEM given as sign --key', async () => {
+    const pem = runtimePrivateKeyPem();
+    const c = capture({});
+    expect(await runCli(['sign', '--org', ORG, '--key', pem], c.io)).toBe(2);
+    expect(c.stderr()).toContain('--key');
+    expect(c.stderr()).not.toContain('BEGIN');
+    expect(c.stderr()).not.toContain(pemBody(pem).slice(0, 16));
   });
 
   it('names --private-key-file when the file cannot be read, without touching AWS', async () => {
@@ -392,6 +420,41 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     const d = capture(ENV);
     expect(await runCli(['onboard', ...GOOD.slice(0, 6), '--region', 'eu-central-1', ...GOOD.slice(8)], d.io)).toBe(1);
     expect(m.lambda.commandCalls(InvokeCommand)).toHaveLength(1);
+  });
+
+  it('never echoes a single-line PEM given as sign --key when the signer refuses it', async () => {
+    const pem = runtimePrivateKeyPem().trim().replace(/\n/g, ' ');
+    m.lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'ValidationError', errorMessage: 'keys.0: must be at most 1024 bytes' })) as never,
+    });
+    const c = capture({ ...ENV, BINARY_BACKENDS_SIGNER_FUNCTION: 'binary-backends-test-sign-url' });
+    expect(await runCli(['sign', '--org', ORG, '--key', pem], c.io)).toBe(2);
+    expect(c.stderr()).toContain(`--key "${WITHHELD}`);
+    expect(c.stderr()).not.toContain('BEGIN');
+    expect(c.stderr()).not.toContain(pemBody(pem.replace(/ /g, '\n')).slice(0, 16));
+  });
+
+  it('status: a requestedBy with escape codes can neither rewrite the terminal nor forge a line', async () => {
+    const forged = record('AWAITING_TRUST', 2, '2026-01-01T00:05:00.000Z');
+    forged.backends.prod!.pending!.requestedBy =
+      'arn:aws:iam::111111111111:user/x\u001b]0;owned\u0007\u001b[2J\u001b[H\r\nStatus: ACTIVE\u009b32m \u202egnitset';
+    m.ddb.on(GetCommand).resolves({ Item: forged });
+    for (const isTTY of [false, true]) {
+      const c = capture(ENV, { isTTY, clock: () => new Date('2026-01-01T00:00:00.000Z') });
+      expect(await runCli(['status', '--org', ORG], c.io)).toBe(0);
+      const out = c.stdout();
+      expect(out).toContain('arn:aws:iam::111111111111:user/x');
+      expect(out).not.toMatch(/\u001b\[2J|\u001b\[H|\u001b\]|\u009b|\u202e|\r/);
+      expect(out.split('\n').some((line) => line.startsWith('Status: ACTIVE'))).toBe(false);
+      // On a terminal, only the CLI's own colour codes remain.
+      for (const seq of out.match(/\u001b\[[0-9;]*[A-Za-z]/g) ?? []) expect(seq).toMatch(/^\u001b\[(1|2|22|3[1-6]|39|90)m$/);
+    }
+    const j = capture(ENV);
+    expect(await runCli(['status', '--org', ORG, '--json'], j.io)).toBe(0);
+    expect(j.stdout()).not.toContain('\\u001b');
+    expect(j.stdout()).not.toContain('\u202e');
   });
 
   it('shows a starter error by name with its remediation', async () => {
