@@ -361,6 +361,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       BINARY_BACKENDS_DEFAULT_BUCKET: DEFAULT_BUCKET,
       BINARY_BACKENDS_CLOUDFRONT_EDGE: edge,
       BINARY_BACKENDS_SECRET_PREFIX: SECRET_PREFIX,
+      // The local CloudFront edge is a loopback host:port; only this stack accepts one (input rules).
+      BINARY_BACKENDS_ALLOW_LOOPBACK_HOSTS: 'true',
       BINARY_BACKENDS_EVENT_BUS: EVENT_BUS_NAME,
       // How long WaitForTrust really pauses here (CheckTrust records nextCheckAt on the production schedule),
       // so a CLI in another shell counts down to the real next check.
@@ -388,6 +390,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       DEFAULT_BUCKET,
       DEFAULT_BUCKET_REGION: REGION,
       DEFAULT_SIGNER_ROLE_ARN: signerRole.arn,
+      KEY_SECRET_PREFIX: SECRET_PREFIX,
+      ALLOW_LOOPBACK_CLOUDFRONT_HOSTS: 'true',
       // The handlers run in this process, so their stdout is the terminal of whoever runs the stack (or the
       // demo), not CloudWatch: no embedded-metric lines there. Pass functionEnv to turn them back on.
       POWERTOOLS_METRICS_DISABLED: 'true',

@@ -5,8 +5,8 @@
  */
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { ValidationError } from '../../functions/shared/errors';
-import { parseOnboardingRequest, type OnboardingRequest } from '../../functions/shared/validation';
-import { AwsClients, VARS, requireEnv } from '../aws';
+import { parseOnboardingRequest, partitionOfRegion, type OnboardingRequest, type StackRules } from '../../functions/shared/validation';
+import { AwsClients, VARS, regionOf, requireEnv, type Env } from '../aws';
 import { describeExecution, executionError, latestEvents, currentState, terminalError } from '../executions';
 import { EXIT, UsageError, humanDuration, paintStatus, styleFor, visibleLength, writeJson, type CliIo, type ExitCode } from '../io';
 import { invokeJson } from '../lambda';
@@ -68,7 +68,7 @@ function wholeSeconds(flag: string, v: string | undefined): number | undefined {
  * The validated request, with the CloudFront key's secret still a placeholder. Throws UsageError naming
  * the flags; nothing has been read or written yet.
  */
-export function requestFromFlags(f: OnboardFlags): OnboardingRequest {
+export function requestFromFlags(f: OnboardFlags, env: Env = {}): OnboardingRequest {
   const required: [keyof OnboardFlags, string][] = [
     ['org', '--org'],
     ['roleName', '--role-name'],
@@ -105,12 +105,30 @@ export function requestFromFlags(f: OnboardFlags): OnboardingRequest {
       : { type: 's3' },
   };
   try {
-    return parseOnboardingRequest(input);
+    return parseOnboardingRequest(input, cliStackRules(env));
   } catch (err) {
     if (err instanceof ValidationError) throw new UsageError(messageWithFlags(err));
     throw err;
   }
 }
+
+/**
+ * The stack rules the CLI can know before anything is written (the starter and RecordConfig check them
+ * again): the partition of AWS_REGION, the platform account (PLATFORM_ACCOUNT_ID, else the state machine
+ * ARN's), and the loopback flag the local stack writes into .local/aws.env. Key secrets are the CLI's own,
+ * so their rule is left to the starter. Undefined without a known region.
+ */
+export function cliStackRules(env: Env): StackRules | undefined {
+  const region = regionOf(env);
+  const partition = region === undefined ? undefined : partitionOfRegion(region);
+  if (!partition) return undefined;
+  const fromArn = env[VARS.stateMachine]?.split(':')[4];
+  const platformAccountId = env.PLATFORM_ACCOUNT_ID ?? (fromArn && /^\d{12}$/.test(fromArn) ? fromArn : undefined);
+  return { partition, platformAccountId, allowLoopbackHosts: env[LOOPBACK_FLAG] === 'true' };
+}
+
+/** Set to "true" by the local stack (.local/aws.env): its CloudFront edge is a loopback host. */
+export const LOOPBACK_FLAG = 'BINARY_BACKENDS_ALLOW_LOOPBACK_HOSTS';
 
 /** What the starter answers (functions/starter). Older/newer field names are tolerated. */
 export interface StarterResult {
@@ -150,7 +168,7 @@ export async function onboard(flags: OnboardFlags, io: CliIo): Promise<ExitCode>
     if (!flags.json) io.stdout.write(s);
   };
   // 1. Everything local first: flags, key file, environment. Nothing is written before these pass.
-  const request = requestFromFlags(flags);
+  const request = requestFromFlags(flags, io.env);
   const key = request.download.type === 'cloudfront' ? await loadPrivateKeyFile(flags.privateKeyFile!) : undefined;
   const env = requireEnv(io.env, [VARS.starter, VARS.table, ...(key ? [VARS.secretPrefix] : [])]);
   const clients = new AwsClients(io.env);

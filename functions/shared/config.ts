@@ -6,6 +6,8 @@
  * bundles that have a size budget (the signer's is 1 MB).
  */
 
+import type { StackRules } from './rules';
+
 export class ConfigurationError extends Error {
   constructor(message: string) {
     super(message);
@@ -60,6 +62,41 @@ export const env = {
     },
   }),
 };
+
+/** Variables that tell the input rules what this stack is (see `stackRulesFor`). */
+export const inputRulesConfig = {
+  /** This stage's CloudFront key-secret name prefix (serverless.yml custom.secretPrefix). */
+  KEY_SECRET_PREFIX: env.optionalString(),
+  /** "true" only in the local stack: its CloudFront edge is a loopback host:port. */
+  ALLOW_LOOPBACK_CLOUDFRONT_HOSTS: env.optionalString(),
+};
+
+/** What the input rules need from configuration, beyond the stack's own ARN. */
+export interface InputRulesConfig {
+  keySecretPrefix?: string;
+  allowLoopbackHosts?: boolean;
+}
+
+/** Reads `inputRulesConfig` from `env`. */
+export function inputRulesFromEnv(e: Record<string, string | undefined> = process.env): InputRulesConfig {
+  const c = loadConfig(inputRulesConfig, e);
+  return { keySecretPrefix: c.KEY_SECRET_PREFIX, allowLoopbackHosts: c.ALLOW_LOOPBACK_CLOUDFRONT_HOSTS === 'true' };
+}
+
+/**
+ * The stack rules (rules.ts StackRules) for a request to the stack that owns `stackArn` (its state machine
+ * or an execution of it): the partition and platform account come from that ARN, the rest from config.
+ */
+export function stackRulesFor(stackArn: string, config: InputRulesConfig = {}, platformAccountId?: string): StackRules {
+  const [, partition = 'aws', , , account = ''] = stackArn.split(':');
+  const accountId = platformAccountId ?? (/^\d{12}$/.test(account) ? account : undefined);
+  return {
+    partition,
+    platformAccountId: accountId,
+    keySecret: config.keySecretPrefix !== undefined && accountId ? { accountId, prefix: config.keySecretPrefix } : undefined,
+    allowLoopbackHosts: config.allowLoopbackHosts ?? false,
+  };
+}
 
 /** Variables every function reads. */
 export const commonConfig = {

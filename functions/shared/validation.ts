@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { ValidationError } from './errors';
 import {
+  assertStackRules,
   bucketProblem,
   CLOUDFRONT_TTL,
   cloudFrontHostProblem,
@@ -21,6 +22,7 @@ import {
   secretArnProblem,
   TRUST_DEADLINE,
   TRUST_DEADLINE_CAP_REASON,
+  type StackRules,
 } from './rules';
 
 export * from './rules';
@@ -120,17 +122,25 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, roo
       keyPaths,
     );
   }
-  const result = schema.safeParse(input);
+  // reportInput lets the error tell "missing" (is required) from "wrong type" (expected string, got number).
+  const result = schema.safeParse(input, { reportInput: true });
   if (!result.success) throw toValidationError(result.error, root);
   return result.data;
 }
 
-/** The onboarding request, validated. Throws ValidationError. */
-export function parseOnboardingRequest(input: unknown): OnboardingRequest {
-  return parseOrThrow(onboardingRequestSchema, input);
+/**
+ * The onboarding request, validated; with `stack`, also against the stack's rules (partition, own account,
+ * key-secret prefix, loopback hosts). Throws ValidationError naming every bad field.
+ */
+export function parseOnboardingRequest(input: unknown, stack?: StackRules): OnboardingRequest {
+  const request = parseOrThrow(onboardingRequestSchema, input);
+  if (stack) assertStackRules(request, stack);
+  return request;
 }
 
-/** The execution input, validated. Throws ValidationError. */
-export function parseExecutionInput(input: unknown): ExecutionInput {
-  return parseOrThrow(executionInputSchema, input);
+/** The execution input, validated (with `stack`, also against the stack's rules). Throws ValidationError. */
+export function parseExecutionInput(input: unknown, stack?: StackRules): ExecutionInput {
+  const request = parseOrThrow(executionInputSchema, input);
+  if (stack) assertStackRules(request, stack);
+  return request;
 }

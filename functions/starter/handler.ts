@@ -1,5 +1,5 @@
 /** Starter Lambda: middy glue around `startOnboarding` (see starter.ts). CLI invoke or EventBridge event. */
-import { commonConfig, env, loadConfig } from '../shared/config';
+import { commonConfig, env, inputRulesFromEnv, loadConfig } from '../shared/config';
 import { dynamo, stepFunctions } from '../shared/clients';
 import { handlerFor, once } from '../shared/handler';
 import { describeExecutionProbe, tableProbes } from '../shared/smoke-probes';
@@ -17,6 +17,7 @@ function defaultDeps(): StarterDeps {
     sfn: stepFunctions(),
     clock: () => new Date(),
     stateMachineArn: config.STATE_MACHINE_ARN,
+    inputRules: inputRulesFromEnv(),
   };
 }
 

@@ -32,6 +32,7 @@ import {
 } from '../shared/backend-records';
 import { OnboardingInProgressError, TransientError, asTransientOr, awsErrorName } from '../shared/errors';
 import { executionName } from '../shared/identifiers';
+import { stackRulesFor, type InputRulesConfig } from '../shared/config';
 import { parseOnboardingRequest, type OnboardingRequest } from '../shared/validation';
 import { describeExecutionState, executionArnOf } from './executions';
 
@@ -42,6 +43,8 @@ export interface StarterDeps {
   stateMachineArn: string;
   /** How long a claim whose execution does not exist yet still blocks a different request. Default 60. */
   claimStartingGraceSeconds?: number;
+  /** Key-secret prefix and loopback flag for the input rules (partition and account come from stateMachineArn). */
+  inputRules?: InputRulesConfig;
 }
 
 export interface StartResult {
@@ -88,7 +91,7 @@ export function requestHash(request: Omit<OnboardingRequest, 'requestedBy'>): st
 /** Starts (or finds) the onboarding for a request. See the module comment for the errors. */
 export async function startOnboarding(event: unknown, deps: StarterDeps): Promise<StartResult> {
   const { request: body, defaultRequestedBy } = unwrapRequest(event);
-  const { requestedBy: askedBy, ...request } = parseOnboardingRequest(body);
+  const { requestedBy: askedBy, ...request } = parseOnboardingRequest(body, stackRulesFor(deps.stateMachineArn, deps.inputRules));
   const requestedBy = askedBy ?? defaultRequestedBy;
   const { orgId, roleName } = request;
   const hash = requestHash(request);

@@ -81,6 +81,24 @@ describe('CLI: bad usage', () => {
     expect(b.stderr()).toContain('--ttl: must be at least 60');
   });
 
+  it('refuses, before storing a key or calling AWS, a role in the platform account, another partition\'s region and a loopback host outside the local stack', async () => {
+    const env = { ...ENV, PLATFORM_ACCOUNT_ID: '111111111111' };
+    const own = capture(env);
+    expect(await runCli(['onboard', ...GOOD.slice(0, -2), '--role-arn', 'arn:aws:iam::111111111111:role/PeridioBinaries'], own.io)).toBe(2);
+    expect(own.stderr()).toContain("--role-arn: must be a role in the customer's account");
+    const cn = capture(env);
+    expect(await runCli(['onboard', ...GOOD.slice(0, 6), '--region', 'cn-north-1', ...GOOD.slice(8)], cn.io)).toBe(2);
+    expect(cn.stderr()).toContain('--region: is in the aws-cn partition');
+    const cf = ['--cloudfront-host', '127.0.0.1:4709', '--key-pair-id', 'K2JCJMDEHXQW5F', '--private-key-file', '/nonexistent/key.pem'];
+    const loop = capture(env);
+    expect(await runCli(['onboard', ...GOOD, ...cf], loop.io)).toBe(2);
+    expect(loop.stderr()).toContain('--cloudfront-host: must be a domain name');
+    // The local stack's flag lets its edge through (the next refusal is the unreadable key file).
+    const local = capture({ ...env, BINARY_BACKENDS_ALLOW_LOOPBACK_HOSTS: 'true' });
+    expect(await runCli(['onboard', ...GOOD, ...cf], local.io)).toBe(2);
+    expect(local.stderr()).toContain('--private-key-file');
+  });
+
   it('never echoes a PEM given as --ttl, to a terminal or as JSON', async () => {
     const pem = runtimePrivateKeyPem();
     for (const argv of [

@@ -7,7 +7,7 @@ import { createHandler } from '../../functions/onboarding/record-config/handler'
 import { ensureBackend, getOrgRecord, writePendingConfig, activatePending } from '../../functions/shared/backend-records';
 import { OnboardingInProgressError, RoleNameConflictError, TransientError, ValidationError } from '../../functions/shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
-import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, executionArnFor, nameFor } from './helpers/fixtures';
+import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ACCOUNT, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, executionArnFor, nameFor } from './helpers/fixtures';
 import { runtimePrivateKeyPem } from '../fixtures/private-key';
 
 function executionInput(overrides: Record<string, unknown> = {}) {
@@ -106,6 +106,13 @@ describe('Function: recordConfig', () => {
     // Assess
     await expect(result).rejects.toThrow(ValidationError);
     await expect(result).rejects.toThrow(/upload\.bucket/);
+    expect(await getOrgRecord(table.ddb, table.tableName, ORG_ID)).toBeUndefined();
+  });
+
+  it('refuses input that can never be right for this stack (own account, wrong type) before writing anything', async () => {
+    const own = recordConfig(event(1, { upload: { bucket: 'acme-firmware', region: 'eu-west-1', roleArn: `arn:aws:iam::${PLATFORM_ACCOUNT}:role/X` } }), deps());
+    await expect(own).rejects.toThrow(/upload\.roleArn: must be a role in the customer's account/);
+    await expect(recordConfig(event(1, { roleName: 7 }), deps())).rejects.toThrow(/roleName: expected string, got number/);
     expect(await getOrgRecord(table.ddb, table.tableName, ORG_ID)).toBeUndefined();
   });
 

@@ -156,6 +156,31 @@ describe('Function: startOnboarding', () => {
     expect(sfnMock).not.toHaveReceivedCommand(StartExecutionCommand);
   });
 
+  it('refuses input that can never be right for this stack before writing or starting anything', async () => {
+    const platformRole = `arn:aws:iam::${STATE_MACHINE_ARN.split(':')[4]}:role/PeridioBinaries`;
+    await expect(startOnboarding(request({ upload: { bucket: 'acme-firmware', region: 'eu-west-1', roleArn: platformRole } }), deps())).rejects.toThrow(
+      /upload\.roleArn: must be a role in the customer's account/,
+    );
+    await expect(startOnboarding(request({ upload: { bucket: 'acme-firmware', region: 'cn-north-1', roleArn: CUSTOMER_ROLE_ARN } }), deps())).rejects.toThrow(
+      /upload\.region: is in the aws-cn partition/,
+    );
+    await expect(startOnboarding(request({ roleName: '__proto__' }), deps())).rejects.toThrow(/roleName: must not be a reserved name/);
+    const cloudFront = {
+      type: 'cloudfront',
+      host: '127.0.0.1:4709',
+      keyPairId: 'K2JCJMDEHXQW5F',
+      privateKeySecretArn: `arn:aws:secretsmanager:us-east-1:${STATE_MACHINE_ARN.split(':')[4]}:secret:binary-backends/test/x-AbCdEf`,
+    };
+    await expect(startOnboarding(request({ download: cloudFront }), { ...deps(), inputRules: { keySecretPrefix: 'binary-backends/test/' } })).rejects.toThrow(
+      /download\.host: .*only for the local stack/,
+    );
+    await expect(
+      startOnboarding(request({ download: cloudFront }), { ...deps(), inputRules: { keySecretPrefix: 'binary-backends/prod/', allowLoopbackHosts: true } }),
+    ).rejects.toThrow(/download\.privateKeySecretArn: must be a secret of this stage/);
+    expect(await getOrgRecord(table.ddb, table.tableName, ORG_ID)).toBeUndefined();
+    expect(sfnMock).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
   it('starts the claimed execution when an earlier starter claimed it but never started it', async () => {
     // Prepare: StartExecution fails once after the claim is written
     sfnMock.on(StartExecutionCommand).rejectsOnce(new SFNServiceException({ name: 'ServiceUnavailable', $fault: 'server', message: 'down', $metadata: { httpStatusCode: 503 } }));

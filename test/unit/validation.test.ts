@@ -10,6 +10,12 @@ import {
   regionProblem,
   roleArnProblem,
   roleNameProblem,
+  isReservedName,
+  partitionOfRegion,
+  prefixProblem,
+  REGIONS_BY_PARTITION,
+  stackRuleProblems,
+  type StackRules,
 } from '../../functions/shared/validation';
 import { pemBody, runtimePrivateKeyPem } from '../fixtures/private-key';
 
@@ -140,8 +146,8 @@ describe('Function: bucketProblem', () => {
 });
 
 describe('Function: roleNameProblem', () => {
-  it('accepts every 1-10 character name of IAM role-name characters', () => {
-    fc.assert(fc.property(fc.stringMatching(/^[A-Za-z0-9+=,.@_-]{1,10}$/), (n) => {
+  it('accepts every 1-10 character name of IAM role-name characters but the reserved ones', () => {
+    fc.assert(fc.property(fc.stringMatching(/^[A-Za-z0-9+=,.@_-]{1,10}$/).filter((n) => !isReservedName(n)), (n) => {
       expect(roleNameProblem(n)).toBeUndefined();
     }));
   });
@@ -197,5 +203,122 @@ describe('Function: keyPairIdProblem', () => {
   });
   it('refuses lowercase and other shapes', () => {
     expect(keyPairIdProblem('k2jcjmdehxqw5f')).toMatch(/public key ID/);
+  });
+});
+
+describe('Input that can never be right (issue 9, item 7)', () => {
+  const stack: StackRules = {
+    partition: 'aws',
+    platformAccountId: '111111111111',
+    keySecret: { accountId: '111111111111', prefix: 'binary-backends/prod/cloudfront/' },
+    allowLoopbackHosts: false,
+  };
+  const cloudFront = (over: Record<string, unknown> = {}) => ({
+    type: 'cloudfront',
+    host: 'd1234567890.cloudfront.net',
+    keyPairId: 'K2JCJMDEHXQW5F',
+    privateKeySecretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:binary-backends/prod/cloudfront/acme-AbCdEf',
+    ...over,
+  });
+  function refusal(input: unknown, rules: StackRules | undefined = stack): ValidationError {
+    try {
+      parseOnboardingRequest(input, rules);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ValidationError);
+      return err as ValidationError;
+    }
+    throw new Error('expected a ValidationError');
+  }
+
+  it('accepts a request that fits the stack', () => {
+    expect(parseOnboardingRequest({ ...valid, download: cloudFront() }, stack).download.type).toBe('cloudfront');
+  });
+
+  it.each(['eu-west-9', 'us-east-7', 'mars-north-1', 'eu-west-1 '])('refuses region %j, which does not exist', (region) => {
+    expect(refusal({ ...valid, upload: { ...valid.upload, region } }).fields).toEqual(['upload.region']);
+  });
+
+  it('accepts every region in the table, and knows its partition', () => {
+    for (const [partition, regions] of Object.entries(REGIONS_BY_PARTITION)) {
+      for (const r of regions) {
+        expect(regionProblem(r), r).toBeUndefined();
+        expect(partitionOfRegion(r)).toBe(partition);
+      }
+    }
+  });
+
+  it('refuses a region and a role ARN of another partition than the stack\'s, naming both', () => {
+    const err = refusal({ ...valid, upload: { ...valid.upload, region: 'cn-north-1', roleArn: 'arn:aws-cn:iam::123456789012:role/R' } });
+    expect(err.fields).toEqual(['upload.region', 'upload.roleArn']);
+    expect(err.message).toContain('upload.region: is in the aws-cn partition, but this stack runs in aws');
+    expect(err.message).toContain('upload.roleArn: is in the aws-cn partition');
+  });
+
+  it('refuses a customer role in the platform\'s own account', () => {
+    const err = refusal({ ...valid, upload: { ...valid.upload, roleArn: 'arn:aws:iam::111111111111:role/PeridioBinaries' } });
+    expect(err.message).toMatch(/^upload\.roleArn: must be a role in the customer's account, not in the platform's own account 111111111111$/);
+  });
+
+  it.each(['arn:aws:iam::123456789012:role/*', 'arn:aws:iam::123456789012:role/team/*/R', 'arn:aws:iam::123456789012:role/Peridio?'])(
+    'refuses the wildcard role ARN %s',
+    (roleArn) => {
+      expect(roleArnProblem(roleArn)).toMatch(/without wildcards/);
+    },
+  );
+
+  it('refuses a loopback CloudFront host unless the stack allows it (the local stack\'s flag), and IP hosts always', () => {
+    const loopback = { ...valid, download: cloudFront({ host: '127.0.0.1:4709' }) };
+    expect(refusal(loopback).message).toMatch(/^download\.host: .*only for the local stack/);
+    expect(parseOnboardingRequest(loopback, { ...stack, allowLoopbackHosts: true }).download.type).toBe('cloudfront');
+    for (const host of ['10.0.0.1', '203.0.113.7:443', '[2001:db8::1]']) {
+      expect(cloudFrontHostProblem(host), host).toMatch(/not an IP address/);
+    }
+  });
+
+  it('refuses a prefix with a lone surrogate, and keeps accepting real emoji', () => {
+    expect(prefixProblem('fw/\uD800/')).toMatch(/lone surrogate/);
+    expect(prefixProblem('fw/\uDC00x/')).toMatch(/lone surrogate/);
+    expect(prefixProblem('fw/\u{1F680}/')).toBeUndefined();
+    expect(refusal({ ...valid, upload: { ...valid.upload, prefix: 'a\uD83D/' } }).fields).toEqual(['upload.prefix']);
+  });
+
+  it('refuses a key secret of another account, or outside this stage\'s prefix', () => {
+    const other = refusal({ ...valid, download: cloudFront({ privateKeySecretArn: 'arn:aws:secretsmanager:eu-west-1:222222222222:secret:binary-backends/prod/cloudfront/x-AbCdEf' }) });
+    expect(other.fields).toEqual(['download.privateKeySecretArn']);
+    const stage = refusal({ ...valid, download: cloudFront({ privateKeySecretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:binary-backends/dev/cloudfront/x-AbCdEf' }) });
+    expect(stage.message).toContain('binary-backends/prod/cloudfront/');
+  });
+
+  it.each(['__proto__', 'prototype', 'constructor', 'toString', 'valueOf', '__PROTO__', 'hasOwnProperty'])('refuses the backend name %s', (roleName) => {
+    const problem = roleNameProblem(roleName);
+    expect(problem).toBeDefined();
+    expect(refusal({ ...valid, roleName }).fields).toEqual(['roleName']);
+  });
+
+  it('reports a wrong type as a wrong type, and only a missing field as required', () => {
+    expect(refusal({ ...valid, roleName: 5 }).message).toBe('roleName: expected string, got number');
+    expect(refusal({ ...valid, upload: { ...valid.upload, bucket: null } }).message).toBe('upload.bucket: expected string, got null');
+    expect(refusal({ ...valid, upload: 'x' }).message).toBe('upload: expected object, got string');
+    expect(refusal({ ...valid, trustDeadlineSeconds: '3600' }).message).toBe('trustDeadlineSeconds: expected number, got string');
+    expect(refusal({ ...valid, roleName: undefined }).message).toBe('roleName: is required');
+  });
+
+  it('never reports a present value of the wrong type as "is required" (property)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string()), fc.object()), (wrong) => {
+        const message = refusal({ ...valid, upload: { ...valid.upload, bucket: wrong } }).message;
+        expect(message).toMatch(/^upload\.bucket: expected string, got (number|boolean|null|array|object)$/);
+      }),
+    );
+  });
+
+  it('accepts any existing region of the stack\'s partition and refuses any of another (property)', () => {
+    const all = Object.entries(REGIONS_BY_PARTITION).flatMap(([p, rs]) => rs.map((r) => [p, r] as const));
+    fc.assert(
+      fc.property(fc.constantFrom(...all), ([partition, region]) => {
+        const problems = stackRuleProblems({ upload: { region, roleArn: valid.upload.roleArn } }, stack);
+        expect(problems.some((p) => p.field === 'upload.region')).toBe(partition !== 'aws');
+      }),
+    );
   });
 });

@@ -1,5 +1,5 @@
 /** RecordConfig Lambda: middy glue around `recordConfig` (see record-config.ts). */
-import { commonConfig, env, loadConfig } from '../../shared/config';
+import { commonConfig, env, inputRulesFromEnv, loadConfig } from '../../shared/config';
 import { dynamo, stepFunctions } from '../../shared/clients';
 import { handlerFor, once } from '../../shared/handler';
 import { tableProbes } from '../../shared/smoke-probes';
@@ -18,6 +18,7 @@ function defaultDeps(): RecordConfigDeps {
     sfn: stepFunctions(),
     clock: () => new Date(),
     platformAccountId: config.PLATFORM_ACCOUNT_ID,
+    inputRules: inputRulesFromEnv(),
   };
 }
 

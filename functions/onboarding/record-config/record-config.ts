@@ -23,6 +23,7 @@ import {
   type OnboardingContext,
   type RecordStore,
 } from '../../shared/backend-records';
+import { stackRulesFor, type InputRulesConfig } from '../../shared/config';
 import { OnboardingInProgressError } from '../../shared/errors';
 import { partitionOf, platformRoleArn } from '../../shared/identifiers';
 import { TRUST_DEADLINE, accountOfRoleArn, parseExecutionInput, parseOrThrow, type ExecutionInput } from '../../shared/validation';
@@ -40,6 +41,8 @@ export interface RecordConfigDeps {
   clock: () => Date;
   /** The platform account; defaults to the account in the execution ARN (the state machine's account). */
   platformAccountId?: string;
+  /** Key-secret prefix and loopback flag for the input rules (partition and account come from the execution). */
+  inputRules?: InputRulesConfig;
 }
 
 const eventSchema = z.looseObject({
@@ -51,7 +54,7 @@ const eventSchema = z.looseObject({
 /** Records the pending config and returns the OnboardingContext. See the module comment for the errors. */
 export async function recordConfig(event: unknown, deps: RecordConfigDeps): Promise<OnboardingContext> {
   const { input: rawInput, executionArn, executionName } = parseOrThrow(eventSchema, event) as RecordConfigEvent;
-  const input = parseExecutionInput(rawInput);
+  const input = parseExecutionInput(rawInput, stackRulesFor(executionArn, deps.inputRules, deps.platformAccountId));
   const { orgId, roleName } = input;
   const now = deps.clock();
 
