@@ -518,13 +518,15 @@ describe('Deploy: IAM', () => {
     }
   });
 
-  it('bounds platform roles to sts:AssumeRole', () => {
+  it('bounds platform roles to sts:AssumeRole, never into the platform\'s own account', () => {
     const boundary = statements.filter((s) => s.owner === 'PlatformRoleBoundary');
     expect(boundary.length).toBeGreaterThan(0);
-    for (const s of boundary) {
-      expect(s.Effect).toBe('Allow');
-      expect(s.Action).toEqual(['sts:AssumeRole']);
-    }
+    for (const s of boundary) expect(s.Action).toEqual(['sts:AssumeRole']);
+    expect(boundary.filter((s) => s.Effect === 'Allow').length).toBeGreaterThan(0);
+    const denied = boundary.filter((s) => s.Effect === 'Deny');
+    expect(denied).toHaveLength(1);
+    expect(denied[0]!.Resource.map(resourceText)).toEqual(['arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*']);
+    expect(denied[0]!.Condition).toBeUndefined();
   });
 
   it('lets only the chain-walking functions assume platform roles, and only the signer the default-storage role', () => {
