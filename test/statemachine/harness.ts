@@ -379,13 +379,13 @@ export class Harness {
   }
 
   /** Delivers the EventBridge *Step Functions Execution Status Change* event for an execution to its rule's Lambda. */
-  async statusChange(executionArn: string, status: 'ABORTED' | 'TIMED_OUT'): Promise<unknown> {
+  async statusChange(executionArn: string, status: 'ABORTED' | 'TIMED_OUT' | 'FAILED', error?: string): Promise<unknown> {
     const e = this.executions.get(executionArn)!;
     const handler = statusChangeHandler({ store: this.store, events: this.cloud.eventBridge<EventBridgeClient>(), eventBusName: 'binary-backends-local', clock: this.clock.now });
     const event = {
       source: 'aws.states',
       'detail-type': 'Step Functions Execution Status Change',
-      detail: { executionArn, stateMachineArn: STATE_MACHINE_ARN, name: e.name, status, input: e.input },
+      detail: { executionArn, stateMachineArn: STATE_MACHINE_ARN, name: e.name, status, input: e.input, ...(error ? { error } : {}) },
     };
     return json(await handler(event, lambdaContext('ExecutionStatusChange')));
   }

@@ -20,6 +20,7 @@ import {
   type ExecutionResult,
 } from './harness';
 import { runtimePrivateKeyPem } from '../fixtures/private-key';
+import { remediationFor } from '../../functions/shared/errors';
 
 let h: Harness;
 beforeEach(async () => {
@@ -406,6 +407,22 @@ describe('State machine: re-onboarding and concurrency', () => {
     expect(record.backends.prod!.pending).toMatchObject({ configVersion: 2, status: 'FAILED' });
     const device = await h.deviceDownload('acme-1.2.3.fw');
     expect(device).toMatchObject({ response: { storage: 'custom', via: 's3' }, status: 200, body: 'firmware v1.2.3' });
+  });
+
+  it('lets the status-change rule end the record of a run whose RecordFailure itself failed (FAILED outside any Catch)', async () => {
+    h.cloud.trustAppliedAt = new Date(0);
+    h.cloud.s3Throttles = { HeadBucket: 100 };
+    h.failInvocations.RecordFailure = Array(7).fill('Lambda.ServiceException');
+
+    const run = await h.run(executionInput());
+
+    expectFailedWith(run, 'TransientError');
+    expect((await h.record()).backends.prod!.pending!.status).toBe('VERIFYING');
+    await expect(h.statusChange(run.executionArn, 'FAILED', run.error)).resolves.toMatchObject({ marked: true });
+    expect((await h.record()).backends.prod!.pending).toMatchObject({
+      status: 'FAILED',
+      error: { name: 'ExecutionFailed', remediation: remediationFor('TransientError') },
+    });
   });
 
   it('does not let a holder that stopped outside any Catch block the next onboarding', async () => {
