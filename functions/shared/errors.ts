@@ -41,6 +41,18 @@ export class ValidationError extends BinaryBackendError {
   }
 }
 
+/**
+ * A people-facing request (API Gateway HTTP API) reached a function without an identity AWS vouches for:
+ * a route without `AWS_IAM` authorization. Refused; nothing was written.
+ */
+export class CallerNotVerifiedError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'CallerNotVerifiedError';
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Starting and recording an onboarding
 // ---------------------------------------------------------------------------------------------
@@ -313,6 +325,7 @@ export class TransientError extends BinaryBackendError {
 /** Every custom error name, literally, for the ASL contract test and for callers that match names. */
 export const ERROR_NAMES = [
   'ValidationError',
+  'CallerNotVerifiedError',
   'OnboardingInProgressError',
   'RoleNameConflictError',
   'StaleExecutionError',
@@ -341,7 +354,7 @@ export const ERROR_NAMES = [
 export type ErrorName = (typeof ERROR_NAMES)[number];
 
 /** Errors the onboarding workflow never raises (signer-only, or CLI/deactivate-only), so the ASL need not handle them. */
-export const NOT_RAISED_BY_WORKFLOW: readonly ErrorName[] = ['CustomerTrustBrokenError', 'BackendNotFoundError'];
+export const NOT_RAISED_BY_WORKFLOW: readonly ErrorName[] = ['CustomerTrustBrokenError', 'BackendNotFoundError', 'CallerNotVerifiedError'];
 
 /**
  * What a person should do about each error: shown by `binary-backends status/history`, stored on the
@@ -349,6 +362,8 @@ export const NOT_RAISED_BY_WORKFLOW: readonly ErrorName[] = ['CustomerTrustBroke
  */
 export const REMEDIATIONS: Record<ErrorName | 'Unknown', string> = {
   ValidationError: 'Correct the field named in the message and start the onboarding again.',
+  CallerNotVerifiedError:
+    "The request reached the service without an IAM identity AWS verified. Call it through the stack's API (binary-backends onboard / deactivate sign the request with your AWS credentials); a route without AWS_IAM authorization is a deployment fault.",
   OnboardingInProgressError:
     'Wait for the running onboarding named in the message to finish (binary-backends status), or stop it, then retry.',
   RoleNameConflictError:

@@ -1,7 +1,8 @@
 /**
- * The starter: the one entry to onboarding, used by support's CLI (Lambda invoke with the request) and by
- * the *Onboarding Requested* EventBridge rule (the request is the event's `detail`), so naming and dedupe
- * are identical for both.
+ * The starter: the one entry to onboarding, used by support's CLI (through the IAM-authorized HTTP API,
+ * `POST /onboardings`) and by the *Onboarding Requested* EventBridge rule (the request is the event's
+ * `detail`), so naming and dedupe are identical for both. `requestedBy` is the verified API caller, or
+ * `claimed:<...>` for an event or a direct invoke (shared/requester.ts).
  *
  * 1. Validates the request (ValidationError names each bad field).
  * 2. Creates the backend entry if needed; a name differing only in case from an existing backend is
@@ -33,6 +34,7 @@ import {
 import { OnboardingInProgressError, TransientError, asTransientOr, awsErrorName } from '../shared/errors';
 import { executionName } from '../shared/identifiers';
 import { stackRulesFor, type InputRulesConfig } from '../shared/config';
+import { requestWithCaller } from '../shared/requester';
 import { parseOnboardingRequest, type OnboardingRequest } from '../shared/validation';
 import { describeExecutionState, executionArnOf } from './executions';
 
@@ -54,15 +56,6 @@ export interface StartResult {
   /** True when this answered a double submit with the execution already started for the same request. */
   deduplicated: boolean;
   startedAt: string;
-}
-
-/** The request, whether invoked directly or delivered as an EventBridge event's detail. */
-export function unwrapRequest(event: unknown): { request: unknown; defaultRequestedBy: string } {
-  if (event && typeof event === 'object' && 'detail-type' in event && 'detail' in event) {
-    const e = event as { detail: unknown; source?: unknown };
-    return { request: e.detail, defaultRequestedBy: `eventbridge:${typeof e.source === 'string' ? e.source : 'unknown'}` };
-  }
-  return { request: event, defaultRequestedBy: 'direct-invoke' };
 }
 
 /** JSON with object keys sorted, so equal requests give equal strings (hash and execution input). */
@@ -90,9 +83,13 @@ export function requestHash(request: Omit<OnboardingRequest, 'requestedBy'>): st
 
 /** Starts (or finds) the onboarding for a request. See the module comment for the errors. */
 export async function startOnboarding(event: unknown, deps: StarterDeps): Promise<StartResult> {
-  const { request: body, defaultRequestedBy } = unwrapRequest(event);
-  const { requestedBy: askedBy, ...request } = parseOnboardingRequest(body, stackRulesFor(deps.stateMachineArn, deps.inputRules));
-  const requestedBy = askedBy ?? defaultRequestedBy;
+  // The requester is the verified API caller, or recorded as claimed (requester.ts); never a body's word.
+  const { body, caller } = requestWithCaller(event);
+  const { requestedBy: _claimedOrVerified, ...request } = parseOnboardingRequest(
+    { ...body, requestedBy: caller.arn },
+    stackRulesFor(deps.stateMachineArn, deps.inputRules),
+  );
+  const requestedBy = caller.arn;
   const { orgId, roleName } = request;
   const hash = requestHash(request);
   const now = deps.clock();

@@ -372,7 +372,7 @@ export class Harness {
   async starter(request: Record<string, unknown>): Promise<StartResult> {
     const handler = starterHandler({ store: this.store, sfn: this.sfn, clock: this.clock.now, stateMachineArn: STATE_MACHINE_ARN });
     try {
-      return json(await handler(json(request), lambdaContext('Starter')));
+      return json(await handler(json(request), lambdaContext('Starter'))) as StartResult; // a direct invoke: never the HTTP API shape
     } catch (err) {
       throw asLambdaError(err);
     }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { SUPPORT_ARN, httpApiEvent } from './helpers/http-api';
 import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { deactivate, type DeactivateDeps } from '../../functions/deactivate/deactivate';
 import { createHandler } from '../../functions/deactivate/handler';
@@ -82,5 +83,41 @@ describe('Function: deactivate', () => {
     await activeBackend();
     const handler = createHandler(deps());
     await expect(handler({ orgId: ORG_ID, confirm: true }, {} as never)).resolves.toMatchObject({ deactivated: true });
+  });
+
+  const auditBy = async () => {
+    const items = await table.ddb.send(
+      new QueryCommand({ TableName: table.tableName, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :e)', ExpressionAttributeValues: { ':pk': `ORG#${ORG_ID}`, ':e': 'EVENT#deactivate' } }),
+    );
+    return items.Items!.map((i) => (i.detail as { requestedBy: string }).requestedBy);
+  };
+
+  it('records the caller API Gateway verified as who deactivated, on the audit item and the event', async () => {
+    await activeBackend();
+    const response = (await createHandler(deps())(httpApiEvent('POST /deactivations', { orgId: ORG_ID, confirm: true }), {} as never)) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body)).toMatchObject({ deactivated: true });
+    expect(await auditBy()).toEqual([SUPPORT_ARN]);
+    const detail = JSON.parse(eventsMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!);
+    expect(detail.requestedBy).toBe(SUPPORT_ARN);
+  });
+
+  it('refuses a deactivation whose API body names its own requestedBy, changing nothing', async () => {
+    await activeBackend();
+    const forged = httpApiEvent('POST /deactivations', { orgId: ORG_ID, confirm: true, requestedBy: 'arn:aws:iam::111111111111:user/boss' });
+    const response = (await createHandler(deps())(forged, {} as never)) as { statusCode: number; body: string };
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body)).toMatchObject({ errorType: 'ValidationError', errorMessage: expect.stringMatching(/^requestedBy: /) });
+    expect((await read()).active).toBe(ROLE_NAME);
+    expect(eventsMock.commandCalls(PutEventsCommand)).toEqual([]);
+  });
+
+  it('records a direct invoke\'s requestedBy as claimed', async () => {
+    await activeBackend();
+    await createHandler(deps())({ orgId: ORG_ID, confirm: true, requestedBy: 'ops-script' }, {} as never);
+    expect(await auditBy()).toEqual(['claimed:ops-script']);
   });
 });

@@ -16,7 +16,14 @@ import {
 import { startOnboarding, type StarterDeps } from '../../functions/starter/starter';
 import { createHandler } from '../../functions/starter/handler';
 import { ensureBackend, getOrgRecord, writePendingConfig } from '../../functions/shared/backend-records';
-import { OnboardingInProgressError, RoleNameConflictError, TransientError, ValidationError } from '../../functions/shared/errors';
+import {
+  CallerNotVerifiedError,
+  OnboardingInProgressError,
+  RoleNameConflictError,
+  TransientError,
+  ValidationError,
+} from '../../functions/shared/errors';
+import { SUPPORT_ARN, httpApiEvent } from './helpers/http-api';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, STATE_MACHINE_ARN, T0, config, executionArnFor, nameFor } from './helpers/fixtures';
 
@@ -91,7 +98,8 @@ describe('Function: startOnboarding', () => {
       startedAt: T0.toISOString(),
     });
     const input = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!);
-    expect(input).toEqual({ ...request(), download: { type: 's3' }, configVersion: 1 });
+    // A direct invoke names no verified caller: its requestedBy is recorded as a claim.
+    expect(input).toEqual({ ...request(), requestedBy: `claimed:${request().requestedBy}`, download: { type: 's3' }, configVersion: 1 });
     expect((await read()).backends[ROLE_NAME]).toMatchObject({ lastConfigVersion: 1, inflight: { executionName: nameFor(1) } });
   });
 
@@ -125,12 +133,43 @@ describe('Function: startOnboarding', () => {
     await expect(startOnboarding(request({ download: { type: 's3' } }), deps())).resolves.toMatchObject({ configVersion: 3 });
   });
 
-  it('accepts an Onboarding Requested event, recording the event source as requester by default', async () => {
+  it('accepts an Onboarding Requested event, recording the event source as a claimed requester by default', async () => {
     const { requestedBy: _ignored, ...detail } = request();
     const event = { version: '0', id: '1', 'detail-type': 'Onboarding Requested', source: 'peridio.support', detail };
     await startOnboarding(event, deps());
     const input = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!);
-    expect(input.requestedBy).toBe('eventbridge:peridio.support');
+    expect(input.requestedBy).toBe('claimed:eventbridge:peridio.support');
+  });
+
+  it('records the requestedBy an event names as claimed, never as a verified caller', async () => {
+    const event = { 'detail-type': 'Onboarding Requested', source: 'peridio.support', account: '111111111111', detail: request({ requestedBy: 'arn:aws:iam::111111111111:user/boss' }) };
+    await startOnboarding(event, deps());
+    const input = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!);
+    expect(input.requestedBy).toBe('claimed:arn:aws:iam::111111111111:user/boss');
+    expect((await read()).backends[ROLE_NAME]!.inflight!.requestedBy).toBe('claimed:arn:aws:iam::111111111111:user/boss');
+  });
+
+  it('records the API caller that API Gateway verified as the requester', async () => {
+    const { requestedBy: _none, ...body } = request();
+    await startOnboarding(httpApiEvent('POST /onboardings', body), deps());
+    const input = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!);
+    expect(input.requestedBy).toBe(SUPPORT_ARN);
+  });
+
+  it('refuses an API request whose body names its own requestedBy, starting nothing', async () => {
+    const forged = httpApiEvent('POST /onboardings', request({ requestedBy: 'arn:aws:iam::111111111111:user/boss' }));
+    const attempt = startOnboarding(forged, deps());
+    await expect(attempt).rejects.toThrow(ValidationError);
+    await expect(attempt).rejects.toThrow(/^requestedBy: /);
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toEqual([]);
+    expect(await getOrgRecord(table.ddb, table.tableName, ORG_ID)).toBeUndefined();
+  });
+
+  it('refuses an API request without an IAM identity (a route without AWS_IAM), writing nothing', async () => {
+    const { requestedBy: _none, ...body } = request();
+    await expect(startOnboarding(httpApiEvent('POST /onboardings', body, null), deps())).rejects.toThrow(CallerNotVerifiedError);
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toEqual([]);
+    expect(await getOrgRecord(table.ddb, table.tableName, ORG_ID)).toBeUndefined();
   });
 
   it('deduplicates an event and a CLI call for the same request', async () => {
@@ -224,5 +263,41 @@ describe('Function: startOnboarding', () => {
   it('is reachable through the middy handler', async () => {
     const handler = createHandler(deps());
     await expect(handler(request(), {} as never)).resolves.toMatchObject({ configVersion: 1 });
+  });
+
+  it('answers the HTTP API with the result as a 200 JSON response', async () => {
+    const { requestedBy: _none, ...body } = request();
+    const response = (await createHandler(deps())(httpApiEvent('POST /onboardings', body), {} as never)) as { statusCode: number; body: string };
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body)).toMatchObject({ executionName: nameFor(1), configVersion: 1 });
+  });
+
+  it.each([
+    ['a bad field', { roleName: 'x'.repeat(11) }, 400, 'ValidationError'],
+    ['a body requestedBy', { requestedBy: 'someone' }, 400, 'ValidationError'],
+  ])('answers the HTTP API with {errorType, errorMessage} and a 4xx for %s', async (_what, overrides, status, errorType) => {
+    const { requestedBy: _none, ...body } = request();
+    const response = (await createHandler(deps())(httpApiEvent('POST /onboardings', { ...body, ...overrides }), {} as never)) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(response.statusCode).toBe(status);
+    expect(JSON.parse(response.body)).toEqual({ errorType, errorMessage: expect.any(String) });
+  });
+
+  it('answers a conflicting onboarding on the HTTP API with 409 OnboardingInProgressError', async () => {
+    await startOnboarding(request(), deps());
+    const { requestedBy: _none, ...body } = request({ upload: { bucket: 'other-bucket', region: 'eu-west-1', roleArn: CUSTOMER_ROLE_ARN } });
+    const response = (await createHandler(deps())(httpApiEvent('POST /onboardings', body), {} as never)) as { statusCode: number; body: string };
+    expect(response.statusCode).toBe(409);
+    expect(JSON.parse(response.body).errorType).toBe('OnboardingInProgressError');
+  });
+
+  it('answers an unexpected failure on the HTTP API with a 500 that does not echo the error text', async () => {
+    sfnMock.on(StartExecutionCommand).rejects(new Error('secret-ish SDK detail'));
+    const { requestedBy: _none, ...body } = request();
+    const response = (await createHandler(deps())(httpApiEvent('POST /onboardings', body), {} as never)) as { statusCode: number; body: string };
+    expect(response.statusCode).toBe(500);
+    expect(response.body).not.toContain('secret-ish');
   });
 });
