@@ -19,6 +19,7 @@ printf 'export BINARY_BACKENDS_STATE_MACHINE_ARN=%q\n' "$(value OnboardingStateM
 printf 'export BINARY_BACKENDS_TABLE=%q\n' "$(value TableName)"
 printf 'export BINARY_BACKENDS_STARTER_FUNCTION=%q\n' "$(value StarterFunctionName)"
 printf 'export BINARY_BACKENDS_DEACTIVATE_FUNCTION=%q\n' "$(value DeactivateFunctionName)"
+printf 'export BINARY_BACKENDS_API_URL=%q\n' "$(value ApiUrl)"
 printf 'export BINARY_BACKENDS_SIGNER_FUNCTION=%q\n' "$(value SignerFunctionName)"
 printf 'export BINARY_BACKENDS_SECRET_PREFIX=%q\n' "$(value CloudFrontKeySecretPrefix)"
 printf 'export BINARY_BACKENDS_EVENT_BUS=%q\n' "$(value EventBusName)"

@@ -6,12 +6,14 @@
  * and the per-function grants below read as the whole story of what each function may do.
  *
  * Rules (asserted by test/deploy/template.test.ts against the synthesized template):
- * - Role name = function name = `binary-backends-<stage>-<suffix>`. The platform roles' trust admits
- *   exactly that pattern (`ArnLike aws:PrincipalArn`), so only these roles can assume them, and a
- *   redeploy that recreates a role (new unique ID) breaks no trust.
+ * - Role name = function name = `binary-backends-<stage>-<suffix>`. The platform roles' trust names the
+ *   chain-walking functions' role ARNs exactly (`ArnLike aws:PrincipalArn`, no prefix wildcard, so a stage
+ *   `dev-eu` is not admitted by stage `dev`), and a redeploy that recreates a role (new unique ID) breaks no
+ *   trust: condition keys are compared as ARNs, not converted to unique IDs.
  * - No Action "*"; no Resource "*" except X-Ray (below), which has no resource-level permissions.
  * - Only createPlatformRole and activate touch IAM, only on `role/binary_backend_*`, and CreateRole /
- *   PutRolePolicy only when the role has (or gets) the platform permissions boundary.
+ *   PutRolePolicy only when the role has (or gets) the platform permissions boundary and this stage's tags;
+ *   TagRole / UpdateAssumeRolePolicy only on roles tagged for this service and stage; no UntagRole.
  * - Every role explicitly denies changing or removing any role's permissions boundary, and deleting roles
  *   (DESIGN: platform roles are never deleted and recreated; that would silently break customer trust).
  * - Events go out only with source `peridio.binary-backends`.
@@ -51,7 +53,12 @@ module.exports = async ({ resolveVariable }) => {
   const eventBus = await resolveVariable('self:custom.eventBusArn');
   const cloudFrontKeySecrets = await resolveVariable('self:custom.secretArnPattern');
   const boundaryArn = { Ref: 'PlatformRoleBoundary' };
-  const boundaryCondition = { StringEquals: { 'iam:PermissionsBoundary': boundaryArn } };
+  // A platform role is this stage's when it carries this stage's boundary AND this service's and stage's tags
+  // (CreatePlatformRole tags every role it creates). Both, because the two conditions cover different actions:
+  // iam:PermissionsBoundary exists only for CreateRole / PutRolePolicy / ..., tags for every role action.
+  const ownTags = { [`aws:ResourceTag/${TAG_SERVICE}`]: SERVICE, [`aws:ResourceTag/${TAG_STAGE}`]: stage };
+  const ownTagKeys = { 'ForAllValues:StringEquals': { 'aws:TagKeys': [TAG_SERVICE, TAG_ORG, TAG_BACKEND, TAG_STAGE] } };
+  const boundaryCondition = { StringEquals: { 'iam:PermissionsBoundary': boundaryArn, ...ownTags } };
 
   const allow = (Sid, Action, Resource, Condition) => ({
     Sid,
@@ -111,22 +118,25 @@ module.exports = async ({ resolveVariable }) => {
             [`aws:RequestTag/${TAG_SERVICE}`]: SERVICE,
             [`aws:RequestTag/${TAG_STAGE}`]: stage,
           },
+          ...ownTagKeys,
         }),
         // For PutRolePolicy, iam:PermissionsBoundary is the boundary already attached to the target role: a
-        // binary_backend_* role without this stage's boundary cannot be given a policy at all.
+        // binary_backend_* role without this stage's boundary and tags cannot be given a policy at all.
         allow('PutPolicyOnlyOnBoundedPlatformRoles', ['iam:PutRolePolicy'], platformRoles, boundaryCondition),
         // Adopt (a retry or a re-onboarding): bring the trust back to ours. UpdateAssumeRolePolicy has no
         // iam:PermissionsBoundary condition key, so it is limited to roles tagged as this service's and stage's.
-        allow('UpdateTrustOfOwnPlatformRolesOnly', ['iam:UpdateAssumeRolePolicy'], platformRoles, {
-          StringEquals: {
-            [`aws:ResourceTag/${TAG_SERVICE}`]: SERVICE,
-            [`aws:ResourceTag/${TAG_STAGE}`]: stage,
-          },
-        }),
+        allow('UpdateTrustOfOwnPlatformRolesOnly', ['iam:UpdateAssumeRolePolicy'], platformRoles, { StringEquals: ownTags }),
         allow('ReadPlatformRoles', ['iam:GetRole', 'iam:ListRoleTags'], platformRoles),
-        // CreateRole with Tags also needs iam:TagRole; only our four tag keys.
+        // CreateRole with Tags also needs iam:TagRole (the only tagging the service does; it never calls
+        // TagRole or UntagRole on an existing role, so UntagRole is not granted at all). Only our four keys, with
+        // this service's and stage's values, and never onto a role tagged for another service or stage. IfExists
+        // because the role being created has no tags yet; TagRole has no iam:PermissionsBoundary key, so an
+        // untagged foreign binary_backend_* role is the one thing this admits, and such a role still cannot be
+        // adopted (CreatePlatformRole checks its boundary) or given a policy (PutRolePolicy needs the boundary).
         allow('TagPlatformRolesWithOwnKeysOnly', ['iam:TagRole'], platformRoles, {
-          'ForAllValues:StringEquals': { 'aws:TagKeys': [TAG_SERVICE, TAG_ORG, TAG_BACKEND, TAG_STAGE] },
+          ...ownTagKeys,
+          StringEquals: { [`aws:RequestTag/${TAG_SERVICE}`]: SERVICE, [`aws:RequestTag/${TAG_STAGE}`]: stage },
+          StringEqualsIfExists: ownTags,
         }),
         writeTable,
         emitEvents,

@@ -40,8 +40,8 @@ import { externalIdFor, iamRoleNameProblem, iamTagProblem, partitionOf, platform
 
 export interface CreatePlatformRoleConfig {
   platformAccountId: string;
-  /** ArnLike pattern for aws:PrincipalArn: the service's function roles. */
-  trustedPrincipalPattern: string;
+  /** `ArnLike aws:PrincipalArn` value(s) of the platform role trust: who may assume platform roles. */
+  trustedPrincipalPattern: string | readonly string[];
   permissionsBoundaryArn: string;
   propagationDelaySeconds: number;
   stage: string;
@@ -106,7 +106,9 @@ export function trustPolicyInstructions(customerRoleArn: string, orgId: string):
 }
 
 /** The platform role's own trust: our account root, limited to the service's function roles. */
-export function platformRoleTrustPolicy(partition: string, platformAccountId: string, principalPattern: string): string {
+export function platformRoleTrustPolicy(partition: string, platformAccountId: string, principalPattern: string | readonly string[]): string {
+  // One or more ArnLike patterns; deployed: the exact ARNs of the chain-walking function roles.
+  const patterns = typeof principalPattern === 'string' ? [principalPattern] : [...principalPattern];
   return JSON.stringify({
     Version: '2012-10-17',
     Statement: [
@@ -114,7 +116,7 @@ export function platformRoleTrustPolicy(partition: string, platformAccountId: st
         Effect: 'Allow',
         Principal: { AWS: `arn:${partition}:iam::${platformAccountId}:root` },
         Action: 'sts:AssumeRole',
-        Condition: { ArnLike: { 'aws:PrincipalArn': principalPattern } },
+        Condition: { ArnLike: { 'aws:PrincipalArn': patterns.length === 1 ? patterns[0] : patterns } },
       },
     ],
   });

@@ -29,7 +29,8 @@ function defaultDeps(): CreatePlatformRoleDeps {
     sleep: (ms) => sleep(ms),
     config: {
       platformAccountId: config.PLATFORM_ACCOUNT_ID,
-      trustedPrincipalPattern: config.PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN,
+      // Comma-separated: the exact role ARNs of the functions that walk the chain (serverless.yml).
+      trustedPrincipalPattern: config.PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN.split(',').map((p) => p.trim()).filter(Boolean),
       permissionsBoundaryArn: config.PLATFORM_ROLE_PERMISSIONS_BOUNDARY_ARN,
       propagationDelaySeconds: config.ROLE_PROPAGATION_DELAY_SECONDS,
       stage: config.SERVICE_STAGE,
