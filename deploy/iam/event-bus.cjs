@@ -5,7 +5,8 @@
  *
  * Who may put events on it:
  * - the principals named by the stage param `onboardingRequesterArns` (comma-separated; ArnLike patterns
- *   allowed), and only *Onboarding Requested* with source `peridio.binary-backends`;
+ *   allowed, but none may match the function roles), and only *Onboarding Requested* with source
+ *   `peridio.binary-backends`;
  * - this stack's own function roles that emit the service's events (EMITTING_FUNCTIONS), only with source
  *   `peridio.binary-backends` and never *Onboarding Requested*.
  * Everyone else is denied explicitly. The Deny matters: within the account an identity policy alone grants
@@ -73,6 +74,22 @@ module.exports = async ({ resolveVariable }) => {
             Condition: {
               ArnLike: { 'aws:PrincipalArn': requesters },
               StringEquals: { 'events:source': EVENT_SOURCE, 'events:detail-type': ONBOARDING_REQUESTED },
+            },
+          },
+        ]
+      : []),
+    ...(requesters.length > 0
+      ? [
+          {
+            // Requesters request; they do not announce activations or failures.
+            Sid: 'RequestersPutNothingElse',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'events:PutEvents',
+            Resource: busArn,
+            Condition: {
+              ArnLike: { 'aws:PrincipalArn': requesters },
+              StringNotEquals: { 'events:detail-type': ONBOARDING_REQUESTED },
             },
           },
         ]

@@ -5,11 +5,12 @@
  * data, and the IAM rules of issue 5, including what must NOT be allowed.
  */
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { printConfig, repoRoot, synthesize, type CfnTemplate, type Json, type Synthesized } from '../../deploy/synth';
+import { printConfig, repoRoot, synthesize, type CfnResource, type CfnTemplate, type Json, type Synthesized } from '../../deploy/synth';
 import { readZip } from '../../deploy/zip';
 import { dropRedundantRoleDependsOn } from '../../deploy/plugins/no-redundant-depends-on.cjs';
 import { METRIC_NAMESPACE, WAIT_METRIC } from '../../functions/onboarding/check-trust/check-trust';
@@ -21,6 +22,9 @@ import {
   TAG_SERVICE,
   TAG_STAGE,
 } from '../../functions/onboarding/create-platform-role/create-platform-role';
+import FRONT_DOOR_ROUTES from '../../deploy/front-door-routes.json';
+import { platformRoleTrustPolicy } from '../../functions/onboarding/create-platform-role/create-platform-role';
+import { evaluate, globMatch, type PolicyDocument } from '../../local/policy';
 import {
   COMMON_ENV,
   FUNCTIONS,
@@ -37,7 +41,17 @@ import {
 } from './cfn';
 import { dynamoActionsOf, smokeTableProbesOf } from './code-calls';
 
+type EventBusModule = ((ctx: { resolveVariable: (v: string) => Promise<unknown> }) => Promise<Record<string, CfnResource>>) & {
+  EMITTING_FUNCTIONS: string[];
+};
+const eventBusModule = createRequire(import.meta.url)('../../deploy/iam/event-bus.cjs') as EventBusModule;
+
 const STAGE = 'dev';
+const ACCOUNT = '123456789012';
+/** A principal the dev synth names in the stage param onboardingRequesterArns. */
+const REQUESTER = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Support_0123456789abcdef`;
+/** The functions that assume platform roles (hop 1 of the chain). */
+const CHAIN_WALKERS = ['checkTrust', 'verifyUpload', 'verifyDownload', 'cleanup', 'signUrl'];
 const PLATFORM_ROLES = 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/binary_backend_*';
 const SECRETS = 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:binary-backends/dev/cloudfront/*';
 const BOUNDARY = { Ref: 'PlatformRoleBoundary' };
@@ -55,7 +69,10 @@ let prod: Json;
 let statements: Statement[];
 
 beforeAll(async () => {
-  [synth, prod] = await Promise.all([synthesize({ stage: STAGE }), printConfig({ stage: 'prod' })]);
+  [synth, prod] = await Promise.all([
+    synthesize({ stage: STAGE, params: { onboardingRequesterArns: REQUESTER } }),
+    printConfig({ stage: 'prod' }),
+  ]);
   t = synth.template;
   statements = allStatements(t);
 }, 600_000);
@@ -66,6 +83,22 @@ const fnResource = (key: string) => t.Resources[functionLogicalId(key)]!;
 const roleOf = (key: string) => referencedId(fnResource(key).Properties.Role)!;
 const roleStatements = (roleId: string) => statements.filter((s) => s.owner === roleId);
 const functionRoleIds = () => FUNCTIONS.map((f) => roleOf(f.key));
+
+/** A template value with its `Fn::Sub` pseudo parameters (and `Fn::Join`s of them) resolved for ACCOUNT in us-east-1. */
+function resolved(v: Json): Json {
+  if (Array.isArray(v)) return v.map(resolved);
+  if (v && typeof v === 'object') {
+    if ('Fn::Sub' in v && typeof v['Fn::Sub'] === 'string') {
+      return v['Fn::Sub'].replaceAll('${AWS::Partition}', 'aws').replaceAll('${AWS::AccountId}', ACCOUNT).replaceAll('${AWS::Region}', 'us-east-1');
+    }
+    if ('Fn::Join' in v) return (resolved(v['Fn::Join'][1]) as string[]).join(v['Fn::Join'][0]);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolved(x)]));
+  }
+  return v;
+}
+/** The platform roles' trusted principals, as CreatePlatformRole's handler splits them. */
+const trustedPrincipals = (): string[] =>
+  (resolved(fnResource('createPlatformRole').Properties.Environment.Variables.PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN) as string).split(',');
 
 describe('Deploy: template integrity', () => {
   it('references only resources, conditions and pseudo parameters that exist', () => {
@@ -142,8 +175,8 @@ describe('Deploy: functions', () => {
     const cpr = fnResource('createPlatformRole').Properties.Environment.Variables;
     expect(cpr.PLATFORM_ROLE_PERMISSIONS_BOUNDARY_ARN).toEqual(BOUNDARY);
     expect(cpr.PLATFORM_ACCOUNT_ID).toEqual({ Ref: 'AWS::AccountId' });
-    expect(resourceText(cpr.PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN)).toBe(
-      `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/binary-backends-${STAGE}-*`,
+    expect(trustedPrincipals()).toEqual(
+      CHAIN_WALKERS.map((k) => `arn:aws:iam::${ACCOUNT}:role/binary-backends-${STAGE}-${FUNCTIONS.find((f) => f.key === k)!.suffix}`),
     );
     expect(cpr.SERVICE_STAGE).toBe(STAGE);
     const signer = fnResource('signUrl').Properties.Environment.Variables;
@@ -361,7 +394,7 @@ describe('Deploy: alarms and logs', () => {
 
   it('sets a retention on every log group', () => {
     const groups = resourcesOfType(t, 'AWS::Logs::LogGroup');
-    expect(groups.length).toBe(FUNCTIONS.length + 1);
+    expect(groups.length).toBe(FUNCTIONS.length + 2); // + the state machine's and the front door's access log
     for (const [id, g] of groups) expect(g.Properties.RetentionInDays, id).toBeGreaterThan(0);
   });
 });
@@ -412,13 +445,27 @@ describe('Deploy: IAM', () => {
     }
   });
 
-  it('lets only function roles match the platform roles\' trusted-principal pattern', () => {
-    const pattern = new RegExp(`^/binary-backends-${STAGE}-.*$`);
+  it('lets only the chain-walking function roles match the platform roles\' trusted principals', () => {
+    const arnOf = (r: Json) => `arn:aws:iam::${ACCOUNT}:role${r.Properties.Path ?? '/'}${r.Properties.RoleName}`;
     const matching = resourcesOfType(t, 'AWS::IAM::Role')
-      .filter(([, r]) => pattern.test(`${r.Properties.Path ?? '/'}${r.Properties.RoleName}`))
+      .filter(([, r]) => trustedPrincipals().some((p) => globMatch(p, arnOf(r))))
       .map(([id]) => id)
       .sort();
-    expect(matching).toEqual([...functionRoleIds()].sort());
+    expect(matching).toEqual(CHAIN_WALKERS.map(roleOf).sort());
+  });
+
+  it('trusts no role of another stage whose name shares this stage\'s prefix (dev vs dev-eu)', () => {
+    const trust = JSON.parse(platformRoleTrustPolicy('aws', ACCOUNT, trustedPrincipals())) as PolicyDocument;
+    const assume = (principalArn: string) =>
+      evaluate(trust, 'sts:AssumeRole', { principal: (p) => p === `arn:aws:iam::${ACCOUNT}:root`, context: { 'aws:PrincipalArn': principalArn } });
+    expect(assume(`arn:aws:iam::${ACCOUNT}:role/binary-backends-${STAGE}-check-trust`)).toBe('allow');
+    for (const other of ['dev-eu', 'dev2', 'dev-check']) {
+      for (const suffix of ['check-trust', 'sign-url']) {
+        expect(assume(`arn:aws:iam::${ACCOUNT}:role/binary-backends-${other}-${suffix}`), `${other}-${suffix}`).toBe('implicit');
+      }
+    }
+    // Nor a function of this stage that never walks the chain.
+    expect(assume(`arn:aws:iam::${ACCOUNT}:role/binary-backends-${STAGE}-starter`)).toBe('implicit');
   });
 
   it('has no Action "*" (nor a whole-service wildcard), no NotAction and no NotResource', () => {
@@ -607,13 +654,19 @@ describe('Deploy: IAM', () => {
     const callers = statements.filter((s) => s.owner === 'SignerInvokePolicy');
     expect(callers.map((s) => [s.Effect, s.Action, s.Resource.map(referencedId)])).toEqual([
       ['Allow', ['lambda:InvokeFunction'], [functionLogicalId('signUrl')]],
+      ['Deny', ['states:StartExecution'], ['OnboardingStateMachine']],
     ]);
   });
 
   it('lets support onboard, deactivate, sign and store keys, but never read a secret value', () => {
     const support = statements.filter((s) => s.owner === 'SupportPolicy');
+    // Onboard and deactivate go through the IAM-authorized API, never a direct invoke (which can only claim who it is).
     const invoke = allows(support, 'lambda:InvokeFunction').flatMap((s) => s.Resource.map(referencedId));
-    expect(invoke.sort()).toEqual(['deactivate', 'signUrl', 'starter'].map(functionLogicalId).sort());
+    expect(invoke).toEqual([functionLogicalId('signUrl')]);
+    const routes = allows(support, 'execute-api:Invoke').flatMap((s) => s.Resource.map(resourceText));
+    expect(routes.sort()).toEqual(
+      FRONT_DOOR_ROUTES.map((r) => `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${FrontDoorApi}/*/${r.routeKey.replace(' ', '')}`).sort(),
+    );
     for (const action of ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource']) {
       const grant = allows(support, action);
       expect(grant.length, action).toBe(1);
@@ -652,6 +705,140 @@ describe('Deploy: IAM', () => {
       'secretsmanager:GetSecretValue',
     ]) {
       expect(allows(ops, action), action).toEqual([]);
+    }
+  });
+});
+
+describe('Deploy: the front door (issue 9)', () => {
+  const busPolicy = () => resolved(t.Resources.ServiceEventBus!.Properties.Policy) as PolicyDocument;
+  const busArn = `arn:aws:events:us-east-1:${ACCOUNT}:event-bus/binary-backends-${STAGE}`;
+  const put = (doc: PolicyDocument, principalArn: string, detailType: string, account = ACCOUNT) =>
+    evaluate(doc, 'events:PutEvents', {
+      principal: (p) => p === '*' || p === `arn:aws:iam::${account}:root`,
+      resource: busArn,
+      context: { 'aws:PrincipalArn': principalArn, 'events:source': 'peridio.binary-backends', 'events:detail-type': detailType },
+    });
+  const roleArn = (suffix: string, stage = STAGE) => `arn:aws:iam::${ACCOUNT}:role/binary-backends-${stage}-${suffix}`;
+
+  it('creates this stage\'s own bus and routes Onboarding Requested from it, only for events of this account', () => {
+    const bus = t.Resources.ServiceEventBus!;
+    expect(bus.Type).toBe('AWS::Events::EventBus');
+    expect(bus.Properties.Name).toBe(`binary-backends-${STAGE}`);
+    const rule = resourcesOfType(t, 'AWS::Events::Rule')
+      .map(([, r]) => r.Properties)
+      .find((r) => r.EventPattern['detail-type']?.includes('Onboarding Requested'));
+    expect(rule.EventBusName).toEqual({ Ref: 'ServiceEventBus' });
+    expect(rule.EventPattern.account).toEqual([{ Ref: 'AWS::AccountId' }]);
+    for (const f of FUNCTIONS) expect(fnResource(f.key).Properties.Environment.Variables.EVENT_BUS_NAME, f.key).toEqual({ Ref: 'ServiceEventBus' });
+    expect(t.Outputs.EventBusName!.Value).toEqual({ Ref: 'ServiceEventBus' });
+  });
+
+  it('lets the functions put events on that bus only', () => {
+    const emit = allows(statements, 'events:PutEvents').filter((s) => s.ownerType === 'AWS::IAM::Role');
+    expect(emit.length).toBeGreaterThan(0);
+    for (const s of emit) expect(s.Resource, s.owner).toEqual([{ 'Fn::GetAtt': ['ServiceEventBus', 'Arn'] }]);
+  });
+
+  it('admits on the bus exactly the stack\'s event-emitting function roles, with the service\'s events only', () => {
+    const emitterRoles = allows(statements, 'events:PutEvents')
+      .filter((s) => s.ownerType === 'AWS::IAM::Role')
+      .map((s) => t.Resources[s.owner]!.Properties.RoleName as string)
+      .sort();
+    expect(eventBusModule.EMITTING_FUNCTIONS.map((f) => `binary-backends-${STAGE}-${f}`).sort()).toEqual(emitterRoles);
+    const doc = busPolicy();
+    for (const name of emitterRoles) {
+      expect(put(doc, `arn:aws:iam::${ACCOUNT}:role/${name}`, 'Backend Activated'), name).toBe('allow');
+      // A compromised workflow step cannot start onboardings through the bus.
+      expect(put(doc, `arn:aws:iam::${ACCOUNT}:role/${name}`, 'Onboarding Requested'), name).toBe('deny');
+    }
+  });
+
+  it('admits the named requesters for Onboarding Requested only, and denies everyone else explicitly', () => {
+    const doc = busPolicy();
+    expect(put(doc, REQUESTER, 'Onboarding Requested')).toBe('allow');
+    expect(put(doc, REQUESTER, 'Backend Activated')).toBe('deny');
+    // An explicit Deny, because within the account an identity policy with events:PutEvents would grant alone.
+    expect(put(doc, `arn:aws:iam::${ACCOUNT}:role/Admin`, 'Onboarding Requested')).toBe('deny');
+    expect(put(doc, `arn:aws:iam::${ACCOUNT}:user/intruder`, 'Backend Activated')).toBe('deny');
+    expect(put(doc, roleArn('starter'), 'Onboarding Requested')).toBe('deny');
+    // Another stage whose name shares the prefix is not this stage's emitter.
+    expect(put(doc, roleArn('activate', 'dev-eu'), 'Backend Activated')).toBe('deny');
+    expect(put(doc, `arn:aws:iam::210987654321:role/binary-backends-${STAGE}-activate`, 'Backend Activated', '210987654321')).toBe('deny');
+  });
+
+  it('with no requesters named, lets nobody put Onboarding Requested (the API is then the only way in)', async () => {
+    const params: Record<string, string> = { 'sls:stage': STAGE, 'param:eventBusName': `binary-backends-${STAGE}`, 'param:onboardingRequesterArns': '' };
+    const resources = await eventBusModule({ resolveVariable: async (v) => params[v] });
+    const doc = resolved(resources.ServiceEventBus!.Properties.Policy) as PolicyDocument;
+    expect(put(doc, REQUESTER, 'Onboarding Requested')).toBe('deny');
+    expect(put(doc, roleArn('activate'), 'Backend Activated')).toBe('allow');
+    params['param:onboardingRequesterArns'] = 'support-team';
+    await expect(eventBusModule({ resolveVariable: async (v) => params[v] })).rejects.toThrow(/onboardingRequesterArns/);
+  });
+
+  it('fronts exactly the routes of deploy/front-door-routes.json, each AWS_IAM-authorized, with no other API', () => {
+    const routes = resourcesOfType(t, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(FRONT_DOOR_ROUTES.map((r) => r.routeKey).sort());
+    for (const r of routes) {
+      expect(r.AuthorizationType, r.RouteKey).toBe('AWS_IAM');
+      expect(r.ApiId).toEqual({ Ref: 'FrontDoorApi' });
+    }
+    expect(resourcesOfType(t, 'AWS::ApiGatewayV2::Api').map(([id]) => id)).toEqual(['FrontDoorApi']);
+    expect(resourcesOfType(t, 'AWS::ApiGatewayV2::Authorizer')).toEqual([]);
+    expect(resourcesOfType(t, 'AWS::ApiGateway::RestApi')).toEqual([]);
+    expect(resourcesOfType(t, 'AWS::ApiGatewayV2::Api')[0]![1].Properties.ProtocolType).toBe('HTTP');
+  });
+
+  it('sends each route to its function with payload 2.0, and lets only this API invoke it', () => {
+    const integrations = Object.fromEntries(resourcesOfType(t, 'AWS::ApiGatewayV2::Integration'));
+    for (const { routeKey, function: key } of FRONT_DOOR_ROUTES) {
+      const route = resourcesOfType(t, 'AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === routeKey)![1];
+      const integrationId = /^integrations\/\$\{(\w+)\}$/.exec(resourceText(route.Properties.Target))![1]!;
+      expect(referencedId(integrations[integrationId]!.Properties.IntegrationUri)).toBe(functionLogicalId(key));
+      expect(integrations[integrationId]!.Properties.PayloadFormatVersion).toBe('2.0');
+      const [method, path] = routeKey.split(' ');
+      const permission = resourcesOfType(t, 'AWS::Lambda::Permission').filter(
+        ([, p]) => p.Properties.Principal === 'apigateway.amazonaws.com' && referencedId(p.Properties.FunctionName) === functionLogicalId(key),
+      );
+      expect(permission.map(([, p]) => resourceText(p.Properties.SourceArn))).toEqual([
+        `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${FrontDoorApi}/*/${method}${path}`,
+      ]);
+    }
+    expect(resourceText(t.Outputs.ApiUrl!.Value)).toBe(JSON.stringify({ 'Fn::GetAtt': ['FrontDoorApi', 'ApiEndpoint'] }));
+  });
+
+  it('lets only the starter\'s role start executions, and denies it explicitly in every people policy', () => {
+    expect([...new Set(allows(statements, 'states:StartExecution').map((s) => s.owner))]).toEqual([roleOf('starter')]);
+    for (const policy of ['SupportPolicy', 'OperatorsPolicy', 'SignerInvokePolicy']) {
+      const deny = denies(statements.filter((s) => s.owner === policy), 'states:StartExecution');
+      expect(deny.map((s) => s.Resource), policy).toEqual([[{ Ref: 'OnboardingStateMachine' }]]);
+      expect(deny[0]!.Condition, policy).toBeUndefined();
+    }
+  });
+
+  it('tags roles only with this service\'s keys and this stage\'s values, never a role tagged for another stage', () => {
+    const tag = allows(statements, 'iam:TagRole');
+    expect([...new Set(tag.map((s) => s.owner))]).toEqual([roleOf('createPlatformRole')]);
+    for (const s of tag) {
+      expect(s.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
+      expect(s.Condition.StringEquals).toEqual({ [`aws:RequestTag/${TAG_SERVICE}`]: SERVICE_TAG_VALUE, [`aws:RequestTag/${TAG_STAGE}`]: STAGE });
+      expect(s.Condition.StringEqualsIfExists).toEqual({ [`aws:ResourceTag/${TAG_SERVICE}`]: SERVICE_TAG_VALUE, [`aws:ResourceTag/${TAG_STAGE}`]: STAGE });
+      expect([...s.Condition['ForAllValues:StringEquals']['aws:TagKeys']].sort()).toEqual([TAG_BACKEND, TAG_ORG, TAG_SERVICE, TAG_STAGE].sort());
+    }
+    expect(allows(statements, 'iam:UntagRole')).toEqual([]);
+  });
+
+  it('re-trusts and writes policies only on binary_backend_* roles with this stage\'s tags (and boundary, where IAM has the key)', () => {
+    const ownTags = { [`aws:ResourceTag/${TAG_SERVICE}`]: SERVICE_TAG_VALUE, [`aws:ResourceTag/${TAG_STAGE}`]: STAGE };
+    const trust = allows(statements, 'iam:UpdateAssumeRolePolicy');
+    expect(trust.length).toBe(1);
+    expect(trust[0]!.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
+    expect(trust[0]!.Condition).toEqual({ StringEquals: ownTags });
+    const write = allows(statements, 'iam:PutRolePolicy');
+    expect([...new Set(write.map((s) => s.owner))].sort()).toEqual([roleOf('activate'), roleOf('createPlatformRole')].sort());
+    for (const s of write) {
+      expect(s.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
+      expect(s.Condition).toEqual({ StringEquals: { 'iam:PermissionsBoundary': BOUNDARY, ...ownTags } });
     }
   });
 });
