@@ -30,6 +30,8 @@ export const VARS = {
   signer: 'BINARY_BACKENDS_SIGNER_FUNCTION',
   starter: 'BINARY_BACKENDS_STARTER_FUNCTION',
   deactivate: 'BINARY_BACKENDS_DEACTIVATE_FUNCTION',
+  /** The IAM-authorized front door (stack output ApiUrl): onboard and deactivate go through it. */
+  api: 'BINARY_BACKENDS_API_URL',
   secretPrefix: 'BINARY_BACKENDS_SECRET_PREFIX',
 } as const;
 

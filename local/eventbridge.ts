@@ -5,11 +5,19 @@
  *  - source `aws.states`, *Step Functions Execution Status Change* with status ABORTED or TIMED_OUT
  *    (synthesized by the local Step Functions) → the execution-status-change function.
  * Targets are invoked asynchronously, like EventBridge; each delivery's outcome is kept on the event.
+ *
+ * A bus may carry a resource policy (the service's bus carries the same one the template gives it,
+ * deploy/iam/event-bus.cjs). PutEvents to such a bus is evaluated against it with `aws:PrincipalArn`,
+ * `events:source` and `events:detail-type`: an explicit Deny refuses the whole request with
+ * AccessDeniedException, and a caller from another account needs an explicit Allow. (Within the account
+ * AWS would also consult the caller's identity policy; the local stack does not model those, so there an
+ * implicit result is allowed, which is why the policy denies outsiders explicitly.)
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from './aws-protocol';
-import { REGION } from './identity';
+import { REGION, type Credential } from './identity';
+import { evaluate, type PolicyDocument } from './policy';
 import { epoch, str, type JsonOperation } from './json-service';
 
 export interface Delivery {
@@ -41,7 +49,7 @@ export interface Rule {
 
 export class LocalEventBridge {
   readonly events: LocalEvent[] = [];
-  private readonly buses = new Map<string, { name: string; accountId: string; createdAt: Date }>();
+  private readonly buses = new Map<string, { name: string; accountId: string; createdAt: Date; policy?: PolicyDocument }>();
   private readonly rules: Rule[] = [];
   private readonly listeners = new Set<(e: LocalEvent) => void>();
   private readonly pending = new Set<Promise<void>>();
@@ -53,8 +61,38 @@ export class LocalEventBridge {
     this.createBus('default', defaultAccount);
   }
 
-  createBus(name: string, accountId: string): void {
-    if (!this.buses.has(name)) this.buses.set(name, { name, accountId, createdAt: new Date() });
+  createBus(name: string, accountId: string, policy?: PolicyDocument): void {
+    if (!this.buses.has(name)) this.buses.set(name, { name, accountId, createdAt: new Date(), policy });
+  }
+
+  busArn(name: string): string {
+    const bus = this.buses.get(name);
+    return `arn:aws:events:${REGION}:${bus?.accountId ?? '000000000000'}:event-bus/${name}`;
+  }
+
+  /**
+   * Whether `caller` may put an event with this source and detail type on the bus, by its resource policy.
+   * Throws AccessDeniedException like EventBridge when not.
+   */
+  private authorizePut(busName: string, caller: Credential, source: string, detailType: string): void {
+    const bus = this.buses.get(busName);
+    if (!bus) return;
+    const crossAccount = caller.principal.accountId !== bus.accountId;
+    const decision = bus.policy
+      ? evaluate(bus.policy, 'events:PutEvents', {
+          principal: (p) => p === '*' || p === `arn:aws:iam::${caller.principal.accountId}:root` || p === caller.principal.principalArn,
+          resource: this.busArn(busName),
+          context: { 'aws:PrincipalArn': caller.principal.principalArn, 'events:source': source, 'events:detail-type': detailType },
+        })
+      : 'implicit';
+    if (decision === 'deny' || (crossAccount && decision !== 'allow')) {
+      throw new AwsError(
+        'AccessDeniedException',
+        `User: ${caller.principal.arn} is not authorized to perform: events:PutEvents on resource: ${this.busArn(busName)}` +
+          (decision === 'deny' ? ' with an explicit deny in a resource-based policy' : ' because no resource-based policy allows the events:PutEvents action'),
+        400,
+      );
+    }
   }
 
   addRule(rule: Rule): void {
@@ -127,9 +165,12 @@ export class LocalEventBridge {
         if (entries.length < 1 || entries.length > 10) {
           throw new AwsError('ValidationException', '1 validation error detected: Value at \'entries\' failed to satisfy constraint: Member must have length between 1 and 10', 400);
         }
+        const busOf = (entry: Record<string, unknown>) => String(entry.EventBusName ?? 'default').replace(/^arn:aws:events:[^:]+:\d{12}:event-bus\//, '');
+        // Authorization first: a denied entry refuses the whole request, as EventBridge does.
+        for (const entry of entries) this.authorizePut(busOf(entry), caller, String(entry.Source ?? ''), String(entry.DetailType ?? ''));
         let failed = 0;
         const results = entries.map((entry) => {
-          const busName = String(entry.EventBusName ?? 'default').replace(/^arn:aws:events:[^:]+:\d{12}:event-bus\//, '');
+          const busName = busOf(entry);
           const missing = ['Source', 'DetailType', 'Detail'].filter((k) => typeof entry[k] !== 'string' || entry[k] === '');
           if (missing.length > 0) {
             failed += 1;

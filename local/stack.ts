@@ -8,18 +8,31 @@
  */
 import './polyfills';
 import { mkdtempSync, rmSync, existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createRecordsTable } from './records-table';
+import { apiGatewayHandler } from './api-gateway';
 import { AwsError, closeServer, listen, LOOPBACK, parseRawQuery, readBody, replay, sendJsonError, sha256Hex, splitUrl } from './aws-protocol';
 import { CloudFrontEdge, type Distribution, type DistributionInput } from './cloudfront';
 import { DEFAULT_ENV_FILE, writeEnvFile } from './env-file';
 import { LocalEventBridge, type LocalEvent } from './eventbridge';
 import { iamHandler, IamStore } from './iam';
-import { authenticate, CUSTOMER_ACCOUNT_ID, JSON_AUTH_ERRORS, KeyRegistry, PLATFORM_ACCOUNT_ID, REGION, type Credential } from './identity';
+import {
+  authenticate,
+  CUSTOMER_ACCOUNT_ID,
+  JSON_AUTH_ERRORS,
+  KeyRegistry,
+  newAccessKeyId,
+  newSecret,
+  PLATFORM_ACCOUNT_ID,
+  REGION,
+  type Credential,
+} from './identity';
+import type { PolicyDocument } from './policy';
 import { jsonServiceHandler } from './json-service';
 import { lambdaHandler, LambdaRegistry, type Handler } from './lambda';
 import { LocalS3 } from './s3';
@@ -27,7 +40,7 @@ import { SecretsStore } from './secrets-manager';
 import { LocalStepFunctions, type Execution } from './stepfunctions';
 import { Sts, stsHandler } from './sts';
 
-export const SERVICES = ['dynamodb', 's3', 'iam', 'sts', 'secretsmanager', 'eventbridge', 'lambda', 'sfn', 'cloudfront'] as const;
+export const SERVICES = ['dynamodb', 's3', 'iam', 'sts', 'secretsmanager', 'eventbridge', 'lambda', 'sfn', 'cloudfront', 'apigateway'] as const;
 export type Service = (typeof SERVICES)[number];
 
 /** Default ports (`binary-backends local`). Tests pass `ports: 'random'`. */
@@ -41,6 +54,7 @@ export const DEFAULT_PORTS: Record<Service, number> = {
   lambda: 4707,
   sfn: 4708,
   cloudfront: 4709,
+  apigateway: 4710,
 };
 
 /** The `AWS_ENDPOINT_URL_<SERVICE>` suffix: the SDK's serviceId upper-cased, spaces → `_` ("Secrets Manager"). */
@@ -149,6 +163,8 @@ export interface LocalStack {
   createBucket(name: string, region: string, ownerAccountId?: string): Promise<void>;
   /** Registers or replaces a function by name (tests, the demo). */
   registerFunction(name: string, handler: Handler): void;
+  /** A new IAM user with static keys (tests: a principal the bus policy does not name). */
+  createUser(accountId: string, userName: string): { arn: string; accessKeyId: string; secretAccessKey: string };
   /** Resolves when the execution is no longer RUNNING. */
   waitForExecution(executionArn: string): Promise<Execution>;
   stop(): Promise<void>;
@@ -258,7 +274,21 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // Lambda, EventBridge, Step Functions
     const lambda = new LambdaRegistry(STAGE, PLATFORM_ACCOUNT_ID, root);
     const eventBridge = new LocalEventBridge(PLATFORM_ACCOUNT_ID, (name, event) => lambda.invoke(name, event));
-    eventBridge.createBus(EVENT_BUS_NAME, PLATFORM_ACCOUNT_ID);
+    // The same bus policy the template gives the stage's bus: the support persona may request onboardings, the
+    // functions' role may put the service's events, everyone else is denied.
+    const { busPolicy } = createRequire(import.meta.url)('../deploy/iam/event-bus.cjs') as {
+      busPolicy: (o: { busArn: string; account: unknown; requesters: string[]; emitters: string[] }) => PolicyDocument;
+    };
+    eventBridge.createBus(
+      EVENT_BUS_NAME,
+      PLATFORM_ACCOUNT_ID,
+      busPolicy({
+        busArn: `arn:aws:events:${REGION}:${PLATFORM_ACCOUNT_ID}:event-bus/${EVENT_BUS_NAME}`,
+        account: { AWS: `arn:aws:iam::${PLATFORM_ACCOUNT_ID}:root` },
+        requesters: [platformUser.principal.principalArn],
+        emitters: [functionRole.arn],
+      }),
+    );
     const stepFunctions = new LocalStepFunctions({
       accountId: PLATFORM_ACCOUNT_ID,
       stage: STAGE,
@@ -274,7 +304,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     eventBridge.addRule({
       name: `binary-backends-${STAGE}-onboarding-requested`,
       bus: EVENT_BUS_NAME,
-      matches: (e) => e.source === 'peridio.binary-backends' && e.detailType === 'Onboarding Requested',
+      // Like the deployed rule: only events put from this account.
+      matches: (e) => e.account === PLATFORM_ACCOUNT_ID && e.source === 'peridio.binary-backends' && e.detailType === 'Onboarding Requested',
       target: lambda.functionName('starter'),
     });
     eventBridge.addRule({
@@ -325,6 +356,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       jsonServiceHandler(keys, { targetPrefix: 'AWSStepFunctions', contentType: 'application/x-amz-json-1.0', operations: stepFunctions.operations() }),
     );
     await start('cloudfront', cloudFront.handler());
+    await start('apigateway', apiGatewayHandler(lambda, keys, PLATFORM_ACCOUNT_ID));
 
     const endpoints = Object.fromEntries(SERVICES.map((s) => [s, `http://${LOOPBACK}:${ports[s]}`])) as Record<Service, string>;
     const endpointEnv = Object.fromEntries(
@@ -358,6 +390,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       BINARY_BACKENDS_SIGNER_FUNCTION: lambda.functionName('signUrl'),
       BINARY_BACKENDS_STARTER_FUNCTION: lambda.functionName('starter'),
       BINARY_BACKENDS_DEACTIVATE_FUNCTION: lambda.functionName('deactivate'),
+      // The IAM-authorized front door the CLI's onboard and deactivate call (SigV4, service execute-api).
+      BINARY_BACKENDS_API_URL: endpoints.apigateway,
       BINARY_BACKENDS_DEFAULT_BUCKET: DEFAULT_BUCKET,
       BINARY_BACKENDS_CLOUDFRONT_EDGE: edge,
       BINARY_BACKENDS_SECRET_PREFIX: SECRET_PREFIX,
@@ -463,6 +497,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         await s3.createBucket(name, region, owner);
       },
       registerFunction: (name, handler) => lambda.register(name, handler),
+      createUser: (accountId, userName) => {
+        const c = keys.addUser(accountId, userName, newAccessKeyId(false), newSecret());
+        iam.addUserArn(c.principal.arn);
+        return { arn: c.principal.arn, accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey };
+      },
       waitForExecution: (arn) => stepFunctions.waitFor(arn),
       stop: async () => {
         if (stopped) return;

@@ -1,6 +1,6 @@
 /**
  * `binary-backends onboard`: validate locally, store the CloudFront key, go through the starter (the
- * same one the *Onboarding Requested* event reaches), then print the trust policy for the customer as
+ * same one the *Onboarding Requested* event reaches) via the IAM-authorized API (cli/api.ts), then print the trust policy for the customer as
  * soon as the workflow renders it, and with --follow watch the workflow until it ends.
  */
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -9,7 +9,7 @@ import { parseOnboardingRequest, partitionOfRegion, type OnboardingRequest, type
 import { AwsClients, VARS, regionOf, requireEnv, type Env } from '../aws';
 import { describeExecution, executionError, latestEvents, currentState, terminalError } from '../executions';
 import { EXIT, UsageError, humanDuration, paintStatus, styleFor, visibleLength, writeJson, type CliIo, type ExitCode } from '../io';
-import { invokeJson } from '../lambda';
+import { postSigned } from '../api';
 import { loadPrivateKeyFile, secretNameFor, storePrivateKey, type StoredKey } from '../private-key';
 import { FINAL_STATUSES, TRUST_POLICY_READY_STATUSES, configOfExecution, findBackendIgnoringCase, readOrg, type BackendConfig } from '../records';
 
@@ -170,10 +170,10 @@ export async function onboard(flags: OnboardFlags, io: CliIo): Promise<ExitCode>
   // 1. Everything local first: flags, key file, environment. Nothing is written before these pass.
   const request = requestFromFlags(flags, io.env);
   const key = request.download.type === 'cloudfront' ? await loadPrivateKeyFile(flags.privateKeyFile!) : undefined;
-  const env = requireEnv(io.env, [VARS.starter, VARS.table, ...(key ? [VARS.secretPrefix] : [])]);
+  const env = requireEnv(io.env, [VARS.api, VARS.table, ...(key ? [VARS.secretPrefix] : [])]);
   const clients = new AwsClients(io.env);
   try {
-    // 2. Who is asking.
+    // 2. Who is asking (for display: the service records the identity that signs the API request, which is this one).
     const identity = await clients.sts.send(new GetCallerIdentityCommand({}));
     const requestedBy = identity.Arn ?? 'unknown';
 
@@ -222,8 +222,9 @@ export async function onboard(flags: OnboardFlags, io: CliIo): Promise<ExitCode>
       return EXIT.ok;
     }
 
-    // 5. The starter allocates the version and starts (or returns the running) execution.
-    const started = await invokeJson<StarterResult>(clients.lambda, env[VARS.starter], { ...request, requestedBy });
+    // 5. The starter allocates the version and starts (or returns the running) execution. Through the
+    // IAM-authorized API: the requester is the signer, so the body carries no requestedBy.
+    const started = await postSigned<StarterResult>(clients, env[VARS.api], '/onboardings', request);
     const alreadyRunning = Boolean(started.deduplicated ?? started.alreadyRunning ?? started.started === false);
     const result: OnboardResult = {
       orgId: request.orgId,

@@ -1,9 +1,10 @@
 /**
- * `binary-backends sign` and `binary-backends deactivate`: invoking the signer and the deactivate
- * Lambda through the Lambda API, exactly as internal services do.
+ * `binary-backends sign` and `binary-backends deactivate`: invoking the signer through the Lambda API,
+ * exactly as internal services do, and deactivating through the IAM-authorized API (cli/api.ts), so the
+ * deactivation records the caller AWS verified.
  */
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { hasControlCharacters } from '../../functions/shared/validation';
+import { postSigned } from '../api';
 import { AwsClients, VARS, requireEnv } from '../aws';
 import { EXIT, UsageError, printableValues, styleFor, table, writeJson, type CliIo, type ExitCode } from '../io';
 import { LambdaFunctionError, invokeJson } from '../lambda';
@@ -117,15 +118,11 @@ export async function deactivate(flags: { org?: string; confirm?: boolean; json?
         'longer served. Repeat with --confirm to proceed.',
     );
   }
-  const env = requireEnv(io.env, [VARS.deactivate]);
+  const env = requireEnv(io.env, [VARS.api]);
   const clients = new AwsClients(io.env);
   try {
-    const identity = await clients.sts.send(new GetCallerIdentityCommand({}));
-    const result = await invokeJson<DeactivateResult>(clients.lambda, env[VARS.deactivate], {
-      orgId,
-      requestedBy: identity.Arn ?? 'unknown',
-      confirm: true,
-    });
+    // No requestedBy: the service records the identity that signed the request.
+    const result = await postSigned<DeactivateResult>(clients, env[VARS.api], '/deactivations', { orgId, confirm: true });
     const full = { ...result, warning: result.deactivated ? (result.warning ?? GENERIC_WARNING) : undefined };
     io.onResult?.('deactivate', full);
     if (flags.json) {

@@ -43,17 +43,13 @@ function arnList(raw, param) {
   return items;
 }
 
-module.exports = async ({ resolveVariable }) => {
-  const stage = await resolveVariable('sls:stage');
-  const busName = String(await resolveVariable('param:eventBusName'));
-  if (busName === 'default' || busName.startsWith('arn:')) {
-    throw new Error(`param eventBusName: "${busName}" must be the plain name of this stage's own bus, which the stack creates`);
-  }
-  const requesters = arnList(await resolveVariable('param:onboardingRequesterArns'), 'onboardingRequesterArns');
-  const emitters = EMITTING_FUNCTIONS.map((suffix) => sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${SERVICE}-${stage}-${suffix}`));
-  const busArn = sub(`arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:event-bus/${busName}`);
-  const account = { AWS: sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') };
-
+/**
+ * The bus's resource policy. Values may be strings or CloudFormation intrinsics (the template) or plain
+ * strings (the local stack, local/stack.ts, evaluates the very same document).
+ * @param busArn the bus's ARN; `account` the Principal of the account's own callers (`{AWS: <root ARN>}`);
+ *   `requesters` / `emitters` ArnLike values of `aws:PrincipalArn`.
+ */
+function busPolicy({ busArn, account, requesters, emitters }) {
   const statements = [
     {
       Sid: 'OwnFunctionsPutServiceEvents',
@@ -115,13 +111,29 @@ module.exports = async ({ resolveVariable }) => {
     },
   ];
 
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+module.exports = async ({ resolveVariable }) => {
+  const stage = await resolveVariable('sls:stage');
+  const busName = String(await resolveVariable('param:eventBusName'));
+  if (busName === 'default' || busName.startsWith('arn:')) {
+    throw new Error(`param eventBusName: "${busName}" must be the plain name of this stage's own bus, which the stack creates`);
+  }
+  const requesters = arnList(await resolveVariable('param:onboardingRequesterArns'), 'onboardingRequesterArns');
+  const emitters = EMITTING_FUNCTIONS.map((suffix) => sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${SERVICE}-${stage}-${suffix}`));
+  const busArn = sub(`arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:event-bus/${busName}`);
+  const account = { AWS: sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') };
+
+  const policy = busPolicy({ busArn, account, requesters, emitters });
+
   return {
     ServiceEventBus: {
       Type: 'AWS::Events::EventBus',
       Properties: {
         Name: busName,
         Description: `${SERVICE} ${stage}: Onboarding Requested and the service's events (named principals only)`,
-        Policy: { Version: '2012-10-17', Statement: statements },
+        Policy: policy,
         Tags: [
           { Key: 'service', Value: SERVICE },
           { Key: 'stage', Value: stage },
@@ -132,3 +144,4 @@ module.exports = async ({ resolveVariable }) => {
 };
 
 module.exports.EMITTING_FUNCTIONS = EMITTING_FUNCTIONS;
+module.exports.busPolicy = busPolicy;
