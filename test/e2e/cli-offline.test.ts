@@ -4,7 +4,7 @@
  * injected clock against mocked AWS clients.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { LambdaClient, InvokeCommand } from '@aws-sdk/client-lambda';
@@ -27,7 +27,7 @@ const ENV = {
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
   AWS_SECRET_ACCESS_KEY: 'secret',
-  BINARY_BACKENDS_STARTER_FUNCTION: 'binary-backends-test-starter',
+  BINARY_BACKENDS_API_URL: 'https://front-door.example.test',
   BINARY_BACKENDS_TABLE: 'binary-backends-test',
   BINARY_BACKENDS_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:111111111111:stateMachine:onboarding',
 };
@@ -150,7 +150,7 @@ describe('CLI: bad usage', () => {
   it('names every missing environment variable, with exit code 2', async () => {
     const c = capture({});
     expect(await runCli(['onboard', ...GOOD], c.io)).toBe(2);
-    expect(c.stderr()).toContain('AWS_REGION, BINARY_BACKENDS_STARTER_FUNCTION, BINARY_BACKENDS_TABLE');
+    expect(c.stderr()).toContain('AWS_REGION, BINARY_BACKENDS_API_URL, BINARY_BACKENDS_TABLE');
     const h = capture({ AWS_REGION: 'us-east-1' });
     expect(await runCli(['history', '--org', ORG], h.io)).toBe(2);
     expect(h.stderr()).toContain('BINARY_BACKENDS_STATE_MACHINE_ARN');
@@ -273,10 +273,25 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     ddb: mockClient(DynamoDBDocumentClient),
   });
   let m: ReturnType<typeof install>;
+  /** The front door (the IAM-authorized HTTP API the CLI POSTs to): what it was sent, and what it answers. */
+  const api = {
+    calls: [] as { url: string; headers: Record<string, string>; body: Record<string, unknown> }[],
+    status: 200,
+    answer: {} as unknown,
+    reply(status: number, answer: unknown) {
+      api.status = status;
+      api.answer = answer;
+    },
+  };
   beforeAll(() => {
     m = install();
+    vi.stubGlobal('fetch', async (url: URL | string, init: { headers: Record<string, string>; body: string }) => {
+      api.calls.push({ url: String(url), headers: init.headers, body: JSON.parse(init.body) as Record<string, unknown> });
+      return new Response(JSON.stringify(api.answer), { status: api.status, headers: { 'content-type': 'application/json' } });
+    });
   });
   afterAll(() => {
+    vi.unstubAllGlobals();
     m.lambda.restore();
     m.sts.restore();
     m.sfn.restore();
@@ -284,6 +299,8 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
   });
   const execArn = `arn:aws:states:us-east-1:111111111111:execution:onboarding:${ORG}-prod-1`;
   beforeEach(() => {
+    api.calls = [];
+    api.reply(500, { message: 'Internal Server Error' });
     m.lambda.reset();
     m.sts.reset();
     m.sfn.reset();
@@ -328,10 +345,7 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
 
   it('shows the state, the attempt count and the time to the next check, then the activation', async () => {
     m.sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
-    m.lambda.on(InvokeCommand).resolves({
-      StatusCode: 200,
-      Payload: new TextEncoder().encode(JSON.stringify({ executionArn: execArn, executionName: `${ORG}-prod-1`, configVersion: 1 })) as never,
-    });
+    api.reply(200, { executionArn: execArn, executionName: `${ORG}-prod-1`, configVersion: 1 });
     m.ddb
       .on(GetCommand)
       .resolvesOnce({}) // before the starter: the org has no record yet
@@ -364,17 +378,19 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     expect(out).toContain('is ACTIVE');
     expect(out).not.toContain('\u001b[');
     expect(slept.length).toBeGreaterThan(0);
-    // requestedBy comes from GetCallerIdentity; only the request goes to the starter.
-    const payload = JSON.parse(new TextDecoder().decode(m.lambda.commandCalls(InvokeCommand)[0]!.args[0].input.Payload as Uint8Array));
-    expect(payload).toMatchObject({ orgId: ORG, roleName: 'prod', requestedBy: 'arn:aws:iam::111111111111:user/support', download: { type: 's3' } });
+    // Only the request goes to the starter, through the front door, SigV4-signed for execute-api: the service
+    // records the signer as requestedBy, so the body carries none.
+    expect(api.calls).toHaveLength(1);
+    expect(api.calls[0]!.url).toBe('https://front-door.example.test/onboardings');
+    expect(api.calls[0]!.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/execute-api\/aws4_request, /);
+    expect(api.calls[0]!.body).toMatchObject({ orgId: ORG, roleName: 'prod', download: { type: 's3' } });
+    expect(api.calls[0]!.body).not.toHaveProperty('requestedBy');
+    expect(m.lambda.commandCalls(InvokeCommand)).toHaveLength(0);
   });
 
   it('redraws the progress line in place, in colour, on a terminal', async () => {
     m.sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
-    m.lambda.on(InvokeCommand).resolves({
-      StatusCode: 200,
-      Payload: new TextEncoder().encode(JSON.stringify({ executionArn: execArn, configVersion: 1, deduplicated: true })) as never,
-    });
+    api.reply(200, { executionArn: execArn, configVersion: 1, deduplicated: true });
     m.ddb
       .on(GetCommand)
       .resolvesOnce({ Item: record('AWAITING_TRUST', 1, '2026-01-01T00:00:30.000Z') })
@@ -407,10 +423,7 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
 
   it('shows a failure with its remediation and exits 1', async () => {
     m.sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
-    m.lambda.on(InvokeCommand).resolves({
-      StatusCode: 200,
-      Payload: new TextEncoder().encode(JSON.stringify({ executionArn: execArn, configVersion: 1 })) as never,
-    });
+    api.reply(200, { executionArn: execArn, configVersion: 1 });
     const failed = record('FAILED', 3);
     failed.backends.prod!.pending!.error = { name: 'ExternalIdNotEnforcedError', message: 'assumable without ExternalId', remediation: 'add the condition', at: '2026-01-01T00:00:00.000Z' };
     m.ddb.on(GetCommand).resolves({ Item: failed });
@@ -428,16 +441,12 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     const c = capture(ENV);
     expect(await runCli(['onboard', ...GOOD], c.io)).toBe(0);
     expect(c.stdout()).toContain('already ACTIVE with exactly this configuration');
-    expect(m.lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+    expect(api.calls).toHaveLength(0);
     // A different configuration goes to the starter (a re-onboarding).
-    m.lambda.on(InvokeCommand).resolves({
-      StatusCode: 200,
-      FunctionError: 'Unhandled',
-      Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'TransientError', errorMessage: 'stop here' })) as never,
-    });
+    api.reply(503, { errorType: 'TransientError', errorMessage: 'stop here' });
     const d = capture(ENV);
     expect(await runCli(['onboard', ...GOOD.slice(0, 6), '--region', 'eu-central-1', ...GOOD.slice(8)], d.io)).toBe(1);
-    expect(m.lambda.commandCalls(InvokeCommand)).toHaveLength(1);
+    expect(api.calls).toHaveLength(1);
   });
 
   it('never echoes a single-line PEM given as sign --key when the signer refuses it', async () => {
@@ -477,11 +486,7 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
 
   it('shows a starter error by name with its remediation', async () => {
     m.sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
-    m.lambda.on(InvokeCommand).resolves({
-      StatusCode: 200,
-      FunctionError: 'Unhandled',
-      Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'OnboardingInProgressError', errorMessage: `${ORG}-prod-1 is running` })) as never,
-    });
+    api.reply(409, { errorType: 'OnboardingInProgressError', errorMessage: `${ORG}-prod-1 is running` });
     m.ddb.on(GetCommand).resolves({});
     const c = capture(ENV);
     expect(await runCli(['onboard', ...GOOD], c.io)).toBe(1);
