@@ -18,6 +18,7 @@ const LABELS: Record<string, string> = {
   lambda: 'Lambda (Invoke)',
   sfn: 'Step Functions',
   cloudfront: 'CloudFront edge',
+  apigateway: 'API Gateway (front door)',
 };
 
 /** Parses BINARY_BACKENDS_LOCAL_PORTS. Throws UsageError naming the variable. */
