@@ -24,6 +24,7 @@ import {
 } from '../../functions/onboarding/create-platform-role/create-platform-role';
 import FRONT_DOOR_ROUTES from '../../deploy/front-door-routes.json';
 import { platformRoleTrustPolicy } from '../../functions/onboarding/create-platform-role/create-platform-role';
+import { trustedPrincipalPatterns } from '../../functions/onboarding/create-platform-role/handler';
 import { evaluate, globMatch, type PolicyDocument } from '../../local/policy';
 import {
   COMMON_ENV,
@@ -96,9 +97,9 @@ function resolved(v: Json): Json {
   }
   return v;
 }
-/** The platform roles' trusted principals, as CreatePlatformRole's handler splits them. */
+/** The platform roles' trusted principals, as CreatePlatformRole's handler reads them. */
 const trustedPrincipals = (): string[] =>
-  (resolved(fnResource('createPlatformRole').Properties.Environment.Variables.PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN) as string).split(',');
+  trustedPrincipalPatterns(resolved(fnResource('createPlatformRole').Properties.Environment.Variables.PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN) as string);
 
 describe('Deploy: template integrity', () => {
   it('references only resources, conditions and pseudo parameters that exist', () => {

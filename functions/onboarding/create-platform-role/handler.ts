@@ -7,6 +7,17 @@ import { eventProbe, getPlatformRoleProbe, tableProbes } from '../../shared/smok
 import { parseStepInput, type PlatformRoleResult } from '../../shared/backend-records';
 import { createPlatformRole, type CreatePlatformRoleDeps } from './create-platform-role';
 
+/**
+ * PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN is comma-separated: deployed, the exact role ARNs of the functions
+ * that walk the chain (serverless.yml), so no other stage's roles match; locally one pattern.
+ */
+export function trustedPrincipalPatterns(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+}
+
 export const createHandler = handlerFor<CreatePlatformRoleDeps, PlatformRoleResult>(
   (event, deps) => createPlatformRole(parseStepInput(event), deps),
   (deps) => [...tableProbes(deps.store, ['GetItem', 'UpdateItem', 'PutItem']), eventProbe(deps.events, deps.config.eventBusName), getPlatformRoleProbe(deps.iam)],
@@ -29,8 +40,7 @@ function defaultDeps(): CreatePlatformRoleDeps {
     sleep: (ms) => sleep(ms),
     config: {
       platformAccountId: config.PLATFORM_ACCOUNT_ID,
-      // Comma-separated: the exact role ARNs of the functions that walk the chain (serverless.yml).
-      trustedPrincipalPattern: config.PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN.split(',').map((p) => p.trim()).filter(Boolean),
+      trustedPrincipalPattern: trustedPrincipalPatterns(config.PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN),
       permissionsBoundaryArn: config.PLATFORM_ROLE_PERMISSIONS_BOUNDARY_ARN,
       propagationDelaySeconds: config.ROLE_PROPAGATION_DELAY_SECONDS,
       stage: config.SERVICE_STAGE,
