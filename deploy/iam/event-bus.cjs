@@ -12,6 +12,9 @@
  * Everyone else is denied explicitly. The Deny matters: within the account an identity policy alone grants
  * `events:PutEvents` (a resource policy is not required to allow it), so an Allow-only bus policy would
  * not keep out an administrator-like role with `events:*`. An explicit Deny in the resource policy does.
+ * [UNVERIFIED] that EventBridge evaluates Deny statements with `Principal: "*"` in a bus policy exactly like
+ * IAM (AWS's bus-policy examples show Allow statements; cfn-lint accepts the document). Check on the first
+ * deploy: a PutEvents by an unnamed admin role must fail with AccessDeniedException.
  * The *Onboarding Requested* rule on this bus also matches only `account: [<this account>]`.
  *
  * Who is a requester is not who is recorded: an event's `requestedBy` is still recorded as `claimed:<...>`
