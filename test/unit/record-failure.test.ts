@@ -58,6 +58,29 @@ describe('Function: recordFailure', () => {
     await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
   });
 
+  it('recognises a config this execution already activated: never marks it FAILED, sends no Onboarding Failed', async () => {
+    // Prepare: Activate's write succeeded, then the step failed (say a Lambda timeout)
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ status: 'VERIFIED' }), now: T0 });
+    await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: context().executionArn }, T0);
+    // Act
+    const result = await recordFailure({ ...context(), error: { Error: 'States.Timeout', Cause: 'Task timed out' } }, deps());
+    // Assess
+    expect(result).toMatchObject({ recorded: false, alreadyActive: true, errorName: 'States.Timeout' });
+    const record = await read();
+    expect(record.active).toBe(ROLE_NAME);
+    expect(record.backends[ROLE_NAME]?.serving?.status).toBe('ACTIVE');
+    expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
+  });
+
+  it('still records the failure of a newer onboarding while an older config of this backend serves', async () => {
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ status: 'VERIFIED' }), now: T0 });
+    await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: context().executionArn }, T0);
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: 2 }), now: T0 });
+    const result = await recordFailure({ ...context({ configVersion: 2 }), error: { Error: 'BucketNotFoundError', Cause: 'no bucket' } }, deps());
+    expect(result).toMatchObject({ recorded: true, alreadyActive: false });
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+  });
+
   it('writes FAILED with name, message and remediation on this execution\'s pending config', async () => {
     // Prepare
     await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config(), now: T0 });
@@ -66,6 +89,7 @@ describe('Function: recordFailure', () => {
     // Assess
     expect(result).toEqual({
       recorded: true,
+      alreadyActive: false,
       errorName: 'ExternalIdNotEnforcedError',
       message: 'no condition',
       remediation: REMEDIATIONS.ExternalIdNotEnforcedError,

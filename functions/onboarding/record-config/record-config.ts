@@ -14,6 +14,7 @@ import { z } from 'zod';
 import {
   FINISHED_STATUSES,
   ensureBackend,
+  fenceEpochOf,
   getOrgRecord,
   markAbandoned,
   writeAuditEvent,
@@ -99,7 +100,10 @@ export async function recordConfig(event: unknown, deps: RecordConfigDeps): Prom
     });
   }
 
-  const config = pendingConfig(input, executionArn, executionName, now);
+  // The fence epoch this onboarding starts under: a deactivation after this point bumps it, and Activate
+  // then refuses (OnboardingFencedError). A deactivation between this read and the write below also fences
+  // it, since the epoch recorded is the older one.
+  const config = { ...pendingConfig(input, executionArn, executionName, now), fenceEpoch: fenceEpochOf(record) };
   const written = await writePendingConfig(deps.store, {
     orgId,
     roleName,

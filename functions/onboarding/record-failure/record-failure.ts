@@ -11,9 +11,13 @@
  *   executionArn, so there is nothing of ours to mark: it records what it can and never throws for bad
  *   input (that would only hide the original error).
  * Throttling/5xx still throw TransientError, which the state machine retries.
+ *
+ * A config that already serves for this execution (Activate's write succeeded, then the step failed, say
+ * on a Lambda timeout) is never marked FAILED and no *Onboarding Failed* is sent: the result says
+ * `alreadyActive: true`, and the ASL's AfterCleanup then ends the execution as a success.
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { recordFailure as writeFailure, writeAuditEvent, type RecordStore } from '../../shared/backend-records';
+import { getOrgRecord, recordFailure as writeFailure, writeAuditEvent, type RecordStore } from '../../shared/backend-records';
 import { DetailType, emitEvent } from '../../shared/events';
 import { remediationFor } from '../../shared/errors';
 import { executionName as executionNameFor } from '../../shared/identifiers';
@@ -29,6 +33,8 @@ export interface RecordFailureDeps {
 export interface RecordFailureResult {
   /** Whether this execution's pending config was marked FAILED (false: not ours, or nothing to mark). */
   recorded: boolean;
+  /** True when this execution's config already serves (it activated): nothing was marked, no event sent. */
+  alreadyActive: boolean;
   errorName: string;
   message: string;
   remediation: string;
@@ -108,12 +114,12 @@ export async function recordFailure(event: unknown, deps: RecordFailureDeps): Pr
 
   let recorded = false;
   if (id.orgId && id.roleName && id.executionArn) {
-    recorded = await writeFailure(
-      deps.store,
-      { orgId: id.orgId, roleName: id.roleName, executionArn: id.executionArn },
-      { name: caught.name, message: caught.message, remediation, at: now.toISOString() },
-      now,
-    );
+    const ref = { orgId: id.orgId, roleName: id.roleName, executionArn: id.executionArn };
+    if (await servesFor(deps, ref)) {
+      await audit(deps, id, now, { errorName: caught.name, message: caught.message, recorded: false, alreadyActive: true });
+      return { recorded: false, alreadyActive: true, errorName: caught.name, message: caught.message, remediation };
+    }
+    recorded = await writeFailure(deps.store, ref, { name: caught.name, message: caught.message, remediation, at: now.toISOString() }, now);
   }
 
   await emitEvent(deps.events, deps.eventBusName, DetailType.OnboardingFailed, {
@@ -127,17 +133,30 @@ export async function recordFailure(event: unknown, deps: RecordFailureDeps): Pr
     remediation,
     recorded,
   });
-  if (id.orgId && id.executionName) {
-    await writeAuditEvent(deps.store, {
-      orgId: id.orgId,
-      executionName: id.executionName,
-      step: 'RecordFailure',
-      attempt: 1,
-      at: now.toISOString(),
-      detail: { errorName: caught.name, message: caught.message, recorded },
-    });
-  }
-  return { recorded, errorName: caught.name, message: caught.message, remediation };
+  await audit(deps, id, now, { errorName: caught.name, message: caught.message, recorded });
+  return { recorded, alreadyActive: false, errorName: caught.name, message: caught.message, remediation };
+}
+
+/**
+ * Whether the backend's serving config is this execution's and its pending config is not (it activated).
+ * Activation removes the pending config in the same write that sets serving, so this cannot mistake a
+ * config still pending for a serving one.
+ */
+async function servesFor(deps: RecordFailureDeps, ref: { orgId: string; roleName: string; executionArn: string }): Promise<boolean> {
+  const backend = (await getOrgRecord(deps.store.ddb, deps.store.tableName, ref.orgId))?.backends?.[ref.roleName];
+  return backend?.serving?.executionArn === ref.executionArn && backend.pending?.executionArn !== ref.executionArn;
+}
+
+async function audit(deps: RecordFailureDeps, id: Identity, now: Date, detail: Record<string, unknown>): Promise<void> {
+  if (!id.orgId || !id.executionName) return;
+  await writeAuditEvent(deps.store, {
+    orgId: id.orgId,
+    executionName: id.executionName,
+    step: 'RecordFailure',
+    attempt: 1,
+    at: now.toISOString(),
+    detail,
+  });
 }
 
 function pick(raw: Record<string, unknown>): Record<string, unknown> {

@@ -1,0 +1,93 @@
+/**
+ * The real state machine (harness.ts) under the fences of issue 9: a deactivation during an onboarding,
+ * and side effects of a successful activation that fail.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { deactivate } from '../../functions/deactivate/deactivate';
+import { Harness, executionInput, stateFailures, statesEntered, timesEntered } from './harness';
+
+let h: Harness;
+beforeEach(async () => {
+  h = await Harness.start();
+});
+afterEach(async () => {
+  await h.stop();
+});
+
+const deactivateNow = (orgId: string) =>
+  deactivate({ orgId, requestedBy: 'arn:aws:iam::111111111111:user/support' }, {
+    store: h.store,
+    events: h.cloud.eventBridge<EventBridgeClient>(),
+    eventBusName: 'binary-backends-local',
+    clock: h.clock.now,
+  });
+
+describe('State machine: a deactivation fences running onboardings', () => {
+  it('fails a fenced onboarding at Activate with OnboardingFencedError; the org stays on default storage', async () => {
+    // Prepare: support deactivates the org while the onboarding verifies the upload
+    h.cloud.trustAppliedAt = new Date(0);
+    let fencedNames: string[] = [];
+    h.beforeTask.VerifyUpload = async (input) => {
+      const result = await deactivateNow(String(input.orgId));
+      fencedNames = result.fencedOnboardings.map((f) => f.executionName);
+    };
+    // Act
+    const run = await h.run(executionInput());
+    // Assess
+    expect(fencedNames).toEqual([run.name]);
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('OnboardingFencedError');
+    expect(stateFailures(run.events)[0]).toEqual(['Activate', 'OnboardingFencedError']);
+    const record = await h.record();
+    expect(record.active).toBeUndefined();
+    expect(record.backends.prod!.serving).toBeUndefined();
+    expect(record.backends.prod!.pending).toMatchObject({ status: 'FAILED', error: { name: 'OnboardingFencedError' } });
+    expect(h.cloud.events.map((e) => e.DetailType)).not.toContain('Backend Activated');
+  });
+
+  it('re-onboarding after the deactivation activates normally (the new config starts under the new epoch)', async () => {
+    h.cloud.trustAppliedAt = new Date(0);
+    h.beforeTask.VerifyUpload = async (input) => {
+      await deactivateNow(String(input.orgId));
+      delete h.beforeTask.VerifyUpload;
+    };
+    await h.run(executionInput());
+    const again = await h.run(executionInput({ configVersion: 2 }));
+    expect(again.status).toBe('SUCCEEDED');
+    expect((await h.record()).active).toBe('prod');
+  });
+});
+
+describe('State machine: a successful activation is never reported as failed', () => {
+  it('succeeds, routes the org and sends no Onboarding Failed when Backend Activated cannot be emitted', async () => {
+    // Prepare
+    h.cloud.trustAppliedAt = new Date(0);
+    h.cloud.failingEventTypes.add('Backend Activated');
+    // Act
+    const run = await h.run(executionInput());
+    // Assess
+    expect(run.status).toBe('SUCCEEDED');
+    expect(statesEntered(run.events).at(-1)).toBe('OnboardingSucceeded');
+    expect(timesEntered(run.events, 'RecordFailure')).toBe(0);
+    const record = await h.record();
+    expect(record.active).toBe('prod');
+    expect(record.backends.prod!.serving).toMatchObject({ status: 'ACTIVE', executionArn: run.executionArn });
+    expect(h.cloud.events.map((e) => e.DetailType)).not.toContain('Onboarding Failed');
+    expect(await h.audit(run.name, 'Activate')).toMatchObject({ detail: { eventEmitted: false } });
+  });
+
+  it('ends as a success when Activate failed after its write (Lambda timeout): RecordFailure sees it serving', async () => {
+    // Prepare: the first Activate writes, then the Lambda "times out" before answering
+    h.cloud.trustAppliedAt = new Date(0);
+    h.failAfterTask.Activate = ['States.Timeout'];
+    // Act
+    const run = await h.run(executionInput());
+    // Assess
+    expect(timesEntered(run.events, 'RecordFailure')).toBe(1);
+    expect(run.status).toBe('SUCCEEDED');
+    expect((await h.record()).backends.prod!.pending).toBeUndefined();
+    expect((await h.record()).active).toBe('prod');
+    expect(h.cloud.events.map((e) => e.DetailType)).not.toContain('Onboarding Failed');
+  });
+});
