@@ -33,6 +33,7 @@ import {
 import { OnboardingInProgressError, TransientError, asTransientOr, awsErrorName } from '../shared/errors';
 import { executionName } from '../shared/identifiers';
 import { stackRulesFor, type InputRulesConfig } from '../shared/config';
+import { checkClaims } from '../shared/claims';
 import { parseOnboardingRequest, type OnboardingRequest } from '../shared/validation';
 import { describeExecutionState, executionArnOf } from './executions';
 
@@ -96,6 +97,8 @@ export async function startOnboarding(event: unknown, deps: StarterDeps): Promis
   const { orgId, roleName } = request;
   const hash = requestHash(request);
   const now = deps.clock();
+  // Refuse at once a role or bucket + prefix another org serves from or is onboarding (RecordConfig decides for good).
+  await checkClaims(deps.store, deps.sfn, { orgId, roleName, roleArn: request.upload.roleArn, bucket: request.upload.bucket, prefix: request.upload.prefix });
   const graceMs = (deps.claimStartingGraceSeconds ?? 60) * 1000;
   const inputFor = (configVersion: number, by: string) => canonicalJson({ ...request, requestedBy: by, configVersion });
   /** Claims whose execution turned out to be closed (or taken by a different input). */

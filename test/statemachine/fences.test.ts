@@ -91,3 +91,30 @@ describe('State machine: a successful activation is never reported as failed', (
     expect(h.cloud.events.map((e) => e.DetailType)).not.toContain('Onboarding Failed');
   });
 });
+
+describe('State machine: a role or bucket serves one org only', () => {
+  it("fails another org's onboarding of the same bucket at RecordConfig with ClaimedByAnotherOrgError", async () => {
+    // Prepare: org B's onboarding of s3://acme-firmware/ is running (waiting for trust) when org A asks for a prefix in it
+    const orgB = '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a';
+    let runA: Awaited<ReturnType<Harness['run']>> | undefined;
+    h.beforeTask.CheckTrust = async () => {
+      if (runA) return;
+      runA = await h.run(
+        executionInput({ upload: { bucket: 'acme-firmware', region: 'eu-west-1', roleArn: 'arn:aws:iam::222222222222:role/OrgARole', prefix: 'firmware/a/' } }),
+      );
+    };
+    // Act
+    await h.run(
+      executionInput({
+        orgId: orgB,
+        trustDeadlineSeconds: 3600,
+        upload: { bucket: 'acme-firmware', region: 'eu-west-1', roleArn: 'arn:aws:iam::222222222222:role/OrgBRole' },
+      }),
+    );
+    // Assess
+    expect(runA?.status).toBe('FAILED');
+    expect(runA?.error).toBe('ClaimedByAnotherOrgError');
+    expect(stateFailures(runA!.events)[0]).toEqual(['RecordConfig', 'ClaimedByAnotherOrgError']);
+    expect((await h.record()).backends.prod?.pending).toBeUndefined();
+  });
+});

@@ -17,6 +17,8 @@ import { ActivationConflictError, OnboardingFencedError, TransientError, Validat
 import { EventBridgeServiceException } from '@aws-sdk/client-eventbridge';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { deactivateOrg, markAbandoned } from '../../functions/shared/backend-records';
+import { acquireClaims, bucketClaimPk } from '../../functions/shared/claims';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, T0, config, context } from './helpers/fixtures';
 
@@ -253,6 +255,28 @@ describe('Function: activate', () => {
     iamMock.resetHistory();
     await activate(context(), deps());
     expect(policyArns(0)).toEqual([CUSTOMER_ROLE_ARN]);
+  });
+
+  it('releases the claims of the config the activation replaced, keeping its own', async () => {
+    // Prepare: v1 served from old-bucket; v2 (acme-firmware) activates
+    const sfn = new SFNClient({ region: 'us-east-1' });
+    const claim = (version: number, bucket: string) => ({
+      ...context({ configVersion: version }),
+      roleArn: CUSTOMER_ROLE_ARN,
+      bucket,
+    });
+    await pending(1, { status: 'VERIFIED', upload: { ...config().upload, bucket: 'old-bucket' } });
+    await acquireClaims(table, sfn, claim(1, 'old-bucket'), T0);
+    await activate(context(), deps());
+    await pending(2, { status: 'VERIFIED' });
+    await acquireClaims(table, sfn, claim(2, 'acme-firmware'), T0);
+    // Act
+    await activate(context({ configVersion: 2 }), deps());
+    // Assess
+    const claimsOf = async (bucket: string) =>
+      Object.keys((await table.ddb.send(new GetCommand({ TableName: table.tableName, Key: { pk: bucketClaimPk(bucket), sk: 'CLAIM' } }))).Item!.claims);
+    expect(await claimsOf('old-bucket')).toEqual([]);
+    expect(await claimsOf('acme-firmware')).toEqual([context({ configVersion: 2 }).executionName]);
   });
 
   it('turns DynamoDB throttling into TransientError', async () => {

@@ -5,6 +5,9 @@ import { describeCaughtError, recordFailure, type RecordFailureDeps } from '../.
 import { createHandler } from '../../functions/onboarding/record-failure/handler';
 import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '../../functions/shared/backend-records';
 import { REMEDIATIONS, TransientError } from '../../functions/shared/errors';
+import { acquireClaims, bucketClaimPk, roleClaimPk } from '../../functions/shared/claims';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, T0, config, context, nameFor } from './helpers/fixtures';
 import { runtimePrivateKeyPem } from '../fixtures/private-key';
@@ -56,6 +59,20 @@ describe('Function: recordFailure', () => {
     eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
     await table.clear();
     await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+  });
+
+  it('releases the failed execution\'s claims on the customer role and the bucket', async () => {
+    // Prepare
+    const ctx = context();
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ status: 'AWAITING_TRUST' }), now: T0 });
+    await acquireClaims(table, new SFNClient({ region: 'us-east-1' }), { ...ctx, roleArn: ctx.upload.roleArn, bucket: ctx.upload.bucket }, T0);
+    // Act
+    await recordFailure({ ...ctx, error: { Error: 'TrustPolicyTimeoutError', Cause: 'too late' } }, deps());
+    // Assess
+    for (const pk of [roleClaimPk(ctx.upload.roleArn), bucketClaimPk(ctx.upload.bucket)]) {
+      const item = (await table.ddb.send(new GetCommand({ TableName: table.tableName, Key: { pk, sk: 'CLAIM' } }))).Item;
+      expect(item?.claims).toEqual({});
+    }
   });
 
   it('recognises a config this execution already activated: never marks it FAILED, sends no Onboarding Failed', async () => {

@@ -25,6 +25,7 @@ import {
 import { DetailType, emitEvent } from '../../shared/events';
 import { ActivationConflictError, OnboardingFencedError, awsErrorName } from '../../shared/errors';
 import { logger } from '../../shared/logger';
+import { releaseClaims } from '../../shared/claims';
 import { syncPlatformRolePolicy } from '../create-platform-role/create-platform-role';
 
 export interface ActivateDeps {
@@ -68,6 +69,13 @@ export async function activate(input: StepInput, deps: ActivateDeps): Promise<Ac
 
   // From here on the activation happened: every failure below is logged and counted, never thrown.
   const platformPolicyNarrowed = await narrowPlatformPolicy(deps, input, activation.alreadyActive ? undefined : activation.record);
+  const previous = activation.previousServing;
+  if (previous && previous.executionName !== input.executionName) {
+    // The replaced config no longer serves: free its claims (ours were taken by RecordConfig).
+    await bestEffort(deps, input, 'claims', () =>
+      releaseClaims(deps.store, { roleArn: previous.upload.roleArn, bucket: previous.upload.bucket, executionName: previous.executionName }),
+    );
+  }
   const activatedAt = activation.serving.activatedAt ?? now.toISOString();
   const eventEmitted = await bestEffort(deps, input, 'event', () =>
     emitEvent(deps.events, deps.eventBusName, DetailType.BackendActivated, {
@@ -131,7 +139,7 @@ async function refusal(deps: ActivateDeps, input: StepInput): Promise<Activation
 }
 
 /** Runs a side effect up to SIDE_EFFECT_ATTEMPTS times; then logs an error line, emits the metric and returns false. */
-async function bestEffort(deps: ActivateDeps, input: StepInput, effect: 'event' | 'audit', run: () => Promise<unknown>): Promise<boolean> {
+async function bestEffort(deps: ActivateDeps, input: StepInput, effect: 'event' | 'audit' | 'claims', run: () => Promise<unknown>): Promise<boolean> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   let last: unknown;
   for (let attempt = 1; attempt <= SIDE_EFFECT_ATTEMPTS; attempt += 1) {
@@ -143,7 +151,8 @@ async function bestEffort(deps: ActivateDeps, input: StepInput, effect: 'event' 
       if (attempt < SIDE_EFFECT_ATTEMPTS) await sleep(100 * 2 ** (attempt - 1));
     }
   }
-  logger.error(`Activated, but the ${effect === 'event' ? 'Backend Activated event' : 'audit item'} could not be written; the activation stands`, {
+  const what = { event: 'Backend Activated event', audit: 'audit item', claims: "replaced config's claims release" }[effect];
+  logger.error(`Activated, but the ${what} could not be written; the activation stands`, {
     effect,
     orgId: input.orgId,
     roleName: input.roleName,

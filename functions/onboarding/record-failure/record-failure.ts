@@ -19,6 +19,8 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { getOrgRecord, recordFailure as writeFailure, writeAuditEvent, type RecordStore } from '../../shared/backend-records';
 import { DetailType, emitEvent } from '../../shared/events';
+import { releaseClaims } from '../../shared/claims';
+import { logger } from '../../shared/logger';
 import { remediationFor } from '../../shared/errors';
 import { executionName as executionNameFor } from '../../shared/identifiers';
 import { looksLikeKeyMaterial, orgIdProblem, roleNameProblem } from '../../shared/validation';
@@ -121,6 +123,7 @@ export async function recordFailure(event: unknown, deps: RecordFailureDeps): Pr
     }
     recorded = await writeFailure(deps.store, ref, { name: caught.name, message: caught.message, remediation, at: now.toISOString() }, now);
   }
+  await releaseOwnClaims(deps, id, state.upload);
 
   await emitEvent(deps.events, deps.eventBusName, DetailType.OnboardingFailed, {
     orgId: id.orgId ?? null,
@@ -145,6 +148,27 @@ export async function recordFailure(event: unknown, deps: RecordFailureDeps): Pr
 async function servesFor(deps: RecordFailureDeps, ref: { orgId: string; roleName: string; executionArn: string }): Promise<boolean> {
   const backend = (await getOrgRecord(deps.store.ddb, deps.store.tableName, ref.orgId))?.backends?.[ref.roleName];
   return backend?.serving?.executionArn === ref.executionArn && backend.pending?.executionArn !== ref.executionArn;
+}
+
+/**
+ * This execution's config will not serve: frees its claims on the customer role and the bucket for other
+ * orgs. Best effort (a stale claim is dropped by the next org that needs it anyway, see claims.ts).
+ */
+async function releaseOwnClaims(deps: RecordFailureDeps, id: Identity, upload: unknown): Promise<void> {
+  const u = (upload && typeof upload === 'object' ? upload : {}) as { roleArn?: unknown; bucket?: unknown };
+  if (!id.executionName || (typeof u.roleArn !== 'string' && typeof u.bucket !== 'string')) return;
+  try {
+    await releaseClaims(deps.store, {
+      roleArn: typeof u.roleArn === 'string' ? u.roleArn : undefined,
+      bucket: typeof u.bucket === 'string' ? u.bucket : undefined,
+      executionName: id.executionName,
+    });
+  } catch (err) {
+    logger.warn('Could not release the claims of a failed onboarding; the next org that needs them drops them', {
+      errorName: err instanceof Error ? err.name : 'Unknown',
+      executionName: id.executionName,
+    });
+  }
 }
 
 async function audit(deps: RecordFailureDeps, id: Identity, now: Date, detail: Record<string, unknown>): Promise<void> {
