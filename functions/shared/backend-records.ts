@@ -137,6 +137,8 @@ export interface OrgRecord {
    * Activate's condition requires it unchanged: a deactivation fences the onboardings running at that time.
    */
   fenceEpoch?: number;
+  /** When the last deactivation wrote the fence: an execution the starter claimed before it is fenced too. */
+  fencedAt?: string;
   updatedAt: string;
 }
 
@@ -587,6 +589,15 @@ export function fenceEpochOf(record: Pick<OrgRecord, 'fenceEpoch'> | undefined):
   return record?.fenceEpoch ?? 0;
 }
 
+/**
+ * True when the starter claimed this execution before the last deactivation (it was running, RecordConfig
+ * had not run yet): RecordConfig refuses it with OnboardingFencedError.
+ */
+export function startedBeforeFence(record: Pick<OrgRecord, 'fencedAt'>, backend: Pick<Backend, 'inflight'>, executionArn: string): boolean {
+  const claim = backend.inflight;
+  return !!record.fencedAt && claim?.executionArn === executionArn && Date.parse(claim.at) <= Date.parse(record.fencedAt);
+}
+
 /** True when a deactivation happened since this pending config was recorded (Activate must refuse). */
 export function isFenced(record: Pick<OrgRecord, 'fenceEpoch'>, config: Pick<BackendConfig, 'fenceEpoch'>): boolean {
   return fenceEpochOf(record) !== (config.fenceEpoch ?? 0);
@@ -706,9 +717,12 @@ export interface FencedOnboarding {
   roleName: string;
   executionName: string;
   executionArn: string;
-  /** The pending config's status when it was fenced. */
-  status: ConfigStatus;
+  /** The pending config's status when it was fenced; STARTING: started, RecordConfig has not run yet. */
+  status: ConfigStatus | 'STARTING';
 }
+
+/** How long after the starter's claim an execution without a pending config still counts as starting. */
+export const STARTING_WINDOW_SECONDS = 300;
 
 export interface Deactivation {
   /** The backend that was active (undefined: the org already used default storage). */
@@ -732,11 +746,22 @@ export async function deactivateOrg(store: RecordStore, args: { orgId: string; n
   for (let round = 0; round < 5; round += 1) {
     const record = await getOrgRecord(store.ddb, store.tableName, args.orgId);
     if (!record) return { fenced: [] };
-    const fenced: FencedOnboarding[] = Object.values(record.backends ?? {}).flatMap((b) =>
-      b.pending && IN_PROGRESS_STATUSES.includes(b.pending.status)
-        ? [{ roleName: b.roleName, executionName: b.pending.executionName, executionArn: b.pending.executionArn, status: b.pending.status }]
-        : [],
-    );
+    const fenced: FencedOnboarding[] = Object.values(record.backends ?? {}).flatMap((b): FencedOnboarding[] => {
+      const out: FencedOnboarding[] = [];
+      if (b.pending && IN_PROGRESS_STATUSES.includes(b.pending.status)) {
+        out.push({ roleName: b.roleName, executionName: b.pending.executionName, executionArn: b.pending.executionArn, status: b.pending.status });
+      }
+      // Started by the starter, RecordConfig not run yet: it will find its claim older than `fencedAt` and stop.
+      const claim = b.inflight;
+      if (
+        claim &&
+        claim.executionArn !== b.pending?.executionArn &&
+        args.now.getTime() - Date.parse(claim.at) < STARTING_WINDOW_SECONDS * 1000
+      ) {
+        out.push({ roleName: b.roleName, executionName: claim.executionName, executionArn: claim.executionArn, status: 'STARTING' });
+      }
+      return out;
+    });
     if (record.active === undefined && fenced.length === 0) return { fenced: [], before: record };
     const e = new Expr();
     const epoch = fenceEpochOf(record) + 1;
@@ -745,7 +770,8 @@ export async function deactivateOrg(store: RecordStore, args: { orgId: string; n
         store,
         args.orgId,
         e,
-        `SET ${e.path('fenceEpoch')} = ${e.value(epoch)}, ${bumpVersion(e, args.now)} REMOVE ${e.path('active')}`,
+        `SET ${e.path('fenceEpoch')} = ${e.value(epoch)}, ${e.path('fencedAt')} = ${e.value(args.now.toISOString())}, ` +
+          `${bumpVersion(e, args.now)} REMOVE ${e.path('active')}`,
         `${e.path('version')} = ${e.value(record.version)}`,
         'deactivate',
       );

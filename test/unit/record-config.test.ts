@@ -4,7 +4,8 @@ import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient, SFNServiceE
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { recordConfig } from '../../functions/onboarding/record-config/record-config';
 import { createHandler } from '../../functions/onboarding/record-config/handler';
-import { ensureBackend, getOrgRecord, writePendingConfig, activatePending } from '../../functions/shared/backend-records';
+import { allocateConfigVersion, deactivateOrg, ensureBackend, getOrgRecord, writePendingConfig, activatePending } from '../../functions/shared/backend-records';
+import { OnboardingFencedError } from '../../functions/shared/errors';
 import { ClaimedByAnotherOrgError, OnboardingInProgressError, RoleNameConflictError, TransientError, ValidationError } from '../../functions/shared/errors';
 import { acquireClaims, bucketClaimPk } from '../../functions/shared/claims';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
@@ -73,6 +74,26 @@ describe('Function: recordConfig', () => {
     expect((await read()).backends[ROLE_NAME]?.pending).toBeUndefined();
     const claims = (await table.ddb.send(new GetCommand({ TableName: table.tableName, Key: { pk: bucketClaimPk('acme-firmware'), sk: 'CLAIM' } }))).Item!.claims;
     expect(Object.keys(claims)).toEqual([`${otherOrg}-prod-1`]);
+  });
+
+  it('refuses an execution the starter started before the org was deactivated, writing nothing', async () => {
+    // Prepare: the starter claimed v1 at T0; support deactivated (an active backend) 1 s later, before RecordConfig ran
+    const claimFor = (v: number) => ({
+      executionName: nameFor(v),
+      executionArn: executionArnFor(nameFor(v)),
+      requestHash: 'h',
+      requestedBy: 'support',
+      configVersion: v,
+      at: T0.toISOString(),
+    });
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+    await allocateConfigVersion(table, { orgId: ORG_ID, roleName: ROLE_NAME, expectedLastConfigVersion: 0, now: T0, claimFor });
+    const fence = await deactivateOrg(table, { orgId: ORG_ID, now: new Date(T0.getTime() + 1000) });
+    expect(fence.fenced).toEqual([{ roleName: ROLE_NAME, executionName: nameFor(1), executionArn: executionArnFor(nameFor(1)), status: 'STARTING' }]);
+    now = new Date(T0.getTime() + 2000);
+    // Act / Assess
+    await expect(recordConfig(event(1), deps())).rejects.toThrow(OnboardingFencedError);
+    expect((await read()).backends[ROLE_NAME]?.pending).toBeUndefined();
   });
 
   it('claims its role and bucket for this execution and records the fence epoch it started under', async () => {

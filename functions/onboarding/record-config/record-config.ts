@@ -2,6 +2,7 @@
  * RecordConfig: the authority over what an execution onboards, whoever started it.
  *
  * 1. Validates the execution input again (ValidationError names each bad field; nothing is written).
+ *    An execution the starter claimed before the org's last deactivation is refused (OnboardingFencedError).
  * 2. Creates the org record / backend entry if needed (RoleNameConflictError for a case-variant name).
  * 3. If another execution holds the backend's unfinished pending config: refuses while that one is
  *    RUNNING (OnboardingInProgressError naming it); otherwise marks its config ABANDONED and takes over.
@@ -18,6 +19,7 @@ import {
   ensureBackend,
   fenceEpochOf,
   getOrgRecord,
+  startedBeforeFence,
   markAbandoned,
   writeAuditEvent,
   writePendingConfig,
@@ -27,7 +29,7 @@ import {
   type RecordStore,
 } from '../../shared/backend-records';
 import { stackRulesFor, type InputRulesConfig } from '../../shared/config';
-import { OnboardingInProgressError } from '../../shared/errors';
+import { OnboardingFencedError, OnboardingInProgressError } from '../../shared/errors';
 import { acquireClaims, releaseClaims } from '../../shared/claims';
 import { partitionOf, platformRoleArn } from '../../shared/identifiers';
 import { TRUST_DEADLINE, accountOfRoleArn, parseExecutionInput, parseOrThrow, type ExecutionInput } from '../../shared/validation';
@@ -70,6 +72,13 @@ export async function recordConfig(event: unknown, deps: RecordConfigDeps): Prom
     // A retry after our write: the audit event may be what failed the first attempt (a duplicate is a no-op).
     await auditRecorded(deps, input, holder, now);
     return contextFrom(holder, input, deps, executionArn);
+  }
+
+  if (startedBeforeFence(record, backend, executionArn)) {
+    throw new OnboardingFencedError(
+      `Execution ${executionName} was started before org ${orgId} was deactivated (${record.fencedAt}); ` +
+        'it records nothing and the org stays on its current storage',
+    );
   }
 
   let tookOverFrom: string | undefined;
