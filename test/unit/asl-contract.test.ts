@@ -211,16 +211,9 @@ describe('Contract: statemachine/onboarding.asl.json', () => {
   });
 
   it('ends as a success, before the failure check, when RecordFailure found the config already activated by this execution', () => {
-    const after = definition.States.AfterCleanup! as unknown as { Choices: { Variable?: string; And?: { Variable: string }[]; Next: string }[] };
-    const index = after.Choices.findIndex((c) => c.And?.some((a) => a.Variable === '$.failure.alreadyActive'));
-    expect(index).toBe(0);
-    expect(after.Choices[0]).toEqual({
-      And: [
-        { Variable: '$.failure.alreadyActive', IsPresent: true },
-        { Variable: '$.failure.alreadyActive', BooleanEquals: true },
-      ],
-      Next: 'OnboardingSucceeded',
-    });
+    const after = definition.States.AfterCleanup! as unknown as { Choices: Record<string, unknown>[] };
+    // IsPresent only: comparing a path that is missing (RecordFailure itself failed) would be States.Runtime in AWS.
+    expect(after.Choices[0]).toEqual({ Variable: '$.failure.activatedAt', IsPresent: true, Next: 'OnboardingSucceeded' });
     expect(definition.States.OnboardingSucceeded!.Type).toBe('Succeed');
   });
 

@@ -82,7 +82,7 @@ describe('Function: recordFailure', () => {
     // Act
     const result = await recordFailure({ ...context(), error: { Error: 'States.Timeout', Cause: 'Task timed out' } }, deps());
     // Assess
-    expect(result).toMatchObject({ recorded: false, alreadyActive: true, errorName: 'States.Timeout' });
+    expect(result).toMatchObject({ recorded: false, alreadyActive: true, activatedAt: T0.toISOString(), errorName: 'States.Timeout' });
     const record = await read();
     expect(record.active).toBe(ROLE_NAME);
     expect(record.backends[ROLE_NAME]?.serving?.status).toBe('ACTIVE');

@@ -37,6 +37,8 @@ export interface RecordFailureResult {
   recorded: boolean;
   /** True when this execution's config already serves (it activated): nothing was marked, no event sent. */
   alreadyActive: boolean;
+  /** Only when alreadyActive: when it activated. The ASL's AfterCleanup tests its presence to end as a success. */
+  activatedAt?: string;
   errorName: string;
   message: string;
   remediation: string;
@@ -117,9 +119,10 @@ export async function recordFailure(event: unknown, deps: RecordFailureDeps): Pr
   let recorded = false;
   if (id.orgId && id.roleName && id.executionArn) {
     const ref = { orgId: id.orgId, roleName: id.roleName, executionArn: id.executionArn };
-    if (await servesFor(deps, ref)) {
+    const activatedAt = await activatedFor(deps, ref);
+    if (activatedAt) {
       await audit(deps, id, now, { errorName: caught.name, message: caught.message, recorded: false, alreadyActive: true });
-      return { recorded: false, alreadyActive: true, errorName: caught.name, message: caught.message, remediation };
+      return { recorded: false, alreadyActive: true, activatedAt, errorName: caught.name, message: caught.message, remediation };
     }
     recorded = await writeFailure(deps.store, ref, { name: caught.name, message: caught.message, remediation, at: now.toISOString() }, now);
   }
@@ -141,13 +144,13 @@ export async function recordFailure(event: unknown, deps: RecordFailureDeps): Pr
 }
 
 /**
- * Whether the backend's serving config is this execution's and its pending config is not (it activated).
- * Activation removes the pending config in the same write that sets serving, so this cannot mistake a
- * config still pending for a serving one.
+ * When this execution activated: its config is the backend's serving one and its pending config is gone
+ * (activation removes it in the same write that sets serving). Undefined otherwise.
  */
-async function servesFor(deps: RecordFailureDeps, ref: { orgId: string; roleName: string; executionArn: string }): Promise<boolean> {
+async function activatedFor(deps: RecordFailureDeps, ref: { orgId: string; roleName: string; executionArn: string }): Promise<string | undefined> {
   const backend = (await getOrgRecord(deps.store.ddb, deps.store.tableName, ref.orgId))?.backends?.[ref.roleName];
-  return backend?.serving?.executionArn === ref.executionArn && backend.pending?.executionArn !== ref.executionArn;
+  if (backend?.serving?.executionArn !== ref.executionArn || backend.pending?.executionArn === ref.executionArn) return undefined;
+  return backend.serving.activatedAt ?? backend.serving.updatedAt;
 }
 
 /**
