@@ -71,3 +71,24 @@ describe('E2E: trust bound to this org', () => {
     expect(await readOrg(e.platform.dynamo, e.env.BINARY_BACKENDS_TABLE!, orgB)).toBeUndefined();
   });
 });
+
+describe('E2E: a deactivation fences a running onboarding', () => {
+  it('names the running onboarding in the CLI output, and it then fails with OnboardingFencedError instead of activating', async () => {
+    const org = newOrgId();
+    const cb = await createCustomerBackend(e, { bucket: `e2e-fence-${org.slice(0, 8)}`, roleName: 'PeridioFence' });
+    const onboard = await cli(['onboard', '--org', org, '--role-name', 'prod', '--bucket', cb.bucket, '--region', cb.region, '--role-arn', cb.roleArn, '--json']);
+    expect(onboard.code).toBe(0);
+    const started = JSON.parse(onboard.stdout) as StarterResult;
+    const policy = await trustPolicyOf(org);
+
+    const off = await cli(['deactivate', '--org', org, '--confirm']);
+    expect(off.code).toBe(0);
+    expect(off.stdout).toContain(`Fenced: onboarding ${started.executionName} of backend "prod"`);
+    await applyTrustPolicy(e, cb.roleName, policy);
+
+    expect(await finalStatus(started.executionArn)).toEqual({ status: 'FAILED', error: 'OnboardingFencedError' });
+    const record = await readOrg(e.platform.dynamo, e.env.BINARY_BACKENDS_TABLE!, org);
+    expect(record?.active).toBeUndefined();
+    expect(record?.backends.prod?.pending).toMatchObject({ status: 'FAILED', error: { name: 'OnboardingFencedError' } });
+  });
+});
