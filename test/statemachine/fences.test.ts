@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { deactivate } from '../../functions/deactivate/deactivate';
-import { Harness, executionInput, stateFailures, statesEntered, timesEntered } from './harness';
+import { Harness, executionInput, stateFailures, stateOutput, statesEntered, timesEntered } from './harness';
 
 let h: Harness;
 beforeEach(async () => {
@@ -77,10 +77,10 @@ describe('State machine: a successful activation is never reported as failed', (
     expect(await h.audit(run.name, 'Activate')).toMatchObject({ detail: { eventEmitted: false } });
   });
 
-  it('ends as a success when Activate failed after its write (Lambda timeout): RecordFailure sees it serving', async () => {
-    // Prepare: the first Activate writes, then the Lambda "times out" before answering
+  it('ends as a success when Activate failed after its write with an error it does not retry: RecordFailure sees it serving', async () => {
+    // Prepare: the first Activate writes, then its runtime dies before answering (not retried, so caught)
     h.cloud.trustAppliedAt = new Date(0);
-    h.failAfterTask.Activate = ['States.Timeout'];
+    h.failAfterTask.Activate = ['Runtime.ExitError'];
     // Act
     const run = await h.run(executionInput());
     // Assess
@@ -89,6 +89,16 @@ describe('State machine: a successful activation is never reported as failed', (
     expect((await h.record()).backends.prod!.pending).toBeUndefined();
     expect((await h.record()).active).toBe('prod');
     expect(h.cloud.events.map((e) => e.DetailType)).not.toContain('Onboarding Failed');
+  });
+
+  it('succeeds when Activate timed out after its write: the retried Activate recognises the activation', async () => {
+    h.cloud.trustAppliedAt = new Date(0);
+    h.failAfterTask.Activate = ['States.Timeout'];
+    const run = await h.run(executionInput());
+    expect(run.status).toBe('SUCCEEDED');
+    expect(timesEntered(run.events, 'Activate')).toBeGreaterThanOrEqual(1);
+    expect(timesEntered(run.events, 'RecordFailure')).toBe(0);
+    expect(stateOutput(run.events, 'Activate')?.activation).toMatchObject({ alreadyActive: true });
   });
 });
 
