@@ -102,6 +102,8 @@ export interface DeactivateResult {
   deactivated: boolean;
   previousActive: string | null;
   deactivatedAt?: string;
+  /** Onboardings that were running and can no longer activate (they end with OnboardingFencedError). */
+  fencedOnboardings?: { roleName: string; executionName: string; executionArn: string; status: string }[];
   warning?: string;
 }
 
@@ -130,14 +132,22 @@ export async function deactivate(flags: { org?: string; confirm?: boolean; json?
       return EXIT.ok;
     }
     const style = styleFor(io);
+    const fenced = result.fencedOnboardings ?? [];
+    const writeFenced = () => {
+      for (const f of fenced) {
+        io.stdout.write(`Fenced: onboarding ${f.executionName} of backend "${f.roleName}" (${f.status}) can no longer activate.\n`);
+      }
+    };
     if (!result.deactivated) {
-      io.stdout.write(`Org ${orgId} already uses Peridio's default storage; nothing changed.\n`);
+      io.stdout.write(`Org ${orgId} already uses Peridio's default storage; ${fenced.length > 0 ? 'it stays there.' : 'nothing changed.'}\n`);
+      writeFenced();
       return EXIT.ok;
     }
     io.stdout.write(
       `Org ${orgId} now uses Peridio's default storage (backend "${result.previousActive}" is no longer active; ` +
         'signers pick this up within their config cache TTL, 30 s by default).\n',
     );
+    writeFenced();
     io.stdout.write(`${style.paint('yellow', 'Warning:')} ${full.warning}\n`);
     return EXIT.ok;
   } finally {

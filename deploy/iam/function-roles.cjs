@@ -156,7 +156,8 @@ module.exports = async ({ resolveVariable }) => {
         emitEvents,
       ],
     },
-    recordFailure: { suffix: 'record-failure', statements: [tableActions('UpdateItem', 'PutItem'), emitEvents] },
+    // GetItem: recognises a config this execution already activated, and reads the claims it releases.
+    recordFailure: { suffix: 'record-failure', statements: [tableActions('GetItem', 'UpdateItem', 'PutItem'), emitEvents] },
     executionStatusChange: {
       suffix: 'execution-status-change',
       // Marks the config ABANDONED and emits Onboarding Failed.

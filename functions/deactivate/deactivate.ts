@@ -1,12 +1,14 @@
 /**
  * Deactivation (`binary-backends deactivate --org ID --confirm`): one conditional write removing the org's
- * routing (`active`), so the signer falls back to default storage; plus an audit event and a *Backend
- * Deactivated* event. Serving configs stay in the record (support can still see what was active), and
- * binaries stored in the customer's bucket stay there: the result says so.
+ * routing (`active`), so the signer falls back to default storage, and bumping the org's fence epoch, so no
+ * onboarding running at that moment can activate afterwards (Activate: OnboardingFencedError); plus an audit
+ * event and a *Backend Deactivated* event. The result names the onboardings it fenced. Serving configs stay
+ * in the record (support can still see what was active), and binaries stored in the customer's bucket stay
+ * there: the result says so.
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { z } from 'zod';
-import { deactivateOrg, getOrgRecord, writeAuditEvent, type RecordStore } from '../shared/backend-records';
+import { deactivateOrg, writeAuditEvent, type FencedOnboarding, type RecordStore } from '../shared/backend-records';
 import { DetailType, emitEvent } from '../shared/events';
 import { orgIdSchema, parseOrThrow } from '../shared/validation';
 
@@ -23,6 +25,8 @@ export interface DeactivateResult {
   deactivated: boolean;
   previousActive: string | null;
   deactivatedAt: string;
+  /** Onboardings that were in progress and can no longer activate (each ends with OnboardingFencedError). */
+  fencedOnboardings: FencedOnboarding[];
   warning?: string;
 }
 
@@ -38,33 +42,50 @@ const requestSchema = z.strictObject({
 export async function deactivate(event: unknown, deps: DeactivateDeps): Promise<DeactivateResult> {
   const request = parseOrThrow(requestSchema, event);
   const now = deps.clock();
-  const { previousActive } = await deactivateOrg(deps.store, { orgId: request.orgId, now });
-  if (!previousActive) {
-    return { orgId: request.orgId, deactivated: false, previousActive: null, deactivatedAt: now.toISOString() };
+  const { previousActive, fenced, fenceEpoch, before } = await deactivateOrg(deps.store, { orgId: request.orgId, now });
+  const at = now.toISOString();
+  if (fenceEpoch === undefined) {
+    return { orgId: request.orgId, deactivated: false, previousActive: null, deactivatedAt: at, fencedOnboardings: [] };
   }
 
-  const record = await getOrgRecord(deps.store.ddb, deps.store.tableName, request.orgId);
-  const serving = record?.backends?.[previousActive]?.serving;
+  const serving = previousActive ? before?.backends?.[previousActive]?.serving : undefined;
   const where = serving ? `s3://${serving.upload.bucket}/${serving.upload.prefix ?? ''}` : `the bucket of backend ${previousActive}`;
-  const warning =
-    `Org ${request.orgId} now uses Peridio's default storage. Binaries already stored in ${where} stay there: ` +
-    'they are not copied, and devices asking for them will not find them in default storage until they are uploaded again.';
+  const warning = previousActive
+    ? `Org ${request.orgId} now uses Peridio's default storage. Binaries already stored in ${where} stay there: ` +
+      'they are not copied, and devices asking for them will not find them in default storage until they are uploaded again.'
+    : undefined;
 
   await writeAuditEvent(deps.store, {
     orgId: request.orgId,
-    executionName: `deactivate-${now.toISOString().replace(/[:.]/g, '-')}`,
+    executionName: `deactivate-${at.replace(/[:.]/g, '-')}`,
     step: 'Deactivate',
     attempt: 1,
-    at: now.toISOString(),
-    detail: { previousActive, requestedBy: request.requestedBy ?? 'unknown', bucket: serving?.upload.bucket ?? null },
+    at,
+    detail: {
+      previousActive: previousActive ?? null,
+      requestedBy: request.requestedBy ?? 'unknown',
+      bucket: serving?.upload.bucket ?? null,
+      fenceEpoch,
+      fenced: fenced.map((f) => f.executionArn),
+    },
   });
-  await emitEvent(deps.events, deps.eventBusName, DetailType.BackendDeactivated, {
+  if (previousActive) {
+    await emitEvent(deps.events, deps.eventBusName, DetailType.BackendDeactivated, {
+      orgId: request.orgId,
+      roleName: previousActive,
+      requestedBy: request.requestedBy ?? null,
+      deactivatedAt: at,
+      bucket: serving?.upload.bucket ?? null,
+      fencedExecutions: fenced.map((f) => f.executionArn),
+      warning,
+    });
+  }
+  return {
     orgId: request.orgId,
-    roleName: previousActive,
-    requestedBy: request.requestedBy ?? null,
-    deactivatedAt: now.toISOString(),
-    bucket: serving?.upload.bucket ?? null,
-    warning,
-  });
-  return { orgId: request.orgId, deactivated: true, previousActive, deactivatedAt: now.toISOString(), warning };
+    deactivated: previousActive !== undefined,
+    previousActive: previousActive ?? null,
+    deactivatedAt: at,
+    fencedOnboardings: fenced,
+    ...(warning ? { warning } : {}),
+  };
 }

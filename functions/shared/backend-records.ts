@@ -83,6 +83,11 @@ export interface BackendConfig {
   createdAt: string;
   updatedAt: string;
   activatedAt?: string;
+  /**
+   * The org's `fenceEpoch` RecordConfig saw when it wrote this config (absent = 0). Activate requires the
+   * org's epoch to be unchanged, so a deactivation during the onboarding is never undone by it.
+   */
+  fenceEpoch?: number;
 }
 
 /** The starter's claim on a backend between StartExecution and RecordConfig, used for dedupe. */
@@ -127,6 +132,13 @@ export interface OrgRecord {
    * name that differs only in case from an existing one (IAM role names are case-insensitive).
    */
   roleNames?: Record<string, string>;
+  /**
+   * Bumped by every deactivation (absent = 0). Each pending config records the epoch it started under, and
+   * Activate's condition requires it unchanged: a deactivation fences the onboardings running at that time.
+   */
+  fenceEpoch?: number;
+  /** When the last deactivation wrote the fence: an execution the starter claimed before it is fenced too. */
+  fencedAt?: string;
   updatedAt: string;
 }
 
@@ -277,7 +289,7 @@ async function update(
   updateExpression: string,
   conditionExpression: string | undefined,
   what: string,
-  returnOld = false,
+  returnValues?: 'ALL_OLD' | 'ALL_NEW',
 ): Promise<Record<string, unknown> | undefined> {
   try {
     const out = await store.ddb.send(
@@ -288,7 +300,7 @@ async function update(
         ConditionExpression: conditionExpression,
         ExpressionAttributeNames: e.names,
         ExpressionAttributeValues: Object.keys(e.values).length > 0 ? e.values : undefined,
-        ReturnValues: returnOld ? 'ALL_OLD' : undefined,
+        ReturnValues: returnValues,
       }),
     );
     return out.Attributes;
@@ -568,24 +580,53 @@ export interface Activation {
   previousActive?: string;
   /** True when this execution had already activated (a retried Activate). */
   alreadyActive: boolean;
+  /** The org record as this activation left it (for narrowing the platform role's policy). */
+  record: OrgRecord;
+}
+
+/** The org's current fence epoch (absent = 0). */
+export function fenceEpochOf(record: Pick<OrgRecord, 'fenceEpoch'> | undefined): number {
+  return record?.fenceEpoch ?? 0;
+}
+
+/**
+ * True when the starter claimed this execution before the last deactivation (it was running, RecordConfig
+ * had not run yet): RecordConfig refuses it with OnboardingFencedError.
+ */
+export function startedBeforeFence(record: Pick<OrgRecord, 'fencedAt'>, backend: Pick<Backend, 'inflight'>, executionArn: string): boolean {
+  const claim = backend.inflight;
+  return !!record.fencedAt && claim?.executionArn === executionArn && Date.parse(claim.at) <= Date.parse(record.fencedAt);
+}
+
+/** True when a deactivation happened since this pending config was recorded (Activate must refuse). */
+export function isFenced(record: Pick<OrgRecord, 'fenceEpoch'>, config: Pick<BackendConfig, 'fenceEpoch'>): boolean {
+  return fenceEpochOf(record) !== (config.fenceEpoch ?? 0);
 }
 
 /**
  * Activation, as ONE conditional write: succeeds only if the pending config is this execution's, its
- * status is VERIFIED and no check failed. Moves pending -> serving (status ACTIVE, activatedAt) and points
- * `active` at this backend. Returns undefined when the condition fails (the caller raises
- * ActivationConflictError). A retry after success returns `alreadyActive: true`.
+ * status is VERIFIED, no check failed, and the org's fence epoch is the one the config was recorded under
+ * (no deactivation since). Moves pending -> serving (status ACTIVE, activatedAt) and points `active` at
+ * this backend. Returns undefined when it may not (the caller explains why, from a fresh read). A retry
+ * after success (the serving config is this execution's) returns `alreadyActive: true`, whatever happened
+ * since.
  */
 export async function activatePending(store: RecordStore, ref: ExecutionRef, now: Date): Promise<Activation | undefined> {
   for (let round = 0; round < 5; round += 1) {
     const record = await getOrgRecord(store.ddb, store.tableName, ref.orgId);
     const backend = record?.backends?.[ref.roleName];
     if (!record || !backend) return undefined;
-    if (!backend.pending && backend.serving?.executionArn === ref.executionArn && backend.serving.status === 'ACTIVE') {
-      return { serving: backend.serving, alreadyActive: true, previousActive: record.active };
+    if (backend.serving?.executionArn === ref.executionArn && backend.serving.status === 'ACTIVE' && backend.pending?.executionArn !== ref.executionArn) {
+      return { serving: backend.serving, alreadyActive: true, previousActive: record.active, record };
     }
     const pending = backend.pending;
-    if (!pending || pending.executionArn !== ref.executionArn || pending.status !== 'VERIFIED' || (pending.failedChecks ?? 0) > 0) {
+    if (
+      !pending ||
+      pending.executionArn !== ref.executionArn ||
+      pending.status !== 'VERIFIED' ||
+      (pending.failedChecks ?? 0) > 0 ||
+      isFenced(record, pending)
+    ) {
       return undefined;
     }
     const serving: BackendConfig = { ...pending, status: 'ACTIVE', activatedAt: now.toISOString(), updatedAt: now.toISOString() };
@@ -596,14 +637,26 @@ export async function activatePending(store: RecordStore, ref: ExecutionRef, now
       `${e.path('active')} = ${e.value(ref.roleName)}, ${bumpVersion(e, now)} ` +
       `REMOVE ${e.path('backends', ref.roleName, 'pending')}`;
     // `version` pins everything read above (the pending config we copy included); the other clauses say
-    // the rule itself, so the write is safe even on its own.
+    // the rule itself (own pending, VERIFIED, no failed check, not fenced), so the write is safe on its own.
+    const seenEpoch = pending.fenceEpoch ?? 0;
+    const fence =
+      seenEpoch === 0
+        ? `(attribute_not_exists(${e.path('fenceEpoch')}) OR ${e.path('fenceEpoch')} = ${e.value(0)})`
+        : `${e.path('fenceEpoch')} = ${e.value(seenEpoch)}`;
     const condition =
       `${e.path('version')} = ${e.value(record.version)} AND ${ownsPending(e, ref)} AND ` +
       `${pendingPath(e, ref.roleName, 'status')} = ${e.value('VERIFIED')} AND ` +
-      `(attribute_not_exists(${pendingPath(e, ref.roleName, 'failedChecks')}) OR ${pendingPath(e, ref.roleName, 'failedChecks')} = ${e.value(0)})`;
+      `(attribute_not_exists(${pendingPath(e, ref.roleName, 'failedChecks')}) OR ${pendingPath(e, ref.roleName, 'failedChecks')} = ${e.value(0)}) AND ` +
+      fence;
     try {
-      await update(store, ref.orgId, e, expression, condition, 'activate');
-      return { serving, previousServing: backend.serving, previousActive: record.active, alreadyActive: false };
+      const after = await update(store, ref.orgId, e, expression, condition, 'activate', 'ALL_NEW');
+      return {
+        serving,
+        previousServing: backend.serving,
+        previousActive: record.active,
+        alreadyActive: false,
+        record: after as unknown as OrgRecord,
+      };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
     }
@@ -659,31 +712,75 @@ export async function markAbandoned(
   }
 }
 
+/** An onboarding a deactivation fenced: it can no longer activate. */
+export interface FencedOnboarding {
+  roleName: string;
+  executionName: string;
+  executionArn: string;
+  /** The pending config's status when it was fenced; STARTING: started, RecordConfig has not run yet. */
+  status: ConfigStatus | 'STARTING';
+}
+
+/** How long after the starter's claim an execution without a pending config still counts as starting. */
+export const STARTING_WINDOW_SECONDS = 300;
+
+export interface Deactivation {
+  /** The backend that was active (undefined: the org already used default storage). */
+  previousActive?: string;
+  /** The org's fence epoch after the write (undefined: nothing was written). */
+  fenceEpoch?: number;
+  /** The onboardings in progress at the time, which can no longer activate. */
+  fenced: FencedOnboarding[];
+  /** The record as it was before the write. */
+  before?: OrgRecord;
+}
+
 /**
- * Deactivation: one conditional write removing `active` (routing falls back to default storage). Serving
- * configs are kept, so support can see what was active. Returns the backend that was active, or undefined
- * when the org already used default storage (nothing written).
+ * Deactivation: ONE conditional write (guarded by the record's `version`, retried on a lost race) that
+ * removes `active` (routing falls back to default storage) and bumps `fenceEpoch`, which fences every
+ * onboarding in progress: Activate requires the epoch its config was recorded under. Serving configs are
+ * kept, so support can see what was active. Nothing is written when the org uses default storage and has
+ * no onboarding in progress.
  */
-export async function deactivateOrg(
-  store: RecordStore,
-  args: { orgId: string; now: Date },
-): Promise<{ previousActive?: string }> {
-  const e = new Expr();
-  try {
-    const old = await update(
-      store,
-      args.orgId,
-      e,
-      `SET ${bumpVersion(e, args.now)} REMOVE ${e.path('active')}`,
-      `attribute_exists(${e.path('active')})`,
-      'deactivate',
-      true,
-    );
-    return { previousActive: old?.active as string | undefined };
-  } catch (err) {
-    if (isConditionFailure(err)) return {};
-    throw err;
+export async function deactivateOrg(store: RecordStore, args: { orgId: string; now: Date }): Promise<Deactivation> {
+  for (let round = 0; round < 5; round += 1) {
+    const record = await getOrgRecord(store.ddb, store.tableName, args.orgId);
+    if (!record) return { fenced: [] };
+    const fenced: FencedOnboarding[] = Object.values(record.backends ?? {}).flatMap((b): FencedOnboarding[] => {
+      const out: FencedOnboarding[] = [];
+      if (b.pending && IN_PROGRESS_STATUSES.includes(b.pending.status)) {
+        out.push({ roleName: b.roleName, executionName: b.pending.executionName, executionArn: b.pending.executionArn, status: b.pending.status });
+      }
+      // Started by the starter, RecordConfig not run yet: it will find its claim older than `fencedAt` and stop.
+      const claim = b.inflight;
+      if (
+        claim &&
+        claim.executionArn !== b.pending?.executionArn &&
+        args.now.getTime() - Date.parse(claim.at) < STARTING_WINDOW_SECONDS * 1000
+      ) {
+        out.push({ roleName: b.roleName, executionName: claim.executionName, executionArn: claim.executionArn, status: 'STARTING' });
+      }
+      return out;
+    });
+    if (record.active === undefined && fenced.length === 0) return { fenced: [], before: record };
+    const e = new Expr();
+    const epoch = fenceEpochOf(record) + 1;
+    try {
+      await update(
+        store,
+        args.orgId,
+        e,
+        `SET ${e.path('fenceEpoch')} = ${e.value(epoch)}, ${e.path('fencedAt')} = ${e.value(args.now.toISOString())}, ` +
+          `${bumpVersion(e, args.now)} REMOVE ${e.path('active')}`,
+        `${e.path('version')} = ${e.value(record.version)}`,
+        'deactivate',
+      );
+      return { previousActive: record.active, fenceEpoch: epoch, fenced, before: record };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
   }
+  throw new TransientError(`deactivate org ${args.orgId}: the org record kept changing; retry`);
 }
 
 /**

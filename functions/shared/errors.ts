@@ -300,6 +300,24 @@ export class ActivationConflictError extends BinaryBackendError {
   }
 }
 
+/** A deactivation happened while this onboarding ran: it may no longer activate (the org stays on default storage). */
+export class OnboardingFencedError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'OnboardingFencedError';
+  }
+}
+
+/** The customer role ARN, or the bucket + prefix, already serves or is being onboarded for another org. */
+export class ClaimedByAnotherOrgError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'ClaimedByAnotherOrgError';
+  }
+}
+
 /** A backend or org record the operation needs does not exist. */
 export class BackendNotFoundError extends BinaryBackendError {
   readonly retryable = false;
@@ -348,6 +366,8 @@ export const ERROR_NAMES = [
   'CloudFrontPropagationTimeoutError',
   'CloudFrontKeyError',
   'ActivationConflictError',
+  'OnboardingFencedError',
+  'ClaimedByAnotherOrgError',
   'BackendNotFoundError',
   'TransientError',
 ] as const;
@@ -407,6 +427,10 @@ export const REMEDIATIONS: Record<ErrorName | 'Unknown', string> = {
     'The CloudFront private key is missing or invalid. Send an RSA 2048 or EC P-256 private key in PEM form, and the public key ID (like K2JCJMDEHXQW5F), not the key group ID.',
   ActivationConflictError:
     'Another onboarding changed this backend while this one ran. Check binary-backends status; start a new onboarding if needed.',
+  OnboardingFencedError:
+    'The org was deactivated while this onboarding ran, so it did not activate and the org stays on default storage. If the org should use this backend after all, start a new onboarding.',
+  ClaimedByAnotherOrgError:
+    "The customer role ARN, or the bucket and prefix, already serves or is being onboarded for another Peridio org. Ask the customer for a role of this org's own and a bucket or prefix no other org uses (prefixes may not contain one another); if they insist it is theirs, escalate to platform engineering.",
   BackendNotFoundError: 'No such backend for this org. Check the org ID and role name (binary-backends status).',
   TransientError: 'A temporary AWS error persisted through all retries. Start the onboarding again; if it repeats, check AWS service health.',
   Unknown: 'An unexpected error. Read the execution history (binary-backends history) and escalate to platform engineering.',

@@ -35,6 +35,7 @@ import { OnboardingInProgressError, TransientError, asTransientOr, awsErrorName 
 import { executionName } from '../shared/identifiers';
 import { stackRulesFor, type InputRulesConfig } from '../shared/config';
 import { requestWithCaller } from '../shared/requester';
+import { checkClaims } from '../shared/claims';
 import { parseOnboardingRequest, type OnboardingRequest } from '../shared/validation';
 import { describeExecutionState, executionArnOf } from './executions';
 
@@ -93,6 +94,8 @@ export async function startOnboarding(event: unknown, deps: StarterDeps): Promis
   const { orgId, roleName } = request;
   const hash = requestHash(request);
   const now = deps.clock();
+  // Refuse at once a role or bucket + prefix another org serves from or is onboarding (RecordConfig decides for good).
+  await checkClaims(deps.store, deps.sfn, { orgId, roleName, roleArn: request.upload.roleArn, bucket: request.upload.bucket, prefix: request.upload.prefix });
   const graceMs = (deps.claimStartingGraceSeconds ?? 60) * 1000;
   const inputFor = (configVersion: number, by: string) => canonicalJson({ ...request, requestedBy: by, configVersion });
   /** Claims whose execution turned out to be closed (or taken by a different input). */

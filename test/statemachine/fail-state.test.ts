@@ -11,8 +11,9 @@ const asl = JSON.parse(readFileSync(new URL('../../statemachine/onboarding.asl.j
 
 /** The states the AfterCleanup choice leads to on the failure path, as a machine of their own. */
 function failureTail(): StateMachine {
-  const choice = asl.States.AfterCleanup as unknown as { Choices: { Next: string }[] };
-  const start = choice.Choices[0]!.Next;
+  const choice = asl.States.AfterCleanup as unknown as { Choices: { Variable?: string; Next: string }[] };
+  // The rule on `$.error` (the first rule ends an already-activated run as a success instead).
+  const start = choice.Choices.find((c) => c.Variable === '$.error')!.Next;
   const states: Record<string, unknown> = {};
   for (let name: string | undefined = start; name; ) {
     const state = asl.States[name] as unknown as { Next?: string; Type: string };

@@ -110,6 +110,8 @@ export class FakeCloud {
   stsThrottles = 0;
   /** STS deactivated in the region for the customer's account: AssumeRole on the customer role answers RegionDisabledException (403). */
   customerStsRegionDisabled = false;
+  /** EventBridge refuses every PutEvents of these detail types (InternalException, 500). */
+  failingEventTypes = new Set<string>();
 
   // CloudFront distribution in front of the bucket
   readonly cloudFrontHost = 'd111abcdef8.cloudfront.net';
@@ -278,7 +280,9 @@ export class FakeCloud {
     return fakeClient<T>(
       {
         PutEvents: (i) => {
-          for (const e of i.Entries as { DetailType?: string; Detail?: string }[]) this.events.push(e);
+          const entries = i.Entries as { DetailType?: string; Detail?: string }[];
+          if (entries.some((e) => this.failingEventTypes.has(String(e.DetailType)))) throw awsError('InternalException', 500, 'Internal error');
+          for (const e of entries) this.events.push(e);
           return { FailedEntryCount: 0, Entries: (i.Entries as unknown[]).map(() => ({ EventId: randomBytes(8).toString('hex') })) };
         },
       },

@@ -196,6 +196,8 @@ export class Harness {
   readonly executions = new Map<string, RunningExecution>();
   /** Lambda-service failures to inject, per state, consumed one per invocation. */
   readonly failInvocations: Partial<Record<TaskState, string[]>> = {};
+  /** Failures to report AFTER the handler ran (its side effects happened), e.g. `States.Timeout`; one per invocation. */
+  readonly failAfterTask: Partial<Record<TaskState, string[]>> = {};
   /** Called with a Task's input before its handler runs (to look at the record mid-run, or abort). */
   readonly beforeTask: Partial<Record<TaskState, (input: Record<string, unknown>, execution: RunningExecution) => Promise<void> | void>> = {};
   /** How many times each Task's handler ran, per execution name. */
@@ -287,7 +289,15 @@ export class Harness {
         records: recorderFor(store),
       }),
       Cleanup: cleanupHandler({ customerCredentials: customer(), s3, clock }),
-      Activate: activateHandler({ store, iam: cloud.iam<IAMClient>(), events: cloud.eventBridge<EventBridgeClient>(), eventBusName: 'binary-backends-local', clock }),
+      Activate: activateHandler({
+        store,
+        iam: cloud.iam<IAMClient>(),
+        events: cloud.eventBridge<EventBridgeClient>(),
+        eventBusName: 'binary-backends-local',
+        clock,
+        sleep: async () => undefined,
+        emitMetric: () => undefined,
+      }),
       RecordFailure: recordFailureHandler({ store, events: cloud.eventBridge<EventBridgeClient>(), eventBusName: 'binary-backends-local', clock }),
     } as Record<TaskState, (event: unknown, context: Context) => Promise<unknown>>;
   }
@@ -310,11 +320,19 @@ export class Harness {
           if (state === 'VerifyDownload') this.waitUntilNextCheck(event, 'verifyDownload');
           await this.beforeTask[state]?.(event, execution);
           counts[state] = (counts[state] ?? 0) + 1;
+          let result: unknown;
           try {
-            return json(await this.handlers[state](event, lambdaContext(state))) as never;
+            result = json(await this.handlers[state](event, lambdaContext(state)));
           } catch (err) {
             throw asLambdaError(err);
           }
+          const after = this.failAfterTask[state]?.shift();
+          if (after) {
+            const e = new Error(`Injected: ${state} ran, then failed with ${after}`);
+            e.name = after;
+            throw e;
+          }
+          return result as never;
         },
       ]),
     );

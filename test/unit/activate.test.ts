@@ -13,7 +13,12 @@ import {
   recordChecks,
   writePendingConfig,
 } from '../../functions/shared/backend-records';
-import { ActivationConflictError, TransientError, ValidationError } from '../../functions/shared/errors';
+import { ActivationConflictError, OnboardingFencedError, TransientError, ValidationError } from '../../functions/shared/errors';
+import { EventBridgeServiceException } from '@aws-sdk/client-eventbridge';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { deactivateOrg, markAbandoned } from '../../functions/shared/backend-records';
+import { acquireClaims, bucketClaimPk } from '../../functions/shared/claims';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, T0, config, context } from './helpers/fixtures';
 
@@ -25,13 +30,24 @@ describe('Function: activate', () => {
   let table: RecordsTable;
   const now = new Date(T0.getTime() + 600_000);
 
+  let metrics: string[];
+  let sleeps: number[];
   const deps = (): ActivateDeps => ({
     store: table,
     iam: new IAMClient({ region: 'us-east-1' }),
     events: new EventBridgeClient({ region: 'us-east-1' }),
     eventBusName: 'bus',
     clock: () => now,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    emitMetric: (line) => metrics.push(line),
   });
+  const throttledEvents = () => new EventBridgeServiceException({ name: 'ThrottlingException', $fault: 'client', message: 'Rate exceeded', $metadata: {} });
+  const policyArns = (i: number) => {
+    const resource = JSON.parse(iamMock.commandCalls(PutRolePolicyCommand)[i]!.args[0].input.PolicyDocument!).Statement[0].Resource;
+    return [resource].flat();
+  };
   const read = async () => (await getOrgRecord(table.ddb, table.tableName, ORG_ID))!;
 
   async function pending(version: number, overrides = {}) {
@@ -45,6 +61,8 @@ describe('Function: activate', () => {
     await table.stop();
   });
   beforeEach(async () => {
+    metrics = [];
+    sleeps = [];
     iamMock.reset();
     eventsMock.reset();
     iamMock.on(PutRolePolicyCommand).resolves({});
@@ -59,7 +77,15 @@ describe('Function: activate', () => {
     // Act
     const result = await activate(context(), deps());
     // Assess
-    expect(result).toEqual({ activatedAt: now.toISOString(), configVersion: 1, previousActive: null, alreadyActive: false, platformPolicyNarrowed: true });
+    expect(result).toEqual({
+      activatedAt: now.toISOString(),
+      configVersion: 1,
+      previousActive: null,
+      alreadyActive: false,
+      platformPolicyNarrowed: true,
+      eventEmitted: true,
+      auditWritten: true,
+    });
     const record = await read();
     expect(record.active).toBe(ROLE_NAME);
     expect(record.backends[ROLE_NAME]?.serving).toMatchObject({ status: 'ACTIVE', configVersion: 1 });
@@ -121,6 +147,136 @@ describe('Function: activate', () => {
     await expect(activate(context({ configVersion: 3 }), deps())).rejects.toThrow(/belongs to/);
     expect((await read()).backends[ROLE_NAME]?.serving?.configVersion).toBe(1);
     expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+  });
+
+  it('refuses with OnboardingFencedError after a deactivation during the onboarding, leaving the org on default storage', async () => {
+    // Prepare: recorded under epoch 0, then the org was deactivated
+    await pending(1, { status: 'VERIFIED', fenceEpoch: 0 });
+    await deactivateOrg(table, { orgId: ORG_ID, now: T0 });
+    // Act / Assess
+    await expect(activate(context(), deps())).rejects.toThrow(OnboardingFencedError);
+    const record = await read();
+    expect(record.active).toBeUndefined();
+    expect(record.backends[ROLE_NAME]?.serving).toBeUndefined();
+    expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
+  });
+
+  it('still refuses a fenced re-onboarding, keeping the serving config as it is', async () => {
+    await pending(1, { status: 'VERIFIED' });
+    await activate(context(), deps());
+    await pending(2, { status: 'VERIFIED', fenceEpoch: 0 });
+    await deactivateOrg(table, { orgId: ORG_ID, now: T0 });
+    await expect(activate(context({ configVersion: 2 }), deps())).rejects.toThrow(/deactivated while it ran/);
+    const record = await read();
+    expect(record.active).toBeUndefined();
+    expect(record.backends[ROLE_NAME]?.serving?.configVersion).toBe(1);
+  });
+
+  it('reports success when Backend Activated cannot be emitted: retries, then logs and counts it', async () => {
+    // Prepare
+    await pending(1, { status: 'VERIFIED' });
+    eventsMock.on(PutEventsCommand).rejects(throttledEvents());
+    // Act
+    const result = await activate(context(), deps());
+    // Assess
+    expect(result).toMatchObject({ alreadyActive: false, eventEmitted: false, auditWritten: true });
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 3);
+    expect(sleeps).toEqual([100, 200]);
+    const emf = JSON.parse(metrics[0]!);
+    expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'BinaryBackends', Metrics: [{ Name: 'ActivationSideEffectFailures', Unit: 'Count' }] });
+    expect(emf).toMatchObject({ SideEffect: 'event', ActivationSideEffectFailures: 1 });
+    expect((await read()).active).toBe(ROLE_NAME);
+  });
+
+  it('emits once a retry of the event succeeds, without a metric', async () => {
+    await pending(1, { status: 'VERIFIED' });
+    eventsMock.on(PutEventsCommand).rejectsOnce(throttledEvents()).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+    const result = await activate(context(), deps());
+    expect(result.eventEmitted).toBe(true);
+    expect(metrics).toEqual([]);
+  });
+
+  it('reports success when the audit item cannot be written', async () => {
+    // Prepare: the audit PutItem is throttled, everything else goes to dynalite
+    await pending(1, { status: 'VERIFIED' });
+    const ddb = {
+      send: (command: unknown) =>
+        command instanceof PutCommand
+          ? Promise.reject(new ProvisionedThroughputExceededException({ message: 'slow', $metadata: {} }))
+          : table.ddb.send(command as never),
+    } as unknown as DynamoDBDocumentClient;
+    // Act
+    const result = await activate(context(), { ...deps(), store: { ddb, tableName: table.tableName } });
+    // Assess
+    expect(result).toMatchObject({ eventEmitted: true, auditWritten: false });
+    expect(JSON.parse(metrics[0]!)).toMatchObject({ SideEffect: 'audit' });
+    expect((await read()).backends[ROLE_NAME]?.serving?.status).toBe('ACTIVE');
+  });
+
+  it('succeeds again when retried after a newer onboarding already recorded its pending config', async () => {
+    await pending(1, { status: 'VERIFIED' });
+    await activate(context(), deps());
+    await pending(2, { status: 'PENDING' });
+    await expect(activate(context(), deps())).resolves.toMatchObject({ alreadyActive: true, configVersion: 1 });
+  });
+
+  it('never drops a newer pending customer role from the platform policy while narrowing', async () => {
+    // Prepare: v1 served OLD_ARN; v2 (CUSTOMER_ROLE_ARN) activates; while Activate writes the policy, a newer
+    // onboarding v3 with a third role records its pending config (its own CreatePlatformRole wrote first).
+    const NEWER_ARN = 'arn:aws:iam::222222222222:role/NewerPeridioRole';
+    await pending(1, { status: 'VERIFIED', upload: { ...config().upload, roleArn: OLD_ARN } });
+    await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: config({ configVersion: 1 }).executionArn }, T0);
+    await pending(2, { status: 'VERIFIED' });
+    let first = true;
+    iamMock.on(PutRolePolicyCommand).callsFake(async () => {
+      if (first) {
+        first = false;
+        await pending(3, { status: 'PENDING', upload: { ...config().upload, roleArn: NEWER_ARN } });
+      }
+      return {};
+    });
+    // Act
+    const result = await activate(context({ configVersion: 2 }), deps());
+    // Assess: the first write allowed only v2's role; the re-check saw v3 and wrote both
+    expect(result.platformPolicyNarrowed).toBe(true);
+    expect(policyArns(0)).toEqual([CUSTOMER_ROLE_ARN]);
+    expect(policyArns(1).sort()).toEqual([CUSTOMER_ROLE_ARN, NEWER_ARN].sort());
+    expect(iamMock).toHaveReceivedCommandTimes(PutRolePolicyCommand, 2);
+  });
+
+  it('narrows to the serving role once the newer onboarding is over', async () => {
+    await pending(1, { status: 'VERIFIED' });
+    await activate(context(), deps());
+    await pending(2, { status: 'PENDING', upload: { ...config().upload, roleArn: OLD_ARN } });
+    await markAbandoned(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: config({ configVersion: 2 }).executionArn }, {
+      now: T0,
+      reason: { name: 'ExecutionAbandoned', message: 'x', remediation: 'y', at: T0.toISOString() },
+    });
+    iamMock.resetHistory();
+    await activate(context(), deps());
+    expect(policyArns(0)).toEqual([CUSTOMER_ROLE_ARN]);
+  });
+
+  it('releases the claims of the config the activation replaced, keeping its own', async () => {
+    // Prepare: v1 served from old-bucket; v2 (acme-firmware) activates
+    const sfn = new SFNClient({ region: 'us-east-1' });
+    const claim = (version: number, bucket: string) => ({
+      ...context({ configVersion: version }),
+      roleArn: CUSTOMER_ROLE_ARN,
+      bucket,
+    });
+    await pending(1, { status: 'VERIFIED', upload: { ...config().upload, bucket: 'old-bucket' } });
+    await acquireClaims(table, sfn, claim(1, 'old-bucket'), T0);
+    await activate(context(), deps());
+    await pending(2, { status: 'VERIFIED' });
+    await acquireClaims(table, sfn, claim(2, 'acme-firmware'), T0);
+    // Act
+    await activate(context({ configVersion: 2 }), deps());
+    // Assess
+    const claimsOf = async (bucket: string) =>
+      Object.keys((await table.ddb.send(new GetCommand({ TableName: table.tableName, Key: { pk: bucketClaimPk(bucket), sk: 'CLAIM' } }))).Item!.claims);
+    expect(await claimsOf('old-bucket')).toEqual([]);
+    expect(await claimsOf('acme-firmware')).toEqual([context({ configVersion: 2 }).executionName]);
   });
 
   it('turns DynamoDB throttling into TransientError', async () => {

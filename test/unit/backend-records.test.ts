@@ -314,8 +314,25 @@ describe('Module: backend-records (dynalite)', () => {
     });
 
     it('writes nothing when the org already uses default storage', async () => {
-      expect(await deactivateOrg(table, { orgId: ORG_ID, now: T0 })).toEqual({});
+      expect(await deactivateOrg(table, { orgId: ORG_ID, now: T0 })).toEqual({ fenced: [] });
       expect(await getOrgRecord(table.ddb, table.tableName, ORG_ID)).toBeUndefined();
+    });
+
+    it('bumps the fence epoch and names the onboardings in progress it fenced', async () => {
+      await withPending(1, { status: 'AWAITING_TRUST', fenceEpoch: 0 });
+      const result = await deactivateOrg(table, { orgId: ORG_ID, now: later(1) });
+      expect(result).toMatchObject({ previousActive: undefined, fenceEpoch: 1 });
+      expect(result.fenced).toEqual([{ roleName: ROLE_NAME, executionName: nameFor(1), executionArn: refFor(1).executionArn, status: 'AWAITING_TRUST' }]);
+      expect((await read()).fenceEpoch).toBe(1);
+    });
+
+    it('refuses to activate a config recorded under an older fence epoch', async () => {
+      await withPending(1, { status: 'VERIFIED', fenceEpoch: 0 });
+      await deactivateOrg(table, { orgId: ORG_ID, now: later(1) });
+      expect(await activatePending(table, refFor(1), later(2))).toBeUndefined();
+      const record = await read();
+      expect(record.active).toBeUndefined();
+      expect(record.backends[ROLE_NAME]?.pending?.status).toBe('VERIFIED');
     });
   });
 

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AssumeRoleCommand, RegionDisabledException, STSClient, STSServiceException, type AssumeRoleCommandInput } from '@aws-sdk/client-sts';
 import {
-  WRONG_EXTERNAL_ID,
   checkTrust,
   trustWaitSeconds,
   waitCapSeconds,
@@ -21,6 +20,7 @@ import {
   ValidationError,
 } from '../../functions/shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { evaluate, parsePolicy } from '../../local/policy';
 import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, context } from './helpers/fixtures';
 
 const denied = () => new STSServiceException({ name: 'AccessDenied', $fault: 'client', message: 'not authorized', $metadata: { httpStatusCode: 403 } });
@@ -40,6 +40,7 @@ interface Scenario {
   wrongExternalId?: Behaviour;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 
 describe('Function: checkTrust', () => {
@@ -107,8 +108,55 @@ describe('Function: checkTrust', () => {
       [PLATFORM_ROLE_ARN, undefined],
       [CUSTOMER_ROLE_ARN, ORG_ID],
       [CUSTOMER_ROLE_ARN, undefined],
-      [CUSTOMER_ROLE_ARN, WRONG_EXTERNAL_ID],
+      [CUSTOMER_ROLE_ARN, expect.stringMatching(UUID)],
     ]);
+  });
+
+  it('probes with a fresh random UUID every check, never the org ID nor a constant', async () => {
+    // Prepare
+    given({ platform: 'allow', customer: 'allow' });
+    // Act
+    await checkTrust(input(), deps());
+    await checkTrust(input(), deps());
+    // Assess
+    const probes = stsMock
+      .commandCalls(AssumeRoleCommand)
+      .map((c) => c.args[0].input)
+      .filter((c) => c.RoleArn === CUSTOMER_ROLE_ARN && c.ExternalId !== undefined && c.ExternalId !== ORG_ID)
+      .map((c) => c.ExternalId);
+    expect(probes).toHaveLength(2);
+    expect(probes[0]).toMatch(UUID);
+    expect(probes[1]).toMatch(UUID);
+    expect(probes[0]).not.toBe(probes[1]);
+  });
+
+  it('catches a trust policy that accepts any UUID-shaped external ID (StringLike "????????-????-…")', async () => {
+    // Prepare: the customer's trust policy, evaluated by the local stack's policy engine (local/policy.ts)
+    const trust = parsePolicy(
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: PLATFORM_ROLE_ARN },
+            Action: 'sts:AssumeRole',
+            Condition: { StringLike: { 'sts:ExternalId': '????????-????-????-????-????????????' } },
+          },
+        ],
+      }),
+    );
+    stsMock.on(AssumeRoleCommand).callsFake((i: AssumeRoleCommandInput) => {
+      if (i.RoleArn === PLATFORM_ROLE_ARN) return credentials('ASIAPLATFORM');
+      const verdict = evaluate(trust, 'sts:AssumeRole', {
+        principal: (entry) => entry === PLATFORM_ROLE_ARN,
+        context: { 'sts:ExternalId': i.ExternalId, 'aws:PrincipalArn': PLATFORM_ROLE_ARN },
+      });
+      if (verdict !== 'allow') throw denied();
+      return credentials('ASIACUSTOMER');
+    });
+    // Act / Assess
+    await expect(checkTrust(input(), deps())).rejects.toThrow(/with a wrong external ID/);
+    await expect(checkTrust(input(), deps())).rejects.toThrow(ExternalIdNotEnforcedError);
   });
 
   it('keeps polling while AssumeRole on the customer role is denied', async () => {

@@ -285,6 +285,43 @@ describe('Function: createPlatformRole', () => {
     expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
   });
 
+  it('never writes the inline policy for a stale execution, so it cannot widen it', async () => {
+    // Prepare: v7 owns the pending config; a stale v6 (aborted, its Lambda still running) asks with another role
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: 7, status: 'AWAITING_TRUST' }), now: T0 });
+    iamMock.on(CreateRoleCommand).resolves({});
+    iamMock.on(GetRoleCommand).resolves(role());
+    const stale = context({ configVersion: 6, upload: { ...context().upload, roleArn: 'arn:aws:iam::333333333333:role/Attacker' } });
+    // Act / Assess
+    await expect(createPlatformRole(stale, deps())).rejects.toThrow(StaleExecutionError);
+    expect(iamMock).not.toHaveReceivedCommand(PutRolePolicyCommand);
+  });
+
+  it('rewrites the policy from the record when it loses the backend while writing, then stops as stale', async () => {
+    // Prepare: while our PutRolePolicy is in flight, our config is marked ABANDONED and a newer one (another role) takes over
+    const newerArn = 'arn:aws:iam::222222222222:role/NewerRole';
+    iamMock.on(CreateRoleCommand).resolves({});
+    iamMock.on(GetRoleCommand).resolves(role());
+    let first = true;
+    iamMock.on(PutRolePolicyCommand).callsFake(async () => {
+      if (first) {
+        first = false;
+        await writePendingConfig(table, {
+          orgId: ORG_ID,
+          roleName: ROLE_NAME,
+          config: config({ configVersion: 1, status: 'ABANDONED' }),
+          now: T0,
+        });
+        await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: 2, upload: { ...config().upload, roleArn: newerArn } }), now: T0 });
+      }
+      return {};
+    });
+    // Act / Assess
+    await expect(createPlatformRole(context(), deps())).rejects.toThrow(StaleExecutionError);
+    const written = iamMock.commandCalls(PutRolePolicyCommand).map((c) => JSON.parse(c.args[0].input.PolicyDocument!).Statement[0].Resource);
+    expect(written).toEqual([CUSTOMER_ROLE_ARN, newerArn]);
+    expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
+  });
+
   it('refuses a malformed state input through the handler', async () => {
     const handler = createHandler(deps());
     await expect(handler({ orgId: ORG_ID }, {} as never)).rejects.toThrow(ValidationError);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SUPPORT_ARN, httpApiEvent } from './helpers/http-api';
 import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { deactivate, type DeactivateDeps } from '../../functions/deactivate/deactivate';
@@ -66,6 +66,21 @@ describe('Function: deactivate', () => {
     expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
   });
 
+  it('fences a running onboarding and names it, even when the org is on default storage', async () => {
+    // Prepare
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: 1, status: 'VERIFYING', fenceEpoch: 0 }), now: T0 });
+    // Act
+    const result = await deactivate({ orgId: ORG_ID }, deps());
+    // Assess
+    expect(result).toMatchObject({ deactivated: false, previousActive: null });
+    expect(result.fencedOnboardings).toEqual([
+      { roleName: ROLE_NAME, executionName: context().executionName, executionArn: context().executionArn, status: 'VERIFYING' },
+    ]);
+    expect((await read()).fenceEpoch).toBe(1);
+    expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
+  });
+
   it('refuses a bad org ID, naming the field', async () => {
     await expect(deactivate({ orgId: 'ACME' }, deps())).rejects.toThrow(ValidationError);
     await expect(deactivate({ orgId: ORG_ID, force: true }, deps())).rejects.toThrow(/force: is not a known field/);
@@ -74,6 +89,7 @@ describe('Function: deactivate', () => {
   it('turns DynamoDB throttling into TransientError', async () => {
     const store = { ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), tableName: 't' };
     const ddbMock = mockClient(store.ddb);
+    ddbMock.on(GetCommand).resolves({ Item: { pk: `ORG#${ORG_ID}`, sk: 'BACKENDS', orgId: ORG_ID, active: ROLE_NAME, version: 3, backends: {} } });
     ddbMock.on(UpdateCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow', $metadata: {} }));
     await expect(deactivate({ orgId: ORG_ID }, { ...deps(), store })).rejects.toThrow(TransientError);
     ddbMock.restore();

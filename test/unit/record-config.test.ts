@@ -4,8 +4,10 @@ import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient, SFNServiceE
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { recordConfig } from '../../functions/onboarding/record-config/record-config';
 import { createHandler } from '../../functions/onboarding/record-config/handler';
-import { ensureBackend, getOrgRecord, writePendingConfig, activatePending } from '../../functions/shared/backend-records';
-import { OnboardingInProgressError, RoleNameConflictError, TransientError, ValidationError } from '../../functions/shared/errors';
+import { allocateConfigVersion, deactivateOrg, ensureBackend, getOrgRecord, writePendingConfig, activatePending } from '../../functions/shared/backend-records';
+import { OnboardingFencedError } from '../../functions/shared/errors';
+import { ClaimedByAnotherOrgError, OnboardingInProgressError, RoleNameConflictError, TransientError, ValidationError } from '../../functions/shared/errors';
+import { acquireClaims, bucketClaimPk } from '../../functions/shared/claims';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ACCOUNT, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, executionArnFor, nameFor } from './helpers/fixtures';
 import { runtimePrivateKeyPem } from '../fixtures/private-key';
@@ -34,7 +36,8 @@ describe('Function: recordConfig', () => {
   const sfnMock = mockClient(SFNClient);
   let table: RecordsTable;
   let now = T0;
-  const deps = () => ({ store: table, sfn: new SFNClient({ region: 'us-east-1' }), clock: () => now });
+  const sfnClient = () => new SFNClient({ region: 'us-east-1' });
+  const deps = () => ({ store: table, sfn: sfnClient(), clock: () => now });
 
   beforeAll(async () => {
     table = await startRecordsTable();
@@ -49,6 +52,56 @@ describe('Function: recordConfig', () => {
   });
 
   const read = async () => (await getOrgRecord(table.ddb, table.tableName, ORG_ID))!;
+
+  it('refuses a bucket + prefix another org is onboarding, writing no pending config', async () => {
+    // Prepare: another org's running execution holds s3://acme-firmware/ (the whole bucket)
+    const otherOrg = '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a';
+    const otherArn = executionArnFor(`${otherOrg}-prod-1`);
+    await acquireClaims(table, sfnClient(), {
+      orgId: otherOrg,
+      roleName: 'prod',
+      configVersion: 1,
+      executionArn: otherArn,
+      executionName: `${otherOrg}-prod-1`,
+      roleArn: 'arn:aws:iam::333333333333:role/Theirs',
+      bucket: 'acme-firmware',
+    }, T0);
+    sfnMock.on(DescribeExecutionCommand, { executionArn: otherArn }).resolves({ status: 'RUNNING', executionArn: otherArn });
+    // Act / Assess
+    await expect(recordConfig(event(1, { upload: { bucket: 'acme-firmware', region: 'eu-west-1', roleArn: CUSTOMER_ROLE_ARN, prefix: 'fw/' } }), deps())).rejects.toThrow(
+      ClaimedByAnotherOrgError,
+    );
+    expect((await read()).backends[ROLE_NAME]?.pending).toBeUndefined();
+    const claims = (await table.ddb.send(new GetCommand({ TableName: table.tableName, Key: { pk: bucketClaimPk('acme-firmware'), sk: 'CLAIM' } }))).Item!.claims;
+    expect(Object.keys(claims)).toEqual([`${otherOrg}-prod-1`]);
+  });
+
+  it('refuses an execution the starter started before the org was deactivated, writing nothing', async () => {
+    // Prepare: the starter claimed v1 at T0; support deactivated (an active backend) 1 s later, before RecordConfig ran
+    const claimFor = (v: number) => ({
+      executionName: nameFor(v),
+      executionArn: executionArnFor(nameFor(v)),
+      requestHash: 'h',
+      requestedBy: 'support',
+      configVersion: v,
+      at: T0.toISOString(),
+    });
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+    await allocateConfigVersion(table, { orgId: ORG_ID, roleName: ROLE_NAME, expectedLastConfigVersion: 0, now: T0, claimFor });
+    const fence = await deactivateOrg(table, { orgId: ORG_ID, now: new Date(T0.getTime() + 1000) });
+    expect(fence.fenced).toEqual([{ roleName: ROLE_NAME, executionName: nameFor(1), executionArn: executionArnFor(nameFor(1)), status: 'STARTING' }]);
+    now = new Date(T0.getTime() + 2000);
+    // Act / Assess
+    await expect(recordConfig(event(1), deps())).rejects.toThrow(OnboardingFencedError);
+    expect((await read()).backends[ROLE_NAME]?.pending).toBeUndefined();
+  });
+
+  it('claims its role and bucket for this execution and records the fence epoch it started under', async () => {
+    await recordConfig(event(1), deps());
+    const claims = (await table.ddb.send(new GetCommand({ TableName: table.tableName, Key: { pk: bucketClaimPk('acme-firmware'), sk: 'CLAIM' } }))).Item!.claims;
+    expect(claims[nameFor(1)]).toMatchObject({ orgId: ORG_ID, roleName: ROLE_NAME, prefix: '' });
+    expect((await read()).backends[ROLE_NAME]?.pending?.fenceEpoch).toBe(0);
+  });
 
   it('writes the pending config as PENDING and returns the context later states use', async () => {
     // Act

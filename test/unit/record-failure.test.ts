@@ -5,6 +5,9 @@ import { describeCaughtError, recordFailure, type RecordFailureDeps } from '../.
 import { createHandler } from '../../functions/onboarding/record-failure/handler';
 import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '../../functions/shared/backend-records';
 import { REMEDIATIONS, TransientError } from '../../functions/shared/errors';
+import { acquireClaims, bucketClaimPk, roleClaimPk } from '../../functions/shared/claims';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, T0, config, context, nameFor } from './helpers/fixtures';
 import { runtimePrivateKeyPem } from '../fixtures/private-key';
@@ -58,6 +61,43 @@ describe('Function: recordFailure', () => {
     await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
   });
 
+  it('releases the failed execution\'s claims on the customer role and the bucket', async () => {
+    // Prepare
+    const ctx = context();
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ status: 'AWAITING_TRUST' }), now: T0 });
+    await acquireClaims(table, new SFNClient({ region: 'us-east-1' }), { ...ctx, roleArn: ctx.upload.roleArn, bucket: ctx.upload.bucket }, T0);
+    // Act
+    await recordFailure({ ...ctx, error: { Error: 'TrustPolicyTimeoutError', Cause: 'too late' } }, deps());
+    // Assess
+    for (const pk of [roleClaimPk(ctx.upload.roleArn), bucketClaimPk(ctx.upload.bucket)]) {
+      const item = (await table.ddb.send(new GetCommand({ TableName: table.tableName, Key: { pk, sk: 'CLAIM' } }))).Item;
+      expect(item?.claims).toEqual({});
+    }
+  });
+
+  it('recognises a config this execution already activated: never marks it FAILED, sends no Onboarding Failed', async () => {
+    // Prepare: Activate's write succeeded, then the step failed (say a Lambda timeout)
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ status: 'VERIFIED' }), now: T0 });
+    await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: context().executionArn }, T0);
+    // Act
+    const result = await recordFailure({ ...context(), error: { Error: 'States.Timeout', Cause: 'Task timed out' } }, deps());
+    // Assess
+    expect(result).toMatchObject({ recorded: false, alreadyActive: true, activatedAt: T0.toISOString(), errorName: 'States.Timeout' });
+    const record = await read();
+    expect(record.active).toBe(ROLE_NAME);
+    expect(record.backends[ROLE_NAME]?.serving?.status).toBe('ACTIVE');
+    expect(eventsMock).not.toHaveReceivedCommand(PutEventsCommand);
+  });
+
+  it('still records the failure of a newer onboarding while an older config of this backend serves', async () => {
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ status: 'VERIFIED' }), now: T0 });
+    await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: context().executionArn }, T0);
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: 2 }), now: T0 });
+    const result = await recordFailure({ ...context({ configVersion: 2 }), error: { Error: 'BucketNotFoundError', Cause: 'no bucket' } }, deps());
+    expect(result).toMatchObject({ recorded: true, alreadyActive: false });
+    expect(eventsMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+  });
+
   it('writes FAILED with name, message and remediation on this execution\'s pending config', async () => {
     // Prepare
     await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config(), now: T0 });
@@ -66,6 +106,7 @@ describe('Function: recordFailure', () => {
     // Assess
     expect(result).toEqual({
       recorded: true,
+      alreadyActive: false,
       errorName: 'ExternalIdNotEnforcedError',
       message: 'no condition',
       remediation: REMEDIATIONS.ExternalIdNotEnforcedError,

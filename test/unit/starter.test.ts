@@ -18,12 +18,14 @@ import { createHandler } from '../../functions/starter/handler';
 import { ensureBackend, getOrgRecord, writePendingConfig } from '../../functions/shared/backend-records';
 import {
   CallerNotVerifiedError,
+  ClaimedByAnotherOrgError,
   OnboardingInProgressError,
   RoleNameConflictError,
   TransientError,
   ValidationError,
 } from '../../functions/shared/errors';
 import { SUPPORT_ARN, httpApiEvent } from './helpers/http-api';
+import { acquireClaims } from '../../functions/shared/claims';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, STATE_MACHINE_ARN, T0, config, executionArnFor, nameFor } from './helpers/fixtures';
 
@@ -84,6 +86,26 @@ describe('Function: startOnboarding', () => {
     sfn.install(sfnMock);
     now = T0;
     await table.clear();
+  });
+
+  it('refuses at once a customer role another org is onboarding, writing nothing and starting nothing', async () => {
+    // Prepare: another org's running execution claimed the same role (a different bucket)
+    const otherOrg = '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a';
+    const otherArn = executionArnFor(`${otherOrg}-prod-1`);
+    sfn.executions.set(otherArn, { status: 'RUNNING', input: '{}', startDate: T0 });
+    await acquireClaims(table, new SFNClient({ region: 'us-east-1' }), {
+      orgId: otherOrg,
+      roleName: 'prod',
+      configVersion: 1,
+      executionArn: otherArn,
+      executionName: `${otherOrg}-prod-1`,
+      roleArn: CUSTOMER_ROLE_ARN,
+      bucket: 'their-bucket',
+    }, T0);
+    // Act / Assess
+    await expect(startOnboarding(request(), deps())).rejects.toThrow(ClaimedByAnotherOrgError);
+    expect(sfn.starts).toBe(0);
+    expect(await getOrgRecord(table.ddb, table.tableName, ORG_ID)).toBeUndefined();
   });
 
   it('allocates version 1 and starts <orgId>-<roleName>-1 with the normalised request as input', async () => {

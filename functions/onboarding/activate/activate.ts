@@ -1,27 +1,32 @@
 /**
  * Activate: ONE conditional write (activatePending) that succeeds only if the pending config belongs to
- * this execution, its status is VERIFIED and no check failed. It makes the pending config the serving one
- * and points the org's routing (`active`) at this backend. A stale or duplicate execution gets
- * ActivationConflictError; a retry of this step after success is recognised and succeeds again.
+ * this execution, its status is VERIFIED, no check failed and no deactivation happened since RecordConfig
+ * (the org's fence epoch is unchanged). It makes the pending config the serving one and points the org's
+ * routing (`active`) at this backend. A stale or duplicate execution gets ActivationConflictError, a fenced
+ * one OnboardingFencedError; a retry of this step after success is recognised and succeeds again.
  *
- * After the write, the platform role's inline policy is narrowed to the serving customer role (dropping
- * the old one of a re-onboarding). That is best effort: activation has already happened and must not be
- * reported as failed, and the next CreatePlatformRole rewrites the policy anyway.
+ * Once the write succeeded, nothing may report the activation as failed:
+ * - *Backend Activated* and the audit item are tried a few times (injected sleep), then given up with an
+ *   error log line and an EMF metric (`BinaryBackends/ActivationSideEffectFailures`), never an exception;
+ * - the platform role's inline policy is narrowed from the record as the write left it (serving ARN plus
+ *   any newer in-progress pending ARN), re-checked after writing (syncPlatformRolePolicy), best effort.
  */
-import { PutRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
   activatePending,
   getOrgRecord,
+  isFenced,
   writeAuditEvent,
+  type OrgRecord,
   type RecordStore,
   type StepInput,
 } from '../../shared/backend-records';
 import { DetailType, emitEvent } from '../../shared/events';
-import { ActivationConflictError, awsErrorName } from '../../shared/errors';
-import { platformRoleName } from '../../shared/identifiers';
+import { ActivationConflictError, OnboardingFencedError, awsErrorName } from '../../shared/errors';
 import { logger } from '../../shared/logger';
-import { INLINE_POLICY_NAME, platformRoleInlinePolicy } from '../create-platform-role/create-platform-role';
+import { releaseClaims } from '../../shared/claims';
+import { syncPlatformRolePolicy } from '../create-platform-role/create-platform-role';
 
 export interface ActivateDeps {
   store: RecordStore;
@@ -29,6 +34,10 @@ export interface ActivateDeps {
   events: EventBridgeClient;
   eventBusName: string;
   clock: () => Date;
+  /** Between side-effect attempts; injected so tests never wait. Default: a real timer. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Where the EMF metric line goes; default: one JSON object per line on stdout. */
+  emitMetric?: (line: string) => void;
 }
 
 export interface ActivationResult {
@@ -38,60 +47,87 @@ export interface ActivationResult {
   previousActive: string | null;
   /** True when this execution had already activated (a retried step). */
   alreadyActive: boolean;
-  /** Whether the platform role's inline policy now names only the serving customer role. */
+  /** Whether the platform role's inline policy now names only the allowed customer roles. */
   platformPolicyNarrowed: boolean;
+  /** Whether *Backend Activated* was emitted (false: given up after retries; logged and counted). */
+  eventEmitted: boolean;
+  /** Whether the audit item was written (false: given up after retries; logged and counted). */
+  auditWritten: boolean;
 }
 
-/** Activates this execution's verified config. Throws ActivationConflictError when it may not. */
+export const METRIC_NAMESPACE = 'BinaryBackends';
+export const SIDE_EFFECT_METRIC = 'ActivationSideEffectFailures';
+/** Attempts per side effect after a successful activation write, with 100 ms, 200 ms between them. */
+export const SIDE_EFFECT_ATTEMPTS = 3;
+
+/** Activates this execution's verified config. Throws ActivationConflictError or OnboardingFencedError when it may not. */
 export async function activate(input: StepInput, deps: ActivateDeps): Promise<ActivationResult> {
   const now = deps.clock();
   const ref = { orgId: input.orgId, roleName: input.roleName, executionArn: input.executionArn };
   const activation = await activatePending(deps.store, ref, now);
-  if (!activation) throw await conflict(deps, input);
+  if (!activation) throw await refusal(deps, input);
 
-  const servingArn = activation.serving.upload.roleArn;
-  const previousArn = activation.previousServing?.upload.roleArn;
-  const platformPolicyNarrowed = await narrowPlatformPolicy(deps, input, servingArn, previousArn);
-
+  // From here on the activation happened: every failure below is logged and counted, never thrown.
+  const platformPolicyNarrowed = await narrowPlatformPolicy(deps, input, activation.alreadyActive ? undefined : activation.record);
+  const previous = activation.previousServing;
+  if (previous && previous.executionName !== input.executionName) {
+    // The replaced config no longer serves: free its claims (ours were taken by RecordConfig).
+    await bestEffort(deps, input, 'claims', () =>
+      releaseClaims(deps.store, { roleArn: previous.upload.roleArn, bucket: previous.upload.bucket, executionName: previous.executionName }),
+    );
+  }
   const activatedAt = activation.serving.activatedAt ?? now.toISOString();
-  await emitEvent(deps.events, deps.eventBusName, DetailType.BackendActivated, {
-    orgId: input.orgId,
-    roleName: input.roleName,
-    executionArn: input.executionArn,
-    configVersion: activation.serving.configVersion,
-    previousActive: activation.previousActive ?? null,
-    previousConfigVersion: activation.previousServing?.configVersion ?? null,
-    bucket: activation.serving.upload.bucket,
-    region: activation.serving.upload.region,
-    via: activation.serving.download.type,
-    activatedAt,
-  });
-  await writeAuditEvent(deps.store, {
-    orgId: input.orgId,
-    executionName: input.executionName,
-    step: 'Activate',
-    attempt: 1,
-    at: now.toISOString(),
-    detail: {
+  const eventEmitted = await bestEffort(deps, input, 'event', () =>
+    emitEvent(deps.events, deps.eventBusName, DetailType.BackendActivated, {
+      orgId: input.orgId,
+      roleName: input.roleName,
+      executionArn: input.executionArn,
       configVersion: activation.serving.configVersion,
       previousActive: activation.previousActive ?? null,
       previousConfigVersion: activation.previousServing?.configVersion ?? null,
-      platformPolicyNarrowed,
-    },
-  });
+      bucket: activation.serving.upload.bucket,
+      region: activation.serving.upload.region,
+      via: activation.serving.download.type,
+      activatedAt,
+    }),
+  );
+  const auditWritten = await bestEffort(deps, input, 'audit', () =>
+    writeAuditEvent(deps.store, {
+      orgId: input.orgId,
+      executionName: input.executionName,
+      step: 'Activate',
+      attempt: 1,
+      at: now.toISOString(),
+      detail: {
+        configVersion: activation.serving.configVersion,
+        previousActive: activation.previousActive ?? null,
+        previousConfigVersion: activation.previousServing?.configVersion ?? null,
+        platformPolicyNarrowed,
+        eventEmitted,
+      },
+    }),
+  );
   return {
     activatedAt,
     configVersion: activation.serving.configVersion,
     previousActive: activation.previousActive ?? null,
     alreadyActive: activation.alreadyActive,
     platformPolicyNarrowed,
+    eventEmitted,
+    auditWritten,
   };
 }
 
 /** Explains why activation was refused, from a fresh read. */
-async function conflict(deps: ActivateDeps, input: StepInput): Promise<ActivationConflictError> {
+async function refusal(deps: ActivateDeps, input: StepInput): Promise<ActivationConflictError | OnboardingFencedError> {
   const record = await getOrgRecord(deps.store.ddb, deps.store.tableName, input.orgId);
   const pending = record?.backends?.[input.roleName]?.pending;
+  if (record && pending?.executionArn === input.executionArn && isFenced(record, pending)) {
+    return new OnboardingFencedError(
+      `Execution ${input.executionName} may not activate backend ${input.roleName} of org ${input.orgId}: the org was ` +
+        `deactivated while it ran (fence epoch ${pending.fenceEpoch ?? 0} -> ${record.fenceEpoch ?? 0}); the org stays on its current storage`,
+    );
+  }
   let why: string;
   if (!pending) why = 'the backend has no pending config';
   else if (pending.executionArn !== input.executionArn) why = `the pending config now belongs to ${pending.executionName}`;
@@ -102,25 +138,55 @@ async function conflict(deps: ActivateDeps, input: StepInput): Promise<Activatio
   );
 }
 
-async function narrowPlatformPolicy(
-  deps: ActivateDeps,
-  input: StepInput,
-  servingArn: string,
-  previousArn: string | undefined,
-): Promise<boolean> {
+/** Runs a side effect up to SIDE_EFFECT_ATTEMPTS times; then logs an error line, emits the metric and returns false. */
+async function bestEffort(deps: ActivateDeps, input: StepInput, effect: 'event' | 'audit' | 'claims', run: () => Promise<unknown>): Promise<boolean> {
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  let last: unknown;
+  for (let attempt = 1; attempt <= SIDE_EFFECT_ATTEMPTS; attempt += 1) {
+    try {
+      await run();
+      return true;
+    } catch (err) {
+      last = err;
+      if (attempt < SIDE_EFFECT_ATTEMPTS) await sleep(100 * 2 ** (attempt - 1));
+    }
+  }
+  const what = { event: 'Backend Activated event', audit: 'audit item', claims: "replaced config's claims release" }[effect];
+  logger.error(`Activated, but the ${what} could not be written; the activation stands`, {
+    effect,
+    orgId: input.orgId,
+    roleName: input.roleName,
+    executionName: input.executionName,
+    errorName: awsErrorName(last),
+    errorMessage: last instanceof Error ? last.message : String(last),
+  });
+  const line = JSON.stringify({
+    _aws: {
+      Timestamp: deps.clock().getTime(),
+      CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [['SideEffect']], Metrics: [{ Name: SIDE_EFFECT_METRIC, Unit: 'Count' }] }],
+    },
+    SideEffect: effect,
+    [SIDE_EFFECT_METRIC]: 1,
+    orgId: input.orgId,
+    executionName: input.executionName,
+  });
+  // Straight to stdout, as the EMF libraries do (see check-trust.ts).
+  (deps.emitMetric ?? ((l: string) => process.stdout.write(`${l}\n`)))(line);
+  return false;
+}
+
+/**
+ * Narrows the platform role's policy to what the record allows after the activation (the serving ARN, and
+ * a newer in-progress pending ARN if one was recorded meanwhile), re-checking after the write. Best effort:
+ * the activation already happened, and the next CreatePlatformRole rewrites the policy anyway.
+ */
+async function narrowPlatformPolicy(deps: ActivateDeps, input: StepInput, record: OrgRecord | undefined): Promise<boolean> {
   try {
-    await deps.iam.send(
-      new PutRolePolicyCommand({
-        RoleName: platformRoleName(input.orgId, input.roleName),
-        PolicyName: INLINE_POLICY_NAME,
-        PolicyDocument: platformRoleInlinePolicy([servingArn]),
-      }),
-    );
-    return true;
+    const arns = await syncPlatformRolePolicy(deps.iam, deps.store, input.orgId, input.roleName, { record });
+    return arns.length > 0;
   } catch (err) {
     logger.warn('Activated, but could not narrow the platform role policy; the next onboarding rewrites it', {
       errorName: awsErrorName(err),
-      droppedRoleArn: previousArn,
     });
     return false;
   }

@@ -12,6 +12,7 @@
  * Every attempt is recorded on the pending config (attempts, lastCheckedAt, lastCheckResult, nextCheckAt),
  * and a `TrustWaitAgeSeconds` metric is logged in CloudWatch embedded metric format.
  */
+import { randomUUID } from 'node:crypto';
 import type { STSClient } from '@aws-sdk/client-sts';
 import {
   recordTrustAttempt,
@@ -41,12 +42,24 @@ export interface CheckTrustDeps {
   platformRoleGraceSeconds: number;
   /** Where the EMF metric line goes; default: one JSON object per line on stdout. */
   emitMetric?: (line: string) => void;
+  /** The wrong-ExternalId probe's value; default a fresh crypto.randomUUID() per check (never a constant). */
+  probeExternalId?: () => string;
 }
 
 export const METRIC_NAMESPACE = 'BinaryBackends';
 export const WAIT_METRIC = 'TrustWaitAgeSeconds';
-/** An external ID nobody uses, for the wrong-ID probe (STS pattern `[\w+=,.@:/-]*`). */
-export const WRONG_EXTERNAL_ID = 'peridio-probe-not-your-org-id';
+/**
+ * The wrong-ID probe's external ID: a fresh random UUID every check, shaped exactly like an org ID, so a
+ * customer trust policy with `StringLike sts:ExternalId "????????-????-…"` (any UUID-shaped ID, i.e. any
+ * Peridio org) is caught. A constant not shaped like an org ID let such a policy pass for every org.
+ */
+export function wrongExternalId(orgId: string, make: () => string = randomUUID): string {
+  for (let i = 0; i < 5; i += 1) {
+    const id = make().toLowerCase();
+    if (id !== orgId.toLowerCase()) return id;
+  }
+  throw new Error('wrongExternalId: the generator kept returning the org ID');
+}
 
 // The polling schedule lives in shared/trust-schedule.ts, where the trust-deadline cap is derived from it.
 export { FIRST_WAIT_SECONDS, trustWaitSeconds, waitCapSeconds } from '../../shared/trust-schedule';
@@ -128,7 +141,7 @@ async function assumeChain(
   // Confused-deputy guard (IAM guidance): the role must refuse us without the external ID and with a wrong one.
   const probes: Array<{ label: string; externalId?: string }> = [
     { label: 'without an external ID' },
-    { label: 'with a wrong external ID', externalId: WRONG_EXTERNAL_ID },
+    { label: 'with a wrong external ID', externalId: wrongExternalId(input.orgId, deps.probeExternalId) },
   ];
   const accepted: string[] = [];
   for (const probe of probes) {

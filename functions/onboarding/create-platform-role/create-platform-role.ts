@@ -27,15 +27,20 @@ import {
 } from '@aws-sdk/client-iam';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
+  FINISHED_STATUSES,
+  IN_PROGRESS_STATUSES,
   getOrgRecord,
   storeTrustPolicy,
   writeAuditEvent,
+  type Backend,
+  type ExecutionRef,
+  type OrgRecord,
   type PlatformRoleResult,
   type RecordStore,
   type StepInput,
 } from '../../shared/backend-records';
 import { DetailType, emitEvent } from '../../shared/events';
-import { PlatformRoleConflictError, TransientError, ValidationError, asTransientOr, awsErrorName } from '../../shared/errors';
+import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError, asTransientOr, awsErrorName } from '../../shared/errors';
 import { externalIdFor, iamRoleNameProblem, iamTagProblem, partitionOf, platformRoleName, roleNameTagValue } from '../../shared/identifiers';
 
 export interface CreatePlatformRoleConfig {
@@ -182,18 +187,10 @@ export async function createPlatformRole(input: StepInput, deps: CreatePlatformR
     adopted = true;
   }
 
-  const record = await getOrgRecord(deps.store.ddb, deps.store.tableName, input.orgId);
-  const servingArn = record?.backends?.[input.roleName]?.serving?.upload.roleArn;
-  const customerArns = [input.upload.roleArn, ...(servingArn ? [servingArn] : [])];
-  try {
-    await iam.send(
-      new PutRolePolicyCommand({ RoleName: roleName, PolicyName: INLINE_POLICY_NAME, PolicyDocument: platformRoleInlinePolicy(customerArns) }),
-    );
-  } catch (err) {
-    // Right after CreateRole another IAM endpoint may not know the role yet: retry the step.
-    if (isNamed(err, 'NoSuchEntity')) throw new TransientError(`IAM PutRolePolicy: role ${roleName} not visible yet`, { cause: err });
-    throw asTransientOr(err, 'IAM PutRolePolicy');
-  }
+  const ref = { orgId: input.orgId, roleName: input.roleName, executionArn: input.executionArn };
+  // The policy is computed from the record (the serving ARN and the in-progress pending one), and only while
+  // this execution owns the pending config: a stale execution must never widen it.
+  const customerArns = await syncPlatformRolePolicy(iam, deps.store, ref.orgId, ref.roleName, { owner: ref });
 
   const role = await waitUntilReadable(deps, roleName);
   await waitForPropagation(deps, role);
@@ -202,7 +199,6 @@ export async function createPlatformRole(input: StepInput, deps: CreatePlatformR
   const platformRoleArn = role.Arn ?? input.platformRoleArn;
   const policy = customerTrustPolicy(platformRoleArn, input.orgId);
   const instructions = trustPolicyInstructions(input.upload.roleArn, input.orgId);
-  const ref = { orgId: input.orgId, roleName: input.roleName, executionArn: input.executionArn };
   await storeTrustPolicy(deps.store, ref, {
     platformRoleArn,
     trustPolicy: JSON.stringify(policy, null, 2),
@@ -225,9 +221,73 @@ export async function createPlatformRole(input: StepInput, deps: CreatePlatformR
     step: 'CreatePlatformRole',
     attempt: 1,
     at: now.toISOString(),
-    detail: { platformRoleArn, adopted, allowedCustomerRoles: [...new Set(customerArns)], status: 'AWAITING_TRUST' },
+    detail: { platformRoleArn, adopted, allowedCustomerRoles: customerArns, status: 'AWAITING_TRUST' },
   });
   return { roleArn: platformRoleArn, trustPolicyReadyAt: now.toISOString() };
+}
+
+/** The customer role ARNs a backend's platform role may assume: the serving config's and an in-progress pending one's. */
+export function allowedCustomerRoleArns(backend: Backend | undefined): string[] {
+  const arns = new Set<string>();
+  if (backend?.serving) arns.add(backend.serving.upload.roleArn);
+  if (backend?.pending && IN_PROGRESS_STATUSES.includes(backend.pending.status)) arns.add(backend.pending.upload.roleArn);
+  return [...arns].sort();
+}
+
+function ownsPending(record: OrgRecord | undefined, ref: ExecutionRef): boolean {
+  const pending = record?.backends?.[ref.roleName]?.pending;
+  return pending?.executionArn === ref.executionArn && !FINISHED_STATUSES.includes(pending.status);
+}
+
+/**
+ * Writes the platform role's inline policy from the org record (allowedCustomerRoleArns), then reads the
+ * record again and rewrites while the allowed ARNs changed meanwhile, up to `rounds` writes. So the last
+ * write always reflects a read made after the previous write: a newer onboarding's pending ARN, recorded
+ * while we wrote, is never left out. `record` saves the first read (the record as a write just left it).
+ * With `owner`, refuses (StaleExecutionError) before any write unless that execution owns the in-progress
+ * pending config; if it loses ownership while writing, the policy is rewritten from the record (undoing
+ * what it allowed) and StaleExecutionError is thrown. Returns the ARNs last written (empty: nothing to allow,
+ * nothing written). IAM errors: TransientError for throttling and a role not visible yet, else rethrown.
+ */
+export async function syncPlatformRolePolicy(
+  iam: IAMClient,
+  store: RecordStore,
+  orgId: string,
+  roleName: string,
+  opts: { owner?: ExecutionRef; record?: OrgRecord; rounds?: number } = {},
+): Promise<string[]> {
+  const iamRoleName = platformRoleName(orgId, roleName);
+  let record = opts.record;
+  let written: string[] = [];
+  let lostOwnership = false;
+  for (let round = 0; round < (opts.rounds ?? 3); round += 1) {
+    record ??= await getOrgRecord(store.ddb, store.tableName, orgId);
+    if (opts.owner && !ownsPending(record, opts.owner)) {
+      if (round === 0) throw staleRoleWriter(opts.owner);
+      lostOwnership = true;
+    }
+    const arns = allowedCustomerRoleArns(record?.backends?.[roleName]);
+    if (round > 0 && arns.join('\n') === written.join('\n')) break;
+    if (arns.length === 0) break;
+    try {
+      await iam.send(new PutRolePolicyCommand({ RoleName: iamRoleName, PolicyName: INLINE_POLICY_NAME, PolicyDocument: platformRoleInlinePolicy(arns) }));
+    } catch (err) {
+      // Right after CreateRole another IAM endpoint may not know the role yet: retry the step.
+      if (isNamed(err, 'NoSuchEntity')) throw new TransientError(`IAM PutRolePolicy: role ${iamRoleName} not visible yet`, { cause: err });
+      throw asTransientOr(err, 'IAM PutRolePolicy');
+    }
+    written = arns;
+    record = undefined;
+  }
+  if (lostOwnership && opts.owner) throw staleRoleWriter(opts.owner);
+  return written;
+}
+
+function staleRoleWriter(ref: ExecutionRef): StaleExecutionError {
+  return new StaleExecutionError(
+    `Execution ${ref.executionArn} no longer owns the pending config of backend ${ref.roleName} of org ${ref.orgId}; ` +
+      "the platform role's policy is left as the record says (serving and in-progress customer roles only)",
+  );
 }
 
 /**

@@ -2,11 +2,14 @@
  * RecordConfig: the authority over what an execution onboards, whoever started it.
  *
  * 1. Validates the execution input again (ValidationError names each bad field; nothing is written).
+ *    An execution the starter claimed before the org's last deactivation is refused (OnboardingFencedError).
  * 2. Creates the org record / backend entry if needed (RoleNameConflictError for a case-variant name).
  * 3. If another execution holds the backend's unfinished pending config: refuses while that one is
  *    RUNNING (OnboardingInProgressError naming it); otherwise marks its config ABANDONED and takes over.
- * 4. Writes this execution's pending config, status PENDING, with `startedAt` from the injected clock and
- *    the trust deadline. Never touches `active` or the serving config.
+ * 4. Claims the customer role ARN and the bucket + prefix for this execution (claims.ts):
+ *    ClaimedByAnotherOrgError when another org serves from, or is onboarding, either of them.
+ * 5. Writes this execution's pending config, status PENDING, with `startedAt` from the injected clock, the
+ *    trust deadline and the org's fence epoch. Never touches `active` or the serving config.
  * A retry of this step by the same execution returns the context it already recorded.
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
@@ -14,7 +17,9 @@ import { z } from 'zod';
 import {
   FINISHED_STATUSES,
   ensureBackend,
+  fenceEpochOf,
   getOrgRecord,
+  startedBeforeFence,
   markAbandoned,
   writeAuditEvent,
   writePendingConfig,
@@ -24,7 +29,8 @@ import {
   type RecordStore,
 } from '../../shared/backend-records';
 import { stackRulesFor, type InputRulesConfig } from '../../shared/config';
-import { OnboardingInProgressError } from '../../shared/errors';
+import { OnboardingFencedError, OnboardingInProgressError } from '../../shared/errors';
+import { acquireClaims, releaseClaims } from '../../shared/claims';
 import { partitionOf, platformRoleArn } from '../../shared/identifiers';
 import { TRUST_DEADLINE, accountOfRoleArn, parseExecutionInput, parseOrThrow, type ExecutionInput } from '../../shared/validation';
 import { accountOfArn, describeExecutionState, executionNameOf } from '../../starter/executions';
@@ -68,6 +74,13 @@ export async function recordConfig(event: unknown, deps: RecordConfigDeps): Prom
     return contextFrom(holder, input, deps, executionArn);
   }
 
+  if (startedBeforeFence(record, backend, executionArn)) {
+    throw new OnboardingFencedError(
+      `Execution ${executionName} was started before org ${orgId} was deactivated (${record.fencedAt}); ` +
+        'it records nothing and the org stays on its current storage',
+    );
+  }
+
   let tookOverFrom: string | undefined;
   if (holder && !FINISHED_STATUSES.includes(holder.status)) {
     const state = await describeExecutionState(deps.sfn, holder.executionArn);
@@ -88,6 +101,11 @@ export async function recordConfig(event: unknown, deps: RecordConfigDeps): Prom
       },
     );
     tookOverFrom = holder.executionArn;
+    await releaseClaims(deps.store, {
+      roleArn: holder.upload.roleArn,
+      bucket: holder.upload.bucket,
+      executionName: holder.executionName ?? executionNameOf(holder.executionArn),
+    });
     // The pending slot is about to hold our config, so the abandoned one lives on in the audit trail.
     await writeAuditEvent(deps.store, {
       orgId,
@@ -99,7 +117,21 @@ export async function recordConfig(event: unknown, deps: RecordConfigDeps): Prom
     });
   }
 
-  const config = pendingConfig(input, executionArn, executionName, now);
+  // The fence epoch this onboarding starts under: a deactivation after this point bumps it, and Activate
+  // then refuses (OnboardingFencedError). A deactivation between this read and the write below also fences
+  // it, since the epoch recorded is the older one.
+  const config = { ...pendingConfig(input, executionArn, executionName, now), fenceEpoch: fenceEpochOf(record) };
+  const claim = {
+    orgId,
+    roleName,
+    configVersion: input.configVersion,
+    executionArn,
+    executionName,
+    roleArn: config.upload.roleArn,
+    bucket: config.upload.bucket,
+    prefix: config.upload.prefix,
+  };
+  await acquireClaims(deps.store, deps.sfn, claim, now);
   const written = await writePendingConfig(deps.store, {
     orgId,
     roleName,
@@ -112,6 +144,7 @@ export async function recordConfig(event: unknown, deps: RecordConfigDeps): Prom
     const after = await getOrgRecord(deps.store.ddb, deps.store.tableName, orgId);
     const other = after?.backends?.[roleName]?.pending;
     if (other?.executionArn === executionArn) return contextFrom(other, input, deps, executionArn);
+    await releaseClaims(deps.store, { roleArn: claim.roleArn, bucket: claim.bucket, executionName });
     throw inProgress(orgId, roleName, other?.executionArn ?? 'unknown');
   }
 

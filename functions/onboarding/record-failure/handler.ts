@@ -6,7 +6,7 @@ import { recordFailure, type RecordFailureDeps, type RecordFailureResult } from 
 
 export const createHandler = handlerFor<RecordFailureDeps, RecordFailureResult>(
   (event, deps) => recordFailure(event, deps),
-  (deps) => [...tableProbes(deps.store, ['UpdateItem', 'PutItem']), eventProbe(deps.events, deps.eventBusName)],
+  (deps) => [...tableProbes(deps.store, ['GetItem', 'UpdateItem', 'PutItem']), eventProbe(deps.events, deps.eventBusName)],
 );
 
 export const handler = createHandler(once(recordKeepingDeps));

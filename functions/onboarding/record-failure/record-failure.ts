@@ -11,10 +11,16 @@
  *   executionArn, so there is nothing of ours to mark: it records what it can and never throws for bad
  *   input (that would only hide the original error).
  * Throttling/5xx still throw TransientError, which the state machine retries.
+ *
+ * A config that already serves for this execution (Activate's write succeeded, then the step failed, say
+ * on a Lambda timeout) is never marked FAILED and no *Onboarding Failed* is sent: the result says
+ * `alreadyActive: true`, and the ASL's AfterCleanup then ends the execution as a success.
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { recordFailure as writeFailure, writeAuditEvent, type RecordStore } from '../../shared/backend-records';
+import { getOrgRecord, recordFailure as writeFailure, writeAuditEvent, type RecordStore } from '../../shared/backend-records';
 import { DetailType, emitEvent } from '../../shared/events';
+import { releaseClaims } from '../../shared/claims';
+import { logger } from '../../shared/logger';
 import { remediationFor } from '../../shared/errors';
 import { executionName as executionNameFor } from '../../shared/identifiers';
 import { looksLikeKeyMaterial, orgIdProblem, roleNameProblem } from '../../shared/validation';
@@ -29,6 +35,10 @@ export interface RecordFailureDeps {
 export interface RecordFailureResult {
   /** Whether this execution's pending config was marked FAILED (false: not ours, or nothing to mark). */
   recorded: boolean;
+  /** True when this execution's config already serves (it activated): nothing was marked, no event sent. */
+  alreadyActive: boolean;
+  /** Only when alreadyActive: when it activated. The ASL's AfterCleanup tests its presence to end as a success. */
+  activatedAt?: string;
   errorName: string;
   message: string;
   remediation: string;
@@ -108,13 +118,15 @@ export async function recordFailure(event: unknown, deps: RecordFailureDeps): Pr
 
   let recorded = false;
   if (id.orgId && id.roleName && id.executionArn) {
-    recorded = await writeFailure(
-      deps.store,
-      { orgId: id.orgId, roleName: id.roleName, executionArn: id.executionArn },
-      { name: caught.name, message: caught.message, remediation, at: now.toISOString() },
-      now,
-    );
+    const ref = { orgId: id.orgId, roleName: id.roleName, executionArn: id.executionArn };
+    const activatedAt = await activatedFor(deps, ref);
+    if (activatedAt) {
+      await audit(deps, id, now, { errorName: caught.name, message: caught.message, recorded: false, alreadyActive: true });
+      return { recorded: false, alreadyActive: true, activatedAt, errorName: caught.name, message: caught.message, remediation };
+    }
+    recorded = await writeFailure(deps.store, ref, { name: caught.name, message: caught.message, remediation, at: now.toISOString() }, now);
   }
+  await releaseOwnClaims(deps, id, state.upload);
 
   await emitEvent(deps.events, deps.eventBusName, DetailType.OnboardingFailed, {
     orgId: id.orgId ?? null,
@@ -127,17 +139,51 @@ export async function recordFailure(event: unknown, deps: RecordFailureDeps): Pr
     remediation,
     recorded,
   });
-  if (id.orgId && id.executionName) {
-    await writeAuditEvent(deps.store, {
-      orgId: id.orgId,
+  await audit(deps, id, now, { errorName: caught.name, message: caught.message, recorded });
+  return { recorded, alreadyActive: false, errorName: caught.name, message: caught.message, remediation };
+}
+
+/**
+ * When this execution activated: its config is the backend's serving one and its pending config is gone
+ * (activation removes it in the same write that sets serving). Undefined otherwise.
+ */
+async function activatedFor(deps: RecordFailureDeps, ref: { orgId: string; roleName: string; executionArn: string }): Promise<string | undefined> {
+  const backend = (await getOrgRecord(deps.store.ddb, deps.store.tableName, ref.orgId))?.backends?.[ref.roleName];
+  if (backend?.serving?.executionArn !== ref.executionArn || backend.pending?.executionArn === ref.executionArn) return undefined;
+  return backend.serving.activatedAt ?? backend.serving.updatedAt;
+}
+
+/**
+ * This execution's config will not serve: frees its claims on the customer role and the bucket for other
+ * orgs. Best effort (a stale claim is dropped by the next org that needs it anyway, see claims.ts).
+ */
+async function releaseOwnClaims(deps: RecordFailureDeps, id: Identity, upload: unknown): Promise<void> {
+  const u = (upload && typeof upload === 'object' ? upload : {}) as { roleArn?: unknown; bucket?: unknown };
+  if (!id.executionName || (typeof u.roleArn !== 'string' && typeof u.bucket !== 'string')) return;
+  try {
+    await releaseClaims(deps.store, {
+      roleArn: typeof u.roleArn === 'string' ? u.roleArn : undefined,
+      bucket: typeof u.bucket === 'string' ? u.bucket : undefined,
       executionName: id.executionName,
-      step: 'RecordFailure',
-      attempt: 1,
-      at: now.toISOString(),
-      detail: { errorName: caught.name, message: caught.message, recorded },
+    });
+  } catch (err) {
+    logger.warn('Could not release the claims of a failed onboarding; the next org that needs them drops them', {
+      errorName: err instanceof Error ? err.name : 'Unknown',
+      executionName: id.executionName,
     });
   }
-  return { recorded, errorName: caught.name, message: caught.message, remediation };
+}
+
+async function audit(deps: RecordFailureDeps, id: Identity, now: Date, detail: Record<string, unknown>): Promise<void> {
+  if (!id.orgId || !id.executionName) return;
+  await writeAuditEvent(deps.store, {
+    orgId: id.orgId,
+    executionName: id.executionName,
+    step: 'RecordFailure',
+    attempt: 1,
+    at: now.toISOString(),
+    detail,
+  });
 }
 
 function pick(raw: Record<string, unknown>): Record<string, unknown> {

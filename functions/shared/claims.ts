@@ -1,0 +1,244 @@
+/**
+ * Cross-org claims: a customer role ARN, and a bucket + prefix, serve or are pending for at most ONE org.
+ * Otherwise an org could onboard another org's role or bucket (or a prefix inside or around another org's
+ * prefix) and read or overwrite that org's firmware. Same org, other backends or re-onboardings: fine.
+ *
+ * Items in the records table, apart from the org items (the signer's one GetItem per org is unaffected):
+ *
+ *   pk "CLAIM#ROLE#<arn:partition:iam::account:role/lowercase-name>"  sk "CLAIM"
+ *   pk "CLAIM#BUCKET#<bucket>"                                         sk "CLAIM"
+ *     version  number                      bumped by every write
+ *     claims   { <executionName>: Claim }  Claim = { orgId, roleName, configVersion, executionArn, prefix, at }
+ *
+ * The role key ignores the role's path and the letter case of its name (IAM role names are unique per
+ * account ignoring case). `prefix` is '' for the whole bucket; two prefixes overlap when one starts with the
+ * other (`a/` and `a/b/`; '' overlaps everything), because the signer prefixes keys by plain concatenation.
+ *
+ * Every change is ONE PutItem conditioned on the `version` read (attribute_not_exists for a new item), so
+ * two orgs racing for the same bucket cannot both win, without transactions (dynalite has none).
+ *
+ * A foreign claim counts only while it is live: its org routes to that backend and that backend's serving
+ * config is the claiming execution's, or the claiming execution is still RUNNING (DescribeExecution). Stale
+ * claims (failed, aborted, timed out, replaced, deactivated) are dropped by the next write, so an execution
+ * that died outside any Catch never blocks a bucket for good. Claims are released explicitly by
+ * RecordFailure (the config failed), RecordConfig (a holder it marks ABANDONED) and Activate (the config
+ * the activation replaced).
+ */
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { ClaimedByAnotherOrgError, TransientError, asTransientOr, awsErrorName } from './errors';
+import { getOrgRecord } from './org-record';
+import { describeExecutionState } from '../starter/executions';
+
+export const CLAIM_SK = 'CLAIM' as const;
+
+export interface Claim {
+  orgId: string;
+  roleName: string;
+  configVersion: number;
+  executionArn: string;
+  /** Bucket claims only: '' = the whole bucket. */
+  prefix: string;
+  at: string;
+}
+
+export interface ClaimItem {
+  pk: string;
+  sk: typeof CLAIM_SK;
+  version: number;
+  claims: Record<string, Claim>;
+}
+
+/** What an onboarding claims: its customer role and its bucket + prefix. */
+export interface ClaimRequest {
+  orgId: string;
+  roleName: string;
+  configVersion: number;
+  executionArn: string;
+  executionName: string;
+  roleArn: string;
+  bucket: string;
+  prefix?: string;
+}
+
+export interface ClaimStore {
+  ddb: DynamoDBDocumentClient;
+  tableName: string;
+}
+
+/** `arn:<partition>:iam::<account>:role/<name lowercased>`, without the path: one key per IAM role. */
+export function normalisedRoleArn(roleArn: string): string {
+  const [arn, partition, service, , account, resource = ''] = roleArn.split(':');
+  const name = resource.slice(resource.lastIndexOf('/') + 1);
+  return `${arn}:${partition}:${service}::${account}:role/${name.toLowerCase()}`;
+}
+
+export function roleClaimPk(roleArn: string): string {
+  return `CLAIM#ROLE#${normalisedRoleArn(roleArn)}`;
+}
+
+export function bucketClaimPk(bucket: string): string {
+  return `CLAIM#BUCKET#${bucket}`;
+}
+
+/** Two prefixes of one bucket overlap when one contains the other ('' is the whole bucket). */
+export function prefixesOverlap(a: string, b: string): boolean {
+  return a.startsWith(b) || b.startsWith(a);
+}
+
+async function readClaims(store: ClaimStore, pk: string): Promise<ClaimItem | undefined> {
+  try {
+    const out = await store.ddb.send(new GetCommand({ TableName: store.tableName, Key: { pk, sk: CLAIM_SK }, ConsistentRead: true }));
+    return out.Item as ClaimItem | undefined;
+  } catch (err) {
+    throw asTransientOr(err, 'DynamoDB GetItem (claims)');
+  }
+}
+
+/** Writes the claims map; false when another writer changed the item since `read` (re-read and decide again). */
+async function writeClaims(store: ClaimStore, pk: string, read: ClaimItem | undefined, claims: Record<string, Claim>): Promise<boolean> {
+  const item: ClaimItem = { pk, sk: CLAIM_SK, version: (read?.version ?? 0) + 1, claims };
+  try {
+    await store.ddb.send(
+      new PutCommand({
+        TableName: store.tableName,
+        Item: item,
+        ConditionExpression: read ? '#version = :read' : 'attribute_not_exists(pk)',
+        ExpressionAttributeNames: read ? { '#version': 'version' } : undefined,
+        ExpressionAttributeValues: read ? { ':read': read.version } : undefined,
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (awsErrorName(err) === 'ConditionalCheckFailedException') return false;
+    throw asTransientOr(err, 'DynamoDB PutItem (claims)');
+  }
+}
+
+/** Whether a claim still holds: its config serves its org right now, or its execution is still running. */
+async function isLive(store: ClaimStore, sfn: SFNClient, claim: Claim): Promise<boolean> {
+  const record = await getOrgRecord(store.ddb, store.tableName, claim.orgId);
+  if (record?.active === claim.roleName && record.backends?.[claim.roleName]?.serving?.executionArn === claim.executionArn) return true;
+  return (await describeExecutionState(sfn, claim.executionArn)).status === 'RUNNING';
+}
+
+interface ClaimKind {
+  what: (req: ClaimRequest) => string;
+  pk: (req: ClaimRequest) => string;
+  /** Whether an existing claim of another org conflicts with this request. */
+  conflicts: (existing: Claim, req: ClaimRequest) => boolean;
+}
+
+const ROLE: ClaimKind = {
+  what: (req) => `the customer role ${req.roleArn}`,
+  pk: (req) => roleClaimPk(req.roleArn),
+  conflicts: () => true,
+};
+
+const BUCKET: ClaimKind = {
+  what: (req) => `s3://${req.bucket}/${req.prefix ?? ''}${req.prefix ? '' : ' (the whole bucket)'}`,
+  pk: (req) => bucketClaimPk(req.bucket),
+  conflicts: (existing, req) => prefixesOverlap(existing.prefix, req.prefix ?? ''),
+};
+
+function claimedElsewhere(kind: ClaimKind, req: ClaimRequest): ClaimedByAnotherOrgError {
+  // The other org is not named: the message is stored on this org's config and published in its events.
+  return new ClaimedByAnotherOrgError(
+    `${kind.what(req)} already serves or is being onboarded for another org` +
+      (kind === BUCKET ? ' (a prefix containing, or inside, this one counts)' : '') +
+      `; org ${req.orgId} cannot use it`,
+  );
+}
+
+/** The live foreign claims conflicting with `req`, and the stale ones that may be dropped. */
+async function foreignClaims(
+  store: ClaimStore,
+  sfn: SFNClient,
+  kind: ClaimKind,
+  req: ClaimRequest,
+  item: ClaimItem | undefined,
+): Promise<{ live: boolean; stale: string[] }> {
+  const stale: string[] = [];
+  for (const [name, claim] of Object.entries(item?.claims ?? {})) {
+    if (name === req.executionName || claim.orgId === req.orgId || !kind.conflicts(claim, req)) continue;
+    if (await isLive(store, sfn, claim)) return { live: true, stale };
+    stale.push(name);
+  }
+  return { live: false, stale };
+}
+
+async function acquire(store: ClaimStore, sfn: SFNClient, kind: ClaimKind, req: ClaimRequest, now: Date): Promise<void> {
+  const pk = kind.pk(req);
+  for (let round = 0; round < 5; round += 1) {
+    const item = await readClaims(store, pk);
+    const { live, stale } = await foreignClaims(store, sfn, kind, req, item);
+    if (live) throw claimedElsewhere(kind, req);
+    const claims = { ...(item?.claims ?? {}) };
+    for (const name of stale) delete claims[name];
+    const mine: Claim = {
+      orgId: req.orgId,
+      roleName: req.roleName,
+      configVersion: req.configVersion,
+      executionArn: req.executionArn,
+      prefix: kind === BUCKET ? (req.prefix ?? '') : '',
+      at: claims[req.executionName]?.at ?? now.toISOString(),
+    };
+    claims[req.executionName] = mine;
+    if (await writeClaims(store, pk, item, claims)) return;
+  }
+  throw new TransientError(`${kind.what(req)}: the claim kept changing; retry`);
+}
+
+/**
+ * Claims the customer role and the bucket + prefix for this execution (RecordConfig, before it writes the
+ * pending config). Idempotent for the same execution. Throws ClaimedByAnotherOrgError when another org
+ * holds a live claim on either (the role claim is released again if the bucket is refused), TransientError
+ * on throttling or a claim that kept changing.
+ */
+export async function acquireClaims(store: ClaimStore, sfn: SFNClient, req: ClaimRequest, now: Date): Promise<void> {
+  await acquire(store, sfn, ROLE, req, now);
+  try {
+    await acquire(store, sfn, BUCKET, req, now);
+  } catch (err) {
+    await releaseClaims(store, { roleArn: req.roleArn, bucket: undefined, executionName: req.executionName });
+    throw err;
+  }
+}
+
+/**
+ * Read-only check (the starter, so support gets the refusal at once): throws ClaimedByAnotherOrgError when
+ * another org holds a live claim on the role or the bucket + prefix. RecordConfig decides for good.
+ */
+export async function checkClaims(store: ClaimStore, sfn: SFNClient, req: Omit<ClaimRequest, 'executionArn' | 'executionName' | 'configVersion'>): Promise<void> {
+  const full: ClaimRequest = { ...req, executionArn: '', executionName: '', configVersion: 0 };
+  for (const kind of [ROLE, BUCKET]) {
+    const { live } = await foreignClaims(store, sfn, kind, full, await readClaims(store, kind.pk(full)));
+    if (live) throw claimedElsewhere(kind, full);
+  }
+}
+
+/**
+ * Drops this execution's claims on the role and the bucket (either may be undefined). Idempotent; a no-op
+ * for claims it does not hold. TransientError on throttling or a claim that kept changing.
+ */
+export async function releaseClaims(
+  store: ClaimStore,
+  args: { roleArn: string | undefined; bucket: string | undefined; executionName: string },
+): Promise<void> {
+  const pks = [args.roleArn ? roleClaimPk(args.roleArn) : undefined, args.bucket ? bucketClaimPk(args.bucket) : undefined];
+  for (const pk of pks) {
+    if (!pk) continue;
+    let done = false;
+    for (let round = 0; round < 5 && !done; round += 1) {
+      const item = await readClaims(store, pk);
+      if (!item?.claims?.[args.executionName]) {
+        done = true;
+        break;
+      }
+      const claims = { ...item.claims };
+      delete claims[args.executionName];
+      done = await writeClaims(store, pk, item, claims);
+    }
+    if (!done) throw new TransientError(`release claim ${pk}: the claim kept changing; retry`);
+  }
+}
