@@ -160,7 +160,6 @@ function signerDeps(): SignerDeps {
       clock,
       refreshThresholdSeconds: 900,
     }),
-    s3With: (region, c) => new S3Client({ region, credentials: c }),
     clock,
     settings: { defaultBucket: 'peridio-binaries-bench', defaultBucketRegion: 'us-east-1', defaultSignerRoleArn: 'arn:aws:iam::111111111111:role/signer', configCacheTtlSeconds: 30 },
   };

@@ -18,12 +18,6 @@
  * CloudFront key are all cached (see the README for each cache's lifetime).
  */
 import type { KeyObject } from 'node:crypto';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { cloudFrontKeyStats, loadCloudFrontKey } from '../shared/cloudfront-keys';
@@ -43,6 +37,7 @@ import {
   httpStatus,
 } from '../shared/errors';
 import { externalIdFor, roleSessionName } from '../shared/identifiers';
+import { s3MultipartClient, type S3MultipartApi } from '../shared/s3-multipart';
 import { cloudFrontUrl, s3Presigner } from '../shared/url-signers';
 import {
   checkPrefixedKeys,
@@ -108,8 +103,11 @@ export interface SignerDeps {
   secrets: SecretsManagerClient;
   /** Caches credentials; its refresh threshold is CREDENTIAL_REFRESH_THRESHOLD_SECONDS. */
   broker: CredentialBroker;
-  /** An S3 client for a region and credentials (multipart calls). Default: functions/shared/clients s3With. */
-  s3With: (region: string, credentials: AwsCredentials) => S3Client;
+  /**
+   * The multipart calls for a region and credentials. Default: s3-multipart.ts (SigV4-signed fetch, no
+   * S3Client, which would triple the signer's bundle). Tests may adapt an SDK S3Client here.
+   */
+  s3Multipart?: (region: string, credentials: AwsCredentials) => S3MultipartApi;
   clock: () => Date;
   settings: SignerSettings;
 }
@@ -140,14 +138,15 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
       signerRoleArn: deps.settings.defaultSignerRoleArn,
     },
   });
-  const s3Clients = new WeakMap<AwsCredentials, Map<string, S3Client>>();
+  const s3Clients = new WeakMap<AwsCredentials, Map<string, S3MultipartApi>>();
+  const makeS3 = deps.s3Multipart ?? ((region: string, credentials: AwsCredentials) => s3MultipartClient(region, credentials));
   const gsvAtStart = cloudFrontKeyStats.getSecretValueCalls;
 
-  function s3ClientFor(region: string, credentials: AwsCredentials): S3Client {
+  function s3ClientFor(region: string, credentials: AwsCredentials): S3MultipartApi {
     let byRegion = s3Clients.get(credentials);
     if (!byRegion) s3Clients.set(credentials, (byRegion = new Map()));
     let client = byRegion.get(region);
-    if (!client) byRegion.set(region, (client = deps.s3With(region, credentials)));
+    if (!client) byRegion.set(region, (client = makeS3(region, credentials)));
     return client;
   }
 
@@ -330,9 +329,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     }
     let uploadId: string;
     try {
-      const created = await s3ClientFor(route.region, credentials).send(
-        new CreateMultipartUploadCommand({ Bucket: route.bucket, Key: objectKey }),
-      );
+      const created = await s3ClientFor(route.region, credentials).createMultipartUpload({ Bucket: route.bucket, Key: objectKey });
       if (!created.UploadId) throw new Error('CreateMultipartUpload answered without an UploadId');
       uploadId = created.UploadId;
     } catch (err) {
@@ -365,14 +362,12 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     const parts = [...req.parts].sort((a, b) => a.partNumber - b.partNumber);
     let etag: string | undefined;
     try {
-      const done = await s3ClientFor(route.region, credentials).send(
-        new CompleteMultipartUploadCommand({
-          Bucket: route.bucket,
-          Key: route.prefix + req.key,
-          UploadId: req.uploadId,
-          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
-        }),
-      );
+      const done = await s3ClientFor(route.region, credentials).completeMultipartUpload({
+        Bucket: route.bucket,
+        Key: route.prefix + req.key,
+        UploadId: req.uploadId,
+        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+      });
       etag = done.ETag;
     } catch (err) {
       throw s3Failure(err, route, 'parts', 'CompleteMultipartUpload');
@@ -393,9 +388,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     checkPrefixedKeys(route.prefix, [req.key], () => 'key');
     const credentials = await credentialsFor(req.orgId, route);
     try {
-      await s3ClientFor(route.region, credentials).send(
-        new AbortMultipartUploadCommand({ Bucket: route.bucket, Key: route.prefix + req.key, UploadId: req.uploadId }),
-      );
+      await s3ClientFor(route.region, credentials).abortMultipartUpload({ Bucket: route.bucket, Key: route.prefix + req.key, UploadId: req.uploadId });
     } catch (err) {
       throw s3Failure(err, route, 'uploadId', 'AbortMultipartUpload');
     }

@@ -19,7 +19,6 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '../../functions/shared/backend-records';
-import { s3With } from '../../functions/shared/clients';
 import { CredentialBroker, type AwsCredentials } from '../../functions/shared/credential-broker';
 import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from '../../functions/signing/sign-url';
 
@@ -97,7 +96,6 @@ function newSigner(): UrlSigner {
       clock,
       refreshThresholdSeconds: 900,
     }),
-    s3With,
     clock,
     settings: { defaultBucket: DEFAULT_BUCKET, defaultBucketRegion: 'us-east-1', defaultSignerRoleArn: SIGNER_ROLE, configCacheTtlSeconds: 30 },
   };

@@ -28,6 +28,7 @@ import { logger } from '../../functions/shared/logger';
 import { verifyCloudFrontUrl } from '../../functions/shared/url-signers';
 import { createHandler, signerDepsFromEnv } from '../../functions/signing/handler';
 import { createUrlSigner, type SignResponse, type SignerDeps } from '../../functions/signing/sign-url';
+import { sdkMultipart } from './helpers/sdk-multipart';
 
 const ORG = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 const OTHER_ORG = 'a1b2c3d4-0000-4000-8000-000000000001';
@@ -96,7 +97,7 @@ function deps(overrides: Partial<SignerDeps['settings']> = {}, threshold = 900):
       clock,
       refreshThresholdSeconds: threshold,
     }),
-    s3With: (region, credentials) => new S3Client({ region, credentials }),
+    s3Multipart: (region, credentials) => sdkMultipart(new S3Client({ region, credentials })),
     clock,
     settings: {
       defaultBucket: 'peridio-binaries-test',
