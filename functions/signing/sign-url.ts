@@ -55,8 +55,37 @@ export { CLOUDFRONT_TTL };
 
 /** Default S3 URL lifetime when the request names none. */
 export const DEFAULT_S3_TTL_SECONDS = 900;
-/** Lambda's synchronous response limit is 6 MB; keep a margin for the envelope. */
+/** Lambda's synchronous response limit is 6 MB (aws-facts.md, Lambda); keep a margin below 6 MiB. */
 export const MAX_RESPONSE_BYTES = 6_000_000;
+/** Room for the response's fields other than `urls`. */
+const RESPONSE_ENVELOPE_BYTES = 4096;
+
+/** At most the bytes `value` takes as a JSON string (each UTF-16 unit at most 6 bytes, as `\uXXXX`). */
+function jsonBytesBound(value: string): number {
+  return value.length * 6 + 2;
+}
+
+/**
+ * Refuses a response Lambda could not return (over 6 MB), with what to do instead. A cheap upper bound
+ * clears almost every response; only a large one is serialised to be measured exactly.
+ */
+export function checkResponseSize(req: SignRequest, out: SignResponse): void {
+  let bound = RESPONSE_ENVELOPE_BYTES;
+  for (const u of out.urls) bound += u.url.length + jsonBytesBound(u.key) + 160;
+  if (bound <= MAX_RESPONSE_BYTES) return;
+  const bytes = Buffer.byteLength(JSON.stringify(out), 'utf8');
+  if (bytes <= MAX_RESPONSE_BYTES) return;
+  const n = out.urls.length;
+  const fit = Math.max(1, Math.floor((n * (MAX_RESPONSE_BYTES - RESPONSE_ENVELOPE_BYTES)) / bytes));
+  const mb = (bytes / 1e6).toFixed(1);
+  if (req.operation === 'download' || req.operation === 'upload') {
+    throw new ValidationError(
+      `keys: the ${n} URLs make a ${mb} MB response, over Lambda's 6 MB limit; split the keys into requests of at most ${fit} keys`,
+      ['keys'],
+    );
+  }
+  throw new ValidationError(`${req.operation}: the response would be ${mb} MB, over Lambda's 6 MB limit`, ['(input)']);
+}
 
 export interface SignedUrl {
   /** The key as the caller gave it (relative to the org). */
@@ -88,6 +117,8 @@ export interface SignResponse {
   etag?: string;
   /** multipart-abort. */
   aborted?: boolean;
+  /** multipart-start in pages: the first part number not signed yet; absent when this page is the last. */
+  nextPart?: number;
 }
 
 export interface SignerSettings {
@@ -310,35 +341,44 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     const now = new Date(nowSec * 1000);
     const objectKey = route.prefix + req.key;
     const presign = await s3Presigner({ credentials, region: route.region, bucket: route.bucket });
-    // Refuse before creating anything if the part URLs could not be returned in one Lambda response.
+    // How many part URLs fit in one Lambda response, from a sample with the widest part number and a
+    // generous upload ID (S3's are ~100-200 characters): decided before anything is created.
     const sample = await presign({
       key: objectKey,
       method: 'PUT',
       expiresInSeconds: ttl,
       now,
-      extraQuery: { partNumber: String(req.parts), uploadId: 'x'.repeat(120) },
+      extraQuery: { partNumber: String(req.parts), uploadId: req.uploadId ?? 'x'.repeat(256) },
     });
-    const perPart = sample.length + req.key.length + 140;
-    if (perPart * req.parts > MAX_RESPONSE_BYTES) {
-      const fit = Math.floor(MAX_RESPONSE_BYTES / perPart);
+    const perPart = sample.length + jsonBytesBound(req.key) + 160;
+    const fit = Math.max(1, Math.floor((MAX_RESPONSE_BYTES - RESPONSE_ENVELOPE_BYTES) / perPart));
+    const paged = req.firstPart !== undefined;
+    if (!paged && req.parts > fit) {
       throw new ValidationError(
         `parts: ${req.parts} part URLs (~${Math.round((perPart * req.parts) / 1e6)} MB) exceed Lambda's 6 MB response limit; ` +
-          `at most about ${fit} parts fit in one multipart-start with these credentials (use bigger parts)`,
+          `at most about ${fit} fit in one response with these credentials. Ask for them in pages: send firstPart: 1, ` +
+          `then uploadId and firstPart: nextPart until no nextPart is returned (or use bigger parts)`,
         ['parts'],
       );
     }
+    const first = req.firstPart ?? 1;
+    const last = Math.min(req.parts, first + fit - 1);
     let uploadId: string;
-    try {
-      const created = await s3ClientFor(route.region, credentials).createMultipartUpload({ Bucket: route.bucket, Key: objectKey });
-      if (!created.UploadId) throw new Error('CreateMultipartUpload answered without an UploadId');
-      uploadId = created.UploadId;
-    } catch (err) {
-      throw s3Failure(err, route, 'key', 'CreateMultipartUpload');
+    if (req.uploadId !== undefined) {
+      uploadId = req.uploadId;
+    } else {
+      try {
+        const created = await s3ClientFor(route.region, credentials).createMultipartUpload({ Bucket: route.bucket, Key: objectKey });
+        if (!created.UploadId) throw new Error('CreateMultipartUpload answered without an UploadId');
+        uploadId = created.UploadId;
+      } catch (err) {
+        throw s3Failure(err, route, 'key', 'CreateMultipartUpload');
+      }
     }
     const expiresAt = new Date((nowSec + ttl) * 1000).toISOString();
-    const urls: SignedUrl[] = new Array(req.parts);
-    for (let part = 1; part <= req.parts; part++) {
-      urls[part - 1] = {
+    const urls: SignedUrl[] = new Array(last - first + 1);
+    for (let part = first; part <= last; part++) {
+      urls[part - first] = {
         key: req.key,
         partNumber: part,
         url: await presign({ key: objectKey, method: 'PUT', expiresInSeconds: ttl, now, extraQuery: { partNumber: String(part), uploadId } }),
@@ -353,6 +393,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     out.ttlSeconds = ttl;
     if (clamped) out.clamped = true;
     out.urls = urls;
+    if (last < req.parts) out.nextPart = last + 1;
     return out;
   }
 
@@ -418,7 +459,9 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     async sign(input: unknown): Promise<SignResponse> {
       const req = parseSignRequest(input);
       const route = await routes.get(req.orgId);
-      return dispatch(req, route);
+      const out = await dispatch(req, route);
+      checkResponseSize(req, out);
+      return out;
     },
     stats(): SignerStats {
       return {
