@@ -33,6 +33,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl as s3PresignerGetSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
+import BUNDLE_EXCLUDE from '../deploy/esbuild-exclude.json';
 import type { DownloadConfig, OrgRecord } from '../functions/shared/backend-records';
 import { clearCloudFrontKeyCache } from '../functions/shared/cloudfront-keys';
 import { CredentialBroker, type AwsCredentials } from '../functions/shared/credential-broker';
@@ -346,6 +347,8 @@ async function bundle(entry: string, outfile: string, stdin?: string): Promise<n
     minify: true,
     outfile,
     logLevel: 'silent',
+    // As serverless.yml's `exclude`: credential providers reached only without environment credentials.
+    external: BUNDLE_EXCLUDE,
     // CommonJS code inside an ESM bundle calls require() for Node built-ins ("Dynamic require of
     // "node:https" is not supported" otherwise); the deployed bundle needs the same banner.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
