@@ -335,7 +335,7 @@ const SIGNER_BUNDLE_TARGET_BYTES = 200 * 1024;
 const SIGNER_INIT_TARGET_MS = 50;
 
 /** A bundle of `entry` as serverless.yml builds it (node esm, module-first, minified). Returns its size. */
-async function bundle(entry: string, outfile: string, stdin?: string): Promise<number> {
+async function bundle(entry: string, outfile: string, stdin?: string, external: string[] = BUNDLE_EXCLUDE): Promise<number> {
   await build({
     ...(stdin ? { stdin: { contents: stdin, resolveDir: join(here, '..'), loader: 'ts' } } : { entryPoints: [entry] }),
     bundle: true,
@@ -348,7 +348,7 @@ async function bundle(entry: string, outfile: string, stdin?: string): Promise<n
     outfile,
     logLevel: 'silent',
     // As serverless.yml's `exclude`: credential providers reached only without environment credentials.
-    external: BUNDLE_EXCLUDE,
+    external,
     // CommonJS code inside an ESM bundle calls require() for Node built-ins ("Dynamic require of
     // "node:https" is not supported" otherwise); the deployed bundle needs the same banner.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
@@ -384,7 +384,7 @@ async function benchColdStart(): Promise<void> {
     const signerFile = join(out, 'handler.mjs');
     const bytes = await bundle(join(here, '..', 'functions', 'signing', 'handler.ts'), signerFile);
     // "Today" (before issue 12.9), rebuilt in this run: the same signer carrying the S3Client it used to
-    // build for endpoint resolution and the multipart calls.
+    // build for endpoint resolution and the multipart calls, and the whole credential chain (no excludes).
     const baselineFile = join(out, 'baseline.mjs');
     const baselineBytes = await bundle(
       '',
@@ -392,6 +392,7 @@ async function benchColdStart(): Promise<void> {
       `export { handler } from './functions/signing/handler';\n` +
         `import { S3Client, HeadObjectCommand, CreateMultipartUploadCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand } from '@aws-sdk/client-s3';\n` +
         `export const withS3Client = [S3Client, HeadObjectCommand, CreateMultipartUploadCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand];\n`,
+      [],
     );
     const kb = (n: number) => `${(n / 1024).toFixed(0)} KB`;
     record('Signer bundle before 12.9 (signer + S3Client, rebuilt in this run)', kb(baselineBytes));

@@ -19,8 +19,8 @@ import BUNDLE_EXCLUDE from '../../deploy/esbuild-exclude.json';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** What the signer must stay under today (it measured 459 KB when this was set; 577 KB before 12.9; target 200 KB). */
-const SIGNER_CEILING_BYTES = 470 * 1024;
+/** What the signer must stay under today (it measured 349 KB when this was set; 577 KB before 12.9; target 200 KB). */
+const SIGNER_CEILING_BYTES = 360 * 1024;
 
 async function bundle(entry: string): Promise<{ bytes: number; inputs: string[] }> {
   const result = await build({
