@@ -350,8 +350,10 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
       now,
       extraQuery: { partNumber: String(req.parts), uploadId: req.uploadId ?? 'x'.repeat(256) },
     });
-    const perPart = sample.length + jsonBytesBound(req.key) + 160;
-    const fit = Math.max(1, Math.floor((MAX_RESPONSE_BYTES - RESPONSE_ENVELOPE_BYTES) / perPart));
+    // Per part: the URL, the key as JSON, and ~140 bytes of the entry's other fields (as before paging, so
+    // every request that fitted then still fits).
+    const perPart = sample.length + Buffer.byteLength(JSON.stringify(req.key), 'utf8') + 140;
+    const fit = Math.max(1, Math.floor(MAX_RESPONSE_BYTES / perPart));
     const paged = req.firstPart !== undefined;
     if (!paged && req.parts > fit) {
       throw new ValidationError(
