@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import BUNDLE_EXCLUDE from '../../deploy/esbuild-exclude.json';
+import { FUNCTIONS } from '../deploy/cfn';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -64,4 +65,22 @@ describe('Signer bundle', () => {
       expect(inputs).toContain(`functions/shared/${shared}.ts`);
     }
   });
+});
+
+/** Issue 12.9's budget for every function but the signer. */
+const OTHER_BUDGET_BYTES = 400 * 1024;
+/** Functions that still build an S3Client (VerifyUpload, Cleanup: ~100 KB of client-s3): their ceiling. */
+const S3_CLIENT_FUNCTIONS = new Set(['verifyUpload', 'cleanup']);
+const S3_CLIENT_CEILING_BYTES = 480 * 1024;
+
+describe('Function bundles', () => {
+  it.each(FUNCTIONS.filter((f) => f.key !== 'signUrl').map((f) => [f.key, f.handler] as const))(
+    '%s carries no classic zod and stays within its budget',
+    async (key, handler) => {
+      const { bytes, inputs } = await bundle(`${handler.replace(/\.handler$/, '')}.ts`);
+      // Classic zod costs ~450 KB in every bundle whatever is used of it: use zod/mini (validation.ts).
+      expect(inputs.filter((f) => /node_modules\/zod\/v4\/classic\//.test(f))).toEqual([]);
+      expect(bytes).toBeLessThanOrEqual(S3_CLIENT_FUNCTIONS.has(key) ? S3_CLIENT_CEILING_BYTES : OTHER_BUDGET_BYTES);
+    },
+  );
 });
