@@ -71,7 +71,7 @@ describe('Signer bundle', () => {
 const OTHER_BUDGET_BYTES = 400 * 1024;
 /** Functions that still build an S3Client (VerifyUpload, Cleanup: ~100 KB of client-s3): their ceiling. */
 const S3_CLIENT_FUNCTIONS = new Set(['verifyUpload', 'cleanup']);
-const S3_CLIENT_CEILING_BYTES = 480 * 1024;
+const S3_CLIENT_CEILING_BYTES = 500 * 1024; // verifyUpload measured 481 KB after the Object Lock/KMS checks
 
 describe('Function bundles', () => {
   it.each(FUNCTIONS.filter((f) => f.key !== 'signUrl').map((f) => [f.key, f.handler] as const))(
