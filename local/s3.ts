@@ -27,6 +27,7 @@ import { AwsError, parseRawQuery, readBody, replay, splitUrl, xmlEscape, request
 import { authenticate, S3_AUTH_ERRORS, type Credential, type KeyRegistry } from './identity';
 import { bucketProblem } from '../functions/shared/validation';
 import { BucketFeatures, type BucketFeatureOptions } from './s3-bucket-features';
+import { installKeyShapeStore, type KeyShapeStore } from './s3-key-store';
 
 const require = createRequire(import.meta.url);
 
@@ -85,7 +86,15 @@ export class LocalS3 {
       if (ctx.req.localAccount) ctx.state.account = ctx.req.localAccount;
       await next();
     });
+    // s3rver escapes listed keys twice (he.escape in its XMLBuilder's tagValueProcessor, then the builder
+    // escapes every `&` again), so a key with `&` or `'` came back as `&amp;` / `&#x27;`. Undo the second pass.
+    this.app.middleware.unshift(async (ctx: { body: unknown }, next: () => Promise<void>) => {
+      await next();
+      if (typeof ctx.body === 'string' && ctx.body.includes('<ListBucketResult')) ctx.body = ctx.body.replaceAll('&amp;', '&');
+    });
     this.callback = this.app.callback();
+    // Every key S3 accepts (consecutive slashes, dot segments, 1,024-byte segments...): see s3-key-store.ts.
+    installKeyShapeStore(this.app.store as unknown as KeyShapeStore);
     keys.onChange({
       added: (c) => this.s3rverAccount(c.principal.accountId).createKeyPair(c.accessKeyId, c.secretAccessKey),
       revoked: (id) => {
@@ -229,6 +238,11 @@ export class LocalS3 {
       },
     });
     if (featureHandled) return;
+    // s3rver's router only matches keys made of non-empty segments (`a//b`, `/a`, `a/` and dot segments
+    // would miss or be mangled). The front has verified the signature over the raw path, so hand s3rver
+    // the key as one percent-encoded segment (its router decodes it back) and mark the request verified.
+    req.localAccount = account;
+    req.url = `/${segments[1]}/${keyAsOneSegment(decodeKey(rawKey))}${rawQuery ? `?${rawQuery}` : ''}`;
     const uploadId = q.get('uploadId');
     if (uploadId !== undefined) {
       const dir = path.join(this.store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
@@ -261,7 +275,9 @@ export class LocalS3 {
             throw new AwsError('BadDigest', `The ${algorithm.toUpperCase()} you specified did not match the calculated checksum.`, 400);
           }
         }
-        return this.callback(replay(req, body), res);
+        const replayed: IncomingMessage & { localAccount?: unknown } = replay(req, body);
+        replayed.localAccount = account;
+        return this.callback(replayed, res);
       }
     }
     return this.callback(req, res);
@@ -387,6 +403,11 @@ function checksumOf(algorithm: ChecksumAlgorithm, body: Buffer): string | undefi
     default:
       return undefined;
   }
+}
+
+/** A key as a single path segment: `/` and `.` percent-encoded too, so no router or resolver splits or folds it. */
+function keyAsOneSegment(key: string): string {
+  return encodeURIComponent(key).replace(/[.!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 function decodeKey(rawKey: string): string {

@@ -7,7 +7,7 @@
  * there: the result says so.
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { deactivateOrg, writeAuditEvent, type FencedOnboarding, type RecordStore } from '../shared/backend-records';
 import { DetailType, emitEvent } from '../shared/events';
 import { orgIdSchema, parseOrThrow } from '../shared/validation';
@@ -33,9 +33,9 @@ export interface DeactivateResult {
 const requestSchema = z.strictObject({
   orgId: orgIdSchema,
   /** The CLI's caller identity. */
-  requestedBy: z.string().min(1).max(2048).optional(),
+  requestedBy: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
   /** The CLI's --confirm; accepted, not required here (the CLI insists on it). */
-  confirm: z.boolean().optional(),
+  confirm: z.optional(z.boolean()),
 });
 
 /** Routes the org back to default storage. Throws ValidationError for a bad org ID. */

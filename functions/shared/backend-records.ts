@@ -9,7 +9,7 @@
  * Nothing secret is ever stored here: CloudFront keys are referenced by Secrets Manager ARN (+ version).
  */
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { RoleNameConflictError, StaleExecutionError, TransientError, asTransientOr, awsErrorName } from './errors';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from './validation';
 import { ORG_SK, auditSk, findBackendIgnoringCase, getOrgRecord, orgPk } from './org-record';
@@ -811,26 +811,28 @@ export async function writeAuditEvent(
 // Parsing a state's input at the boundary.
 // =============================================================================================
 
+const nonEmpty = () => z.string().check(z.minLength(1));
+
 const uploadInContext = z.looseObject({
-  bucket: z.string().min(1),
-  region: z.string().min(1),
-  roleArn: z.string().min(1),
-  accountId: z.string().regex(/^\d{12}$/),
-  prefix: z.string().optional(),
+  bucket: nonEmpty(),
+  region: nonEmpty(),
+  roleArn: nonEmpty(),
+  accountId: z.string().check(z.regex(/^\d{12}$/)),
+  prefix: z.optional(z.string()),
 });
 
 const contextSchema = z.looseObject({
   orgId: orgIdSchema,
   roleName: roleNameSchema,
-  configVersion: z.number().int().min(1),
-  executionArn: z.string().min(1),
-  executionName: z.string().min(1),
-  requestedBy: z.string().min(1),
+  configVersion: z.number().check(z.int(), z.gte(1)),
+  executionArn: nonEmpty(),
+  executionName: nonEmpty(),
+  requestedBy: nonEmpty(),
   startedAt: z.iso.datetime(),
   trustDeadlineAt: z.iso.datetime(),
   upload: uploadInContext,
   download: z.looseObject({ type: z.enum(['s3', 'cloudfront']) }),
-  platformRoleArn: z.string().min(1),
+  platformRoleArn: nonEmpty(),
 });
 
 /**

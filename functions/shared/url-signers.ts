@@ -6,7 +6,7 @@
  * builds a client middleware stack per URL and costs ~20x more (STACK.md). The only thing we take from
  * the SDK is *where* a bucket lives: the S3 endpoint rule set, fed with the endpoint configured through
  * `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` exactly as every SDK client reads it, is evaluated once per
- * (endpoint config, bucket, region) and cached. So real S3 gets virtual-hosted URLs
+ * (endpoint config, bucket, region) and cached, without building an S3Client (s3-endpoint.ts). So real S3 gets virtual-hosted URLs
  * (`https://<bucket>.s3.<region>.amazonaws.com/<key>`), an IP endpoint gets path-style URLs, and there
  * is no `if (local)` anywhere: the same derivation runs in every environment.
  *
@@ -15,11 +15,11 @@
  * `@aws-sdk/cloudfront-signer` `getSignedUrl` for the same key, URL and expiry.
  */
 import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentials } from './credential-broker';
+import { resolveS3Endpoint, type S3BucketEndpoint } from './s3-endpoint';
 import { isLoopbackHost } from './rules';
 
 /** A loopback host:port (the local CloudFront edge): the only hosts that get plain http. */
@@ -53,75 +53,15 @@ export function cloudFrontObjectPath(objectPath: string): string {
 // S3
 // ---------------------------------------------------------------------------------------------
 
-/** Where a bucket's objects are addressed: the SDK's own endpoint resolution, evaluated once. */
-export interface S3BucketEndpoint {
-  protocol: 'http:' | 'https:';
-  hostname: string;
-  port?: number;
-  /** `''` for virtual-hosted style, `/<bucket>` for path style. Keys follow as `/<encoded key>`. */
-  basePath: string;
-}
-
-class EndpointCaptured extends Error {
-  constructor(readonly request: HttpRequest) {
-    super('endpoint captured');
-  }
-}
-
-const PLACEHOLDER_KEY = 'k';
-const endpointCache = new Map<string, Promise<S3BucketEndpoint>>();
-const EMPTY_CREDENTIALS = { accessKeyId: 'resolve-endpoint-only', secretAccessKey: 'resolve-endpoint-only' };
+export type { S3BucketEndpoint };
 
 /**
- * Resolves the bucket's endpoint the way an S3Client for `region` would (endpoint rule set plus
- * `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` / `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`), without sending
- * anything: a build-step middleware captures the serialized request and stops the call. Cached per
- * (configured endpoint, bucket, region), so the cost is paid once per container.
+ * Resolves the bucket's endpoint the way an S3Client for `region` would (S3's endpoint rule set plus
+ * `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` / `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`), without a client:
+ * see s3-endpoint.ts. Cached per (configured endpoint, bucket, region).
  */
-export function resolveS3BucketEndpoint(bucket: string, region: string): Promise<S3BucketEndpoint> {
-  const cacheKey = `${process.env.AWS_ENDPOINT_URL_S3 ?? ''}|${process.env.AWS_ENDPOINT_URL ?? ''}|${process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ?? ''}|${bucket}|${region}`;
-  let found = endpointCache.get(cacheKey);
-  if (!found) {
-    found = captureEndpoint(bucket, region);
-    endpointCache.set(cacheKey, found);
-    found.catch(() => endpointCache.delete(cacheKey));
-  }
-  return found;
-}
-
-async function captureEndpoint(bucket: string, region: string): Promise<S3BucketEndpoint> {
-  const client = new S3Client({
-    region,
-    credentials: EMPTY_CREDENTIALS,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  const command = new HeadObjectCommand({ Bucket: bucket, Key: PLACEHOLDER_KEY });
-  command.middlewareStack.add(
-    () => async (args) => {
-      throw new EndpointCaptured(args.request as HttpRequest);
-    },
-    { step: 'build', priority: 'low', name: 'captureBucketEndpoint' },
-  );
-  try {
-    // Run the client's middleware stack directly rather than client.send(): nothing is sent either way,
-    // and this keeps working when a test replaces S3Client.send with aws-sdk-client-mock.
-    await command.resolveMiddleware(client.middlewareStack, client.config, undefined)(command);
-  } catch (err) {
-    if (!(err instanceof EndpointCaptured)) throw err;
-    const r = err.request;
-    const suffix = `/${PLACEHOLDER_KEY}`;
-    if (!r.path.endsWith(suffix)) throw new Error(`Unexpected S3 request path while resolving the endpoint: ${r.path}`);
-    return {
-      protocol: r.protocol === 'http:' ? 'http:' : 'https:',
-      hostname: r.hostname,
-      port: r.port ?? undefined,
-      basePath: r.path.slice(0, -suffix.length),
-    };
-  } finally {
-    client.destroy();
-  }
-  throw new Error('S3 endpoint resolution sent a request; it must not');
+export async function resolveS3BucketEndpoint(bucket: string, region: string): Promise<S3BucketEndpoint> {
+  return resolveS3Endpoint(bucket, region);
 }
 
 /** One SignatureV4 per credentials object (the broker hands out the same object while it is cached). */

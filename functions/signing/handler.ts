@@ -5,7 +5,7 @@
  *
  * Never log the response: presigned S3 URLs carry the session token of the credentials that signed them.
  */
-import { dynamo, s3With, secretsManager, sts, stsWith } from '../shared/clients';
+import { dynamo, secretsManager, sts, stsWith } from '../shared/clients';
 import { commonConfig, env, loadConfig } from '../shared/config';
 import { CredentialBroker } from '../shared/credential-broker';
 import { lambdaHandler, once } from '../shared/handler';
@@ -48,7 +48,6 @@ export function signerDepsFromEnv(processEnv: Record<string, string | undefined>
       clock,
       refreshThresholdSeconds: config.CREDENTIAL_REFRESH_THRESHOLD_SECONDS,
     }),
-    s3With,
     clock,
     settings: {
       defaultBucket: config.DEFAULT_BUCKET,

@@ -85,8 +85,15 @@ const multipartStartRequest = z.strictObject({
   orgId: orgIdSchema,
   operation: z.literal('multipart-start'),
   key: objectKey,
+  /** The upload's total number of parts. */
   parts: intBetween(1, MAX_PARTS, '', 'must be the number of parts'),
   ttlSeconds,
+  /**
+   * Paging (docs/signer.md): `firstPart: 1` starts the upload and answers the first page of part URLs
+   * with `nextPart`; `uploadId` + `firstPart: nextPart` answers the next page, without a new upload.
+   */
+  firstPart: z.optional(partNumber),
+  uploadId: z.optional(uploadId),
 });
 const multipartCompleteRequest = z.strictObject({
   orgId: orgIdSchema,
@@ -148,7 +155,25 @@ export function parseSignRequest(input: unknown): SignRequest {
   // reportInput lets toValidationError tell "missing" from "wrong type".
   const result = signRequestSchema.safeParse(input, { reportInput: true });
   if (!result.success) throw issuesToValidationError(result.error.issues);
-  return result.data;
+  const req = result.data;
+  if (req.operation === 'multipart-start') checkPaging(req);
+  return req;
+}
+
+/** The paging fields of multipart-start fit together. Throws ValidationError naming the field. */
+function checkPaging(req: MultipartStartRequest): void {
+  if (req.uploadId !== undefined && req.firstPart === undefined) {
+    throw new ValidationError('firstPart: is required with uploadId (the first part number of the page to sign)', ['firstPart']);
+  }
+  if (req.firstPart !== undefined && req.firstPart > 1 && req.uploadId === undefined) {
+    throw new ValidationError(
+      'uploadId: is required when firstPart is over 1 (later pages continue the upload the first page started)',
+      ['uploadId'],
+    );
+  }
+  if (req.firstPart !== undefined && req.firstPart > req.parts) {
+    throw new ValidationError(`firstPart: must be at most parts (${req.parts})`, ['firstPart']);
+  }
 }
 
 /**

@@ -18,12 +18,6 @@
  * CloudFront key are all cached (see the README for each cache's lifetime).
  */
 import type { KeyObject } from 'node:crypto';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { cloudFrontKeyStats, loadCloudFrontKey } from '../shared/cloudfront-keys';
@@ -43,6 +37,7 @@ import {
   httpStatus,
 } from '../shared/errors';
 import { externalIdFor, roleSessionName } from '../shared/identifiers';
+import { s3MultipartClient, type S3MultipartApi } from '../shared/s3-multipart';
 import { cloudFrontUrl, s3Presigner } from '../shared/url-signers';
 import {
   checkPrefixedKeys,
@@ -60,8 +55,37 @@ export { CLOUDFRONT_TTL };
 
 /** Default S3 URL lifetime when the request names none. */
 export const DEFAULT_S3_TTL_SECONDS = 900;
-/** Lambda's synchronous response limit is 6 MB; keep a margin for the envelope. */
+/** Lambda's synchronous response limit is 6 MB (aws-facts.md, Lambda); keep a margin below 6 MiB. */
 export const MAX_RESPONSE_BYTES = 6_000_000;
+/** Room for the response's fields other than `urls`. */
+const RESPONSE_ENVELOPE_BYTES = 4096;
+
+/** At most the bytes `value` takes as a JSON string (each UTF-16 unit at most 6 bytes, as `\uXXXX`). */
+function jsonBytesBound(value: string): number {
+  return value.length * 6 + 2;
+}
+
+/**
+ * Refuses a response Lambda could not return (over 6 MB), with what to do instead. A cheap upper bound
+ * clears almost every response; only a large one is serialised to be measured exactly.
+ */
+export function checkResponseSize(req: SignRequest, out: SignResponse): void {
+  let bound = RESPONSE_ENVELOPE_BYTES;
+  for (const u of out.urls) bound += u.url.length + jsonBytesBound(u.key) + 160;
+  if (bound <= MAX_RESPONSE_BYTES) return;
+  const bytes = Buffer.byteLength(JSON.stringify(out), 'utf8');
+  if (bytes <= MAX_RESPONSE_BYTES) return;
+  const n = out.urls.length;
+  const fit = Math.max(1, Math.floor((n * (MAX_RESPONSE_BYTES - RESPONSE_ENVELOPE_BYTES)) / bytes));
+  const mb = (bytes / 1e6).toFixed(1);
+  if (req.operation === 'download' || req.operation === 'upload') {
+    throw new ValidationError(
+      `keys: the ${n} URLs make a ${mb} MB response, over Lambda's 6 MB limit; split the keys into requests of at most ${fit} keys`,
+      ['keys'],
+    );
+  }
+  throw new ValidationError(`${req.operation}: the response would be ${mb} MB, over Lambda's 6 MB limit`, ['(input)']);
+}
 
 export interface SignedUrl {
   /** The key as the caller gave it (relative to the org). */
@@ -93,6 +117,8 @@ export interface SignResponse {
   etag?: string;
   /** multipart-abort. */
   aborted?: boolean;
+  /** multipart-start in pages: the first part number not signed yet; absent when this page is the last. */
+  nextPart?: number;
 }
 
 export interface SignerSettings {
@@ -108,8 +134,11 @@ export interface SignerDeps {
   secrets: SecretsManagerClient;
   /** Caches credentials; its refresh threshold is CREDENTIAL_REFRESH_THRESHOLD_SECONDS. */
   broker: CredentialBroker;
-  /** An S3 client for a region and credentials (multipart calls). Default: functions/shared/clients s3With. */
-  s3With: (region: string, credentials: AwsCredentials) => S3Client;
+  /**
+   * The multipart calls for a region and credentials. Default: s3-multipart.ts (SigV4-signed fetch, no
+   * S3Client, which would triple the signer's bundle). Tests may adapt an SDK S3Client here.
+   */
+  s3Multipart?: (region: string, credentials: AwsCredentials) => S3MultipartApi;
   clock: () => Date;
   settings: SignerSettings;
 }
@@ -140,14 +169,15 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
       signerRoleArn: deps.settings.defaultSignerRoleArn,
     },
   });
-  const s3Clients = new WeakMap<AwsCredentials, Map<string, S3Client>>();
+  const s3Clients = new WeakMap<AwsCredentials, Map<string, S3MultipartApi>>();
+  const makeS3 = deps.s3Multipart ?? ((region: string, credentials: AwsCredentials) => s3MultipartClient(region, credentials));
   const gsvAtStart = cloudFrontKeyStats.getSecretValueCalls;
 
-  function s3ClientFor(region: string, credentials: AwsCredentials): S3Client {
+  function s3ClientFor(region: string, credentials: AwsCredentials): S3MultipartApi {
     let byRegion = s3Clients.get(credentials);
     if (!byRegion) s3Clients.set(credentials, (byRegion = new Map()));
     let client = byRegion.get(region);
-    if (!client) byRegion.set(region, (client = deps.s3With(region, credentials)));
+    if (!client) byRegion.set(region, (client = makeS3(region, credentials)));
     return client;
   }
 
@@ -311,37 +341,46 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     const now = new Date(nowSec * 1000);
     const objectKey = route.prefix + req.key;
     const presign = await s3Presigner({ credentials, region: route.region, bucket: route.bucket });
-    // Refuse before creating anything if the part URLs could not be returned in one Lambda response.
+    // How many part URLs fit in one Lambda response, from a sample with the widest part number and a
+    // generous upload ID (S3's are ~100-200 characters): decided before anything is created.
     const sample = await presign({
       key: objectKey,
       method: 'PUT',
       expiresInSeconds: ttl,
       now,
-      extraQuery: { partNumber: String(req.parts), uploadId: 'x'.repeat(120) },
+      extraQuery: { partNumber: String(req.parts), uploadId: req.uploadId ?? 'x'.repeat(256) },
     });
-    const perPart = sample.length + req.key.length + 140;
-    if (perPart * req.parts > MAX_RESPONSE_BYTES) {
-      const fit = Math.floor(MAX_RESPONSE_BYTES / perPart);
+    // Per part: the URL, the key as JSON, and ~140 bytes of the entry's other fields (as before paging, so
+    // every request that fitted then still fits).
+    const perPart = sample.length + Buffer.byteLength(JSON.stringify(req.key), 'utf8') + 140;
+    const fit = Math.max(1, Math.floor(MAX_RESPONSE_BYTES / perPart));
+    const paged = req.firstPart !== undefined;
+    if (!paged && req.parts > fit) {
       throw new ValidationError(
         `parts: ${req.parts} part URLs (~${Math.round((perPart * req.parts) / 1e6)} MB) exceed Lambda's 6 MB response limit; ` +
-          `at most about ${fit} parts fit in one multipart-start with these credentials (use bigger parts)`,
+          `at most about ${fit} fit in one response with these credentials. Ask for them in pages: send firstPart: 1, ` +
+          `then uploadId and firstPart: nextPart until no nextPart is returned (or use bigger parts)`,
         ['parts'],
       );
     }
+    const first = req.firstPart ?? 1;
+    const last = Math.min(req.parts, first + fit - 1);
     let uploadId: string;
-    try {
-      const created = await s3ClientFor(route.region, credentials).send(
-        new CreateMultipartUploadCommand({ Bucket: route.bucket, Key: objectKey }),
-      );
-      if (!created.UploadId) throw new Error('CreateMultipartUpload answered without an UploadId');
-      uploadId = created.UploadId;
-    } catch (err) {
-      throw s3Failure(err, route, 'key', 'CreateMultipartUpload');
+    if (req.uploadId !== undefined) {
+      uploadId = req.uploadId;
+    } else {
+      try {
+        const created = await s3ClientFor(route.region, credentials).createMultipartUpload({ Bucket: route.bucket, Key: objectKey });
+        if (!created.UploadId) throw new Error('CreateMultipartUpload answered without an UploadId');
+        uploadId = created.UploadId;
+      } catch (err) {
+        throw s3Failure(err, route, 'key', 'CreateMultipartUpload');
+      }
     }
     const expiresAt = new Date((nowSec + ttl) * 1000).toISOString();
-    const urls: SignedUrl[] = new Array(req.parts);
-    for (let part = 1; part <= req.parts; part++) {
-      urls[part - 1] = {
+    const urls: SignedUrl[] = new Array(last - first + 1);
+    for (let part = first; part <= last; part++) {
+      urls[part - first] = {
         key: req.key,
         partNumber: part,
         url: await presign({ key: objectKey, method: 'PUT', expiresInSeconds: ttl, now, extraQuery: { partNumber: String(part), uploadId } }),
@@ -356,6 +395,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     out.ttlSeconds = ttl;
     if (clamped) out.clamped = true;
     out.urls = urls;
+    if (last < req.parts) out.nextPart = last + 1;
     return out;
   }
 
@@ -365,14 +405,12 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     const parts = [...req.parts].sort((a, b) => a.partNumber - b.partNumber);
     let etag: string | undefined;
     try {
-      const done = await s3ClientFor(route.region, credentials).send(
-        new CompleteMultipartUploadCommand({
-          Bucket: route.bucket,
-          Key: route.prefix + req.key,
-          UploadId: req.uploadId,
-          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
-        }),
-      );
+      const done = await s3ClientFor(route.region, credentials).completeMultipartUpload({
+        Bucket: route.bucket,
+        Key: route.prefix + req.key,
+        UploadId: req.uploadId,
+        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+      });
       etag = done.ETag;
     } catch (err) {
       throw s3Failure(err, route, 'parts', 'CompleteMultipartUpload');
@@ -393,9 +431,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     checkPrefixedKeys(route.prefix, [req.key], () => 'key');
     const credentials = await credentialsFor(req.orgId, route);
     try {
-      await s3ClientFor(route.region, credentials).send(
-        new AbortMultipartUploadCommand({ Bucket: route.bucket, Key: route.prefix + req.key, UploadId: req.uploadId }),
-      );
+      await s3ClientFor(route.region, credentials).abortMultipartUpload({ Bucket: route.bucket, Key: route.prefix + req.key, UploadId: req.uploadId });
     } catch (err) {
       throw s3Failure(err, route, 'uploadId', 'AbortMultipartUpload');
     }
@@ -425,7 +461,9 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
     async sign(input: unknown): Promise<SignResponse> {
       const req = parseSignRequest(input);
       const route = await routes.get(req.orgId);
-      return dispatch(req, route);
+      const out = await dispatch(req, route);
+      checkResponseSize(req, out);
+      return out;
     },
     stats(): SignerStats {
       return {

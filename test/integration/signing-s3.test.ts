@@ -5,6 +5,7 @@
  * the credentials the signer got. S3 calls the signer makes itself (multipart) go to s3rver for real.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,6 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '../../functions/shared/backend-records';
-import { s3With } from '../../functions/shared/clients';
 import { CredentialBroker, type AwsCredentials } from '../../functions/shared/credential-broker';
 import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from '../../functions/signing/sign-url';
 
@@ -97,7 +97,6 @@ function newSigner(): UrlSigner {
       clock,
       refreshThresholdSeconds: 900,
     }),
-    s3With,
     clock,
     settings: { defaultBucket: DEFAULT_BUCKET, defaultBucketRegion: 'us-east-1', defaultSignerRoleArn: SIGNER_ROLE, configCacheTtlSeconds: 30 },
   };
@@ -149,6 +148,17 @@ beforeEach(() => {
 
 async function put(url: string, body: string | Uint8Array): Promise<Response> {
   return fetch(url, { method: 'PUT', body });
+}
+
+function putOnFreshConnection(url: string, body: Buffer): Promise<{ status: number; etag: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'PUT', agent: false, headers: { 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, etag: String(res.headers.etag) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 async function sign(signer: UrlSigner, request: Record<string, unknown>): Promise<SignResponse> {
@@ -277,6 +287,35 @@ describe('Integration: presigned S3 URLs against s3rver', () => {
     expect(got.equals(Buffer.concat(parts))).toBe(true);
     const obj = await adminS3.send(new GetObjectCommand({ Bucket: 'acme-b', Key: 'fleet/big/fw.bin' }));
     expect(Buffer.from(await obj.Body!.transformToByteArray()).equals(got)).toBe(true);
+  });
+
+  it('signs all 10,000 part URLs in pages of one upload, and URLs from the first and last page both land in it', async () => {
+    const orgId = randomUUID();
+    activate(orgId, 'acme-c');
+    const signer = newSigner();
+    const request = { orgId, operation: 'multipart-start', key: 'paged/fw.bin', parts: 10_000 };
+    const pages = [await sign(signer, { ...request, firstPart: 1 })];
+    while (pages[pages.length - 1]!.nextPart) {
+      pages.push(await sign(signer, { ...request, uploadId: pages[0]!.uploadId, firstPart: pages[pages.length - 1]!.nextPart }));
+    }
+    expect(pages.length).toBeGreaterThan(1);
+    const urls = pages.flatMap((p) => p.urls);
+    expect(urls.map((u) => u.partNumber)).toEqual(Array.from({ length: 10_000 }, (_, i) => i + 1));
+    // S3 wants >= 5 MiB for every part but the last: part 1 is 5 MiB, part 10,000 the tail.
+    const first = randomBytes(5 * 1024 * 1024);
+    const last = randomBytes(321);
+    const etags: { partNumber: number; etag: string }[] = [];
+    for (const [u, body] of [[urls[0]!, first], [urls[9_999]!, last]] as const) {
+      // A fresh connection: signing 10,000 URLs can take longer than the server's 5 s keep-alive, and fetch
+      // would then race the server closing the idle socket it reuses (ECONNRESET).
+      const res = await putOnFreshConnection(u.url, body);
+      expect(res.status).toBe(200);
+      etags.push({ partNumber: u.partNumber!, etag: res.etag });
+    }
+    await sign(signer, { orgId, operation: 'multipart-complete', key: 'paged/fw.bin', uploadId: pages[0]!.uploadId, parts: etags });
+    const down = await sign(signer, { orgId, operation: 'download', keys: ['paged/fw.bin'] });
+    const got = Buffer.from(await (await fetch(down.urls[0]!.url)).arrayBuffer());
+    expect(got.equals(Buffer.concat([first, last]))).toBe(true);
   });
 
   it('refuses a tampered part URL (another part number)', async () => {

@@ -419,7 +419,6 @@ export class Harness {
       tableName: this.store.tableName,
       secrets: cloud.secretsManager<SecretsManagerClient>(),
       broker: new CredentialBroker({ sts: () => cloud.sts<STSClient>(), stsWith: (c) => cloud.sts<STSClient>(c), clock: this.clock.now }),
-      s3With: (region, credentials) => cloud.s3<S3Client>(region, credentials),
       clock: this.clock.now,
       settings: {
         defaultBucket: 'peridio-binaries-local',

@@ -28,6 +28,7 @@ import { logger } from '../../functions/shared/logger';
 import { verifyCloudFrontUrl } from '../../functions/shared/url-signers';
 import { createHandler, signerDepsFromEnv } from '../../functions/signing/handler';
 import { createUrlSigner, type SignResponse, type SignerDeps } from '../../functions/signing/sign-url';
+import { sdkMultipart } from './helpers/sdk-multipart';
 
 const ORG = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 const OTHER_ORG = 'a1b2c3d4-0000-4000-8000-000000000001';
@@ -96,7 +97,7 @@ function deps(overrides: Partial<SignerDeps['settings']> = {}, threshold = 900):
       clock,
       refreshThresholdSeconds: threshold,
     }),
-    s3With: (region, credentials) => new S3Client({ region, credentials }),
+    s3Multipart: (region, credentials) => sdkMultipart(new S3Client({ region, credentials })),
     clock,
     settings: {
       defaultBucket: 'peridio-binaries-test',
@@ -520,6 +521,25 @@ describe('Function: sign (bad input)', () => {
   });
 });
 
+describe("Function: sign (Lambda's 6 MB response limit)", () => {
+  it('refuses download URLs that would not fit in one response, and says how many keys fit', async () => {
+    // Real assumed-role session tokens are about 1 KB, and every S3 URL carries one.
+    sts.on(AssumeRoleCommand).resolves({
+      Credentials: { AccessKeyId: 'ASIAFIXED', SecretAccessKey: 's', SessionToken: 'IQoJb3JpZ2luX2VjE'.padEnd(1000, 'x'), Expiration: new Date(nowMs + 3600_000) },
+    });
+    // 1000 keys of 980 bytes, mostly '"': each is ~1960 bytes as JSON and ~2940 characters in its URL.
+    const keys = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(4, '0')}${'"'.repeat(976)}`);
+    const err = await createUrlSigner(deps()).sign({ orgId: ORG, operation: 'download', keys }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).fields).toEqual(['keys']);
+    const fit = Number(/at most (\d+) keys/.exec((err as Error).message)![1]);
+    expect(fit).toBeGreaterThan(100);
+    expect(fit).toBeLessThan(1000);
+    const ok = await createUrlSigner(deps()).sign({ orgId: ORG, operation: 'upload', keys: keys.slice(0, fit) });
+    expect(Buffer.byteLength(JSON.stringify(ok))).toBeLessThanOrEqual(6_000_000);
+  });
+});
+
 describe('Function: sign (multipart)', () => {
   beforeEach(() => {
     s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'upload-1' });
@@ -548,6 +568,58 @@ describe('Function: sign (multipart)', () => {
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as ValidationError).fields).toEqual(['parts']);
     expect(s3.commandCalls(CreateMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it('hands out URLs for all 10,000 parts in pages, with one CreateMultipartUpload (firstPart, then uploadId + nextPart)', async () => {
+    records[`ORG#${ORG}`] = customRecord(ORG, config());
+    const signer = createUrlSigner(deps());
+    const request = { orgId: ORG, operation: 'multipart-start', key: 'fw/huge.bin', parts: 10_000 };
+    let page = await signer.sign({ ...request, firstPart: 1 });
+    const uploadId = page.uploadId!;
+    expect(uploadId).toBe('upload-1');
+    const seen: number[] = [];
+    let pages = 1;
+    for (;;) {
+      expect(page.uploadId).toBe(uploadId);
+      expect(Buffer.byteLength(JSON.stringify(page))).toBeLessThanOrEqual(6_000_000);
+      for (const u of page.urls) {
+        seen.push(u.partNumber!);
+        expect(new URL(u.url).searchParams.get('partNumber')).toBe(String(u.partNumber));
+        expect(new URL(u.url).searchParams.get('uploadId')).toBe(uploadId);
+      }
+      if (page.nextPart === undefined) break;
+      expect(page.nextPart).toBe(seen[seen.length - 1]! + 1);
+      page = await signer.sign({ ...request, uploadId, firstPart: page.nextPart });
+      pages += 1;
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect(seen).toEqual(Array.from({ length: 10_000 }, (_, i) => i + 1));
+    expect(s3.commandCalls(CreateMultipartUploadCommand)).toHaveLength(1);
+  });
+
+  it('answers a small paged request in one page without nextPart', async () => {
+    const out = await createUrlSigner(deps()).sign({ orgId: ORG, operation: 'multipart-start', key: 'a', parts: 3, firstPart: 1 });
+    expect(out.urls.map((u) => u.partNumber)).toEqual([1, 2, 3]);
+    expect(out.nextPart).toBeUndefined();
+  });
+
+  it.each([
+    ['uploadId without firstPart', { uploadId: 'u' }, 'firstPart'],
+    ['a later page without uploadId', { firstPart: 2 }, 'uploadId'],
+    ['firstPart past the last part', { uploadId: 'u', firstPart: 4 }, 'firstPart'],
+    ['firstPart 0', { firstPart: 0 }, 'firstPart'],
+  ])('refuses %s, with nothing created', async (_name, extra, field) => {
+    const err = await createUrlSigner(deps())
+      .sign({ orgId: ORG, operation: 'multipart-start', key: 'a', parts: 3, ...extra })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).fields).toEqual([field]);
+    expect(s3.commandCalls(CreateMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it('says how to page when refusing more part URLs than fit', async () => {
+    const err = await createUrlSigner(deps()).sign({ orgId: ORG, operation: 'multipart-start', key: 'a', parts: 10_000 }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/firstPart: 1.*nextPart/);
   });
 
   it('completes with the parts in order', async () => {

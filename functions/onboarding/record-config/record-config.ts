@@ -13,7 +13,7 @@
  * A retry of this step by the same execution returns the context it already recorded.
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   FINISHED_STATUSES,
   ensureBackend,
@@ -53,8 +53,8 @@ export interface RecordConfigDeps {
 
 const eventSchema = z.looseObject({
   input: z.unknown(),
-  executionArn: z.string().min(1),
-  executionName: z.string().min(1),
+  executionArn: z.string().check(z.minLength(1)),
+  executionName: z.string().check(z.minLength(1)),
 });
 
 /** Records the pending config and returns the OnboardingContext. See the module comment for the errors. */

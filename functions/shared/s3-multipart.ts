@@ -1,0 +1,185 @@
+/**
+ * The three multipart calls the signer makes itself (CreateMultipartUpload, CompleteMultipartUpload,
+ * AbortMultipartUpload), as SigV4-signed requests sent with node's fetch: no S3Client.
+ *
+ * Why: @aws-sdk/client-s3 and the @smithy/core machinery it brings were most of the signer's bundle and
+ * cold start, for three rare calls. The signer already signs with @smithy/signature-v4; here it signs
+ * headers instead of the query, the endpoint comes from S3's own rule set (s3-endpoint.ts, so
+ * AWS_ENDPOINT_URL_S3 reaches the local stack as it reaches every SDK client), and S3's small XML answers
+ * are read by hand.
+ *
+ * Errors keep the SDK's shape where callers look: `name` is S3's `<Code>` (`NoSuchUpload`, `AccessDenied`,
+ * `EntityTooSmall`, ...) and `$metadata.httpStatusCode` the status, so errors.ts's `awsErrorName` and
+ * `httpStatus` read them unchanged. Network failures and timeouts become TransientError.
+ *
+ * AWS surprise, handled: CompleteMultipartUpload can answer 200 OK and still fail, with an `<Error>`
+ * document as the body (S3 API reference, CompleteMultipartUpload); the body is checked, not only the status.
+ */
+import { createHash } from 'node:crypto';
+import { Hash } from '@smithy/hash-node';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentials } from './credential-broker';
+import { TransientError } from './errors';
+import { resolveS3Endpoint } from './s3-endpoint';
+
+/** The calls, with the SDK's input and output member names (so callers and tests read the same). */
+export interface S3MultipartApi {
+  createMultipartUpload(input: { Bucket: string; Key: string }): Promise<{ UploadId?: string }>;
+  completeMultipartUpload(input: {
+    Bucket: string;
+    Key: string;
+    UploadId: string;
+    MultipartUpload: { Parts: { PartNumber: number; ETag: string }[] };
+  }): Promise<{ ETag?: string }>;
+  abortMultipartUpload(input: { Bucket: string; Key: string; UploadId: string }): Promise<void>;
+}
+
+/** An error S3 answered, in the SDK's shape: `name` = S3's error code, `$metadata.httpStatusCode`. */
+export class S3ServiceError extends Error {
+  readonly $metadata: { httpStatusCode: number; requestId?: string };
+  constructor(code: string, message: string, status: number, requestId?: string) {
+    super(message);
+    this.name = code;
+    this.$metadata = { httpStatusCode: status, requestId };
+  }
+}
+
+export interface S3MultipartOptions {
+  /** Default: global fetch. Tests inject a fake. */
+  fetch?: typeof fetch;
+  /** Per-request timeout. Default 30 s (CompleteMultipartUpload of many parts can take several seconds). */
+  timeoutMs?: number;
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** Decodes XML character data: the five named entities and numeric references. */
+export function xmlText(raw: string): string {
+  return raw.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (whole, ref: string) => {
+    if (ref.startsWith('#x')) return String.fromCodePoint(parseInt(ref.slice(2), 16));
+    if (ref.startsWith('#')) return String.fromCodePoint(parseInt(ref.slice(1), 10));
+    return XML_ENTITIES[ref] ?? whole;
+  });
+}
+
+/** Encodes text for an XML element. */
+export function xmlEscape(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]};`);
+}
+
+/** The text of the first `<name>` element in an S3 answer (which has no attributes on these elements), decoded. */
+export function xmlElement(xml: string, name: string): string | undefined {
+  const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(xml);
+  return m ? xmlText(m[1]!) : undefined;
+}
+
+/** The `<Error>` document S3 answers with, if `body` is one. */
+export function s3ErrorOf(body: string, status: number, requestId?: string): S3ServiceError | undefined {
+  if (!/<Error>/.test(body)) return undefined;
+  const code = xmlElement(body, 'Code') ?? 'Unknown';
+  return new S3ServiceError(code, xmlElement(body, 'Message') ?? code, status, requestId);
+}
+
+/** RFC 3986 strict, as SigV4 canonicalises. */
+function strictEncode(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** An object key as an S3 URL path: each segment encoded strictly, `/` kept. */
+function keyPath(key: string): string {
+  return key.split('/').map(strictEncode).join('/');
+}
+
+const sha256 = Hash.bind(null, 'sha256');
+
+/** A multipart API for one region and one set of credentials. */
+export function s3MultipartClient(region: string, credentials: AwsCredentials, options: S3MultipartOptions = {}): S3MultipartApi {
+  const doFetch = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const signer = new SignatureV4({
+    service: 's3',
+    region,
+    credentials: {
+      accessKeyId: credentials.accessKeyId,
+      secretAccessKey: credentials.secretAccessKey,
+      sessionToken: credentials.sessionToken,
+    },
+    sha256,
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
+
+  async function send(
+    method: 'POST' | 'DELETE',
+    bucket: string,
+    key: string,
+    query: Record<string, string>,
+    body = '',
+  ): Promise<{ status: number; text: string }> {
+    const endpoint = resolveS3Endpoint(bucket, region);
+    const host = endpoint.port === undefined ? endpoint.hostname : `${endpoint.hostname}:${endpoint.port}`;
+    const headers: Record<string, string> = {
+      host,
+      'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
+    };
+    if (body) {
+      headers['content-type'] = 'application/xml';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    const request = new HttpRequest({
+      method,
+      protocol: endpoint.protocol,
+      hostname: endpoint.hostname,
+      port: endpoint.port,
+      path: `${endpoint.basePath}/${keyPath(key)}`,
+      query,
+      headers,
+      body: body || undefined,
+    });
+    const signed = await signer.sign(request);
+    const qs = Object.keys(query)
+      .map((k) => `${strictEncode(k)}=${strictEncode(query[k]!)}`)
+      .join('&');
+    const url = `${endpoint.protocol}//${host}${signed.path}${qs ? `?${qs}` : ''}`;
+    const sentHeaders = { ...(signed.headers as Record<string, string>) };
+    delete sentHeaders.host; // fetch sets Host from the URL (the same value)
+    delete sentHeaders['content-length'];
+    let res: Response;
+    try {
+      res = await doFetch(url, { method, headers: sentHeaders, body: body || undefined, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      const why = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      throw new TransientError(`S3 ${method} ${bucket}: no answer (${why})`, { cause: err });
+    }
+    const text = await res.text();
+    const requestId = res.headers.get('x-amz-request-id') ?? undefined;
+    if (res.status >= 300) {
+      // HEAD-less calls normally carry an <Error> body; a bare status (e.g. a proxy's) still gets a name.
+      throw s3ErrorOf(text, res.status, requestId) ?? new S3ServiceError(res.status === 403 ? 'AccessDenied' : 'Unknown', `HTTP ${res.status}`, res.status, requestId);
+    }
+    return { status: res.status, text };
+  }
+
+  return {
+    async createMultipartUpload(input) {
+      const { text, status } = await send('POST', input.Bucket, input.Key, { uploads: '' });
+      const error = s3ErrorOf(text, status);
+      if (error) throw error;
+      return { UploadId: xmlElement(text, 'UploadId') };
+    },
+    async completeMultipartUpload(input) {
+      const parts = input.MultipartUpload.Parts.map(
+        (p) => `<Part><PartNumber>${p.PartNumber}</PartNumber><ETag>${xmlEscape(p.ETag)}</ETag></Part>`,
+      ).join('');
+      const body = `<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${parts}</CompleteMultipartUpload>`;
+      const { text, status } = await send('POST', input.Bucket, input.Key, { uploadId: input.UploadId }, body);
+      const error = s3ErrorOf(text, status);
+      if (error) throw error;
+      return { ETag: xmlElement(text, 'ETag') };
+    },
+    async abortMultipartUpload(input) {
+      await send('DELETE', input.Bucket, input.Key, { uploadId: input.UploadId });
+    },
+  };
+}
