@@ -28,10 +28,13 @@ afterAll(async () => {
 });
 
 const SUPPORT_ARN = 'arn:aws:iam::111111111111:user/local-support';
+// Each org gets its own customer role and bucket: two orgs may never share them (ClaimedByAnotherOrgError).
+const customerRoleArn = (orgId: string) => `arn:aws:iam::222222222222:role/PeridioBinaries-${orgId.slice(0, 8)}`;
+const customerBucket = (orgId: string) => `acme-firmware-${orgId.slice(0, 8)}`;
 const request = (orgId: string) => ({
   orgId,
   roleName: 'prod',
-  upload: { bucket: 'acme-firmware', region: 'eu-west-1', roleArn: 'arn:aws:iam::222222222222:role/PeridioBinaries' },
+  upload: { bucket: customerBucket(orgId), region: 'eu-west-1', roleArn: customerRoleArn(orgId) },
   download: { type: 's3' },
 });
 
@@ -109,7 +112,7 @@ describe('Front door: the IAM-authorized API', () => {
   it('records whoever signed the request as the requester: support through the CLI, another user directly', async () => {
     const viaCli = newOrgId();
     const c = capture(e.env);
-    const argv = ['onboard', '--org', viaCli, '--role-name', 'prod', '--bucket', 'acme-firmware', '--region', 'eu-west-1', '--role-arn', 'arn:aws:iam::222222222222:role/PeridioBinaries', '--json'];
+    const argv = ['onboard', '--org', viaCli, '--role-name', 'prod', '--bucket', customerBucket(viaCli), '--region', 'eu-west-1', '--role-arn', customerRoleArn(viaCli), '--json'];
     expect(await runCli(argv, c.io), c.stderr()).toBe(0);
     expect((JSON.parse(c.stdout()) as OnboardResult).requestedBy).toBe(SUPPORT_ARN);
     expect((await orgRecord(viaCli))!.backends!.prod!.inflight!.requestedBy).toBe(SUPPORT_ARN);
