@@ -241,7 +241,9 @@ describe('Integration: presigned S3 URLs against s3rver', () => {
         { minLength: 1, maxLength: 8 },
       )
       .map((p) => p.join(''))
-      .filter((s) => s !== '.' && s !== '..' && !/[\u0000-\u001f\u007f-\u009f]/.test(s));
+      // No '/' inside a segment: a generated "/" would make an empty segment ("//A"), which raw s3rver's file
+      // store cannot hold (the local stack's S3 front can: test/integration/local-s3-keys.test.ts covers those).
+      .filter((s) => s !== '.' && s !== '..' && !s.includes('/') && !/[\u0000-\u001f\u007f-\u009f]/.test(s));
     const key = fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => s.join('/'));
     const seen = new Set<string>();
     await fc.assert(
