@@ -146,9 +146,10 @@ describe('Contract: statemachine/onboarding.asl.json', () => {
     expect(definition.States.ExpireApproval).toMatchObject({ Type: 'Pass', ResultPath: '$.error', Result: { Error: 'ApprovalExpiredError' }, Next: 'RecordFailure' });
   });
 
-  it('goes to RequestApproval before Activate only when RecordConfig planned it, and never after an error', () => {
+  it('goes to RequestApproval before Activate only when RecordConfig planned it, and never after an error or an activation RecordFailure recognised', () => {
     const after = definition.States.AfterCleanup!;
     expect(after.Choices).toEqual([
+      { Variable: '$.failure.activatedAt', IsPresent: true, Next: 'OnboardingSucceeded' },
       { Variable: '$.error', IsPresent: true, Next: 'SummarizeFailure' },
       { Variable: '$.approval.required', BooleanEquals: true, Next: 'RequestApproval' },
     ]);
