@@ -1,16 +1,13 @@
 /**
- * How `approve` / `reject` reach decideApproval. It accepts only callers AWS verified (API Gateway's IAM
- * authorizer), so the request must go through the front door (the HTTP API); a direct Lambda invoke, the
- * fallback while no API URL is configured, carries no verified identity and is refused with
- * ApprovalNotAllowedError.
+ * How `approve` / `reject` reach decideApproval: through the front door, the IAM-authorized HTTP API
+ * (`POST /approvals`, SigV4-signed with the caller's own credentials), so the decider recorded is the
+ * identity API Gateway verified. decideApproval refuses anything else (a direct invoke carries no
+ * verified identity: ApprovalNotAllowedError).
  */
-import type { AwsClients, Env } from './aws';
-import { invokeJson } from './lambda';
-
-export const DECIDE_APPROVAL_FUNCTION = 'BINARY_BACKENDS_DECIDE_APPROVAL_FUNCTION';
+import { VARS, requireEnv, type AwsClients, type Env } from './aws';
+import { postSigned } from './api';
 
 export async function decideThroughFrontDoor<T>(clients: AwsClients, env: Env, body: Record<string, unknown>): Promise<T> {
-  const fn = env[DECIDE_APPROVAL_FUNCTION];
-  if (!fn) throw new Error(`${DECIDE_APPROVAL_FUNCTION} is not set`);
-  return invokeJson<T>(clients.lambda, fn, body);
+  const { [VARS.api]: apiUrl } = requireEnv(env, [VARS.api]);
+  return postSigned<T>(clients, apiUrl, '/approvals', body);
 }

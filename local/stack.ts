@@ -406,7 +406,6 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       BINARY_BACKENDS_DEACTIVATE_FUNCTION: lambda.functionName('deactivate'),
       // The IAM-authorized front door the CLI's onboard and deactivate call (SigV4, service execute-api).
       BINARY_BACKENDS_API_URL: endpoints.apigateway,
-      BINARY_BACKENDS_DECIDE_APPROVAL_FUNCTION: lambda.functionName('decideApproval'),
       BINARY_BACKENDS_DEFAULT_BUCKET: DEFAULT_BUCKET,
       BINARY_BACKENDS_CLOUDFRONT_EDGE: edge,
       BINARY_BACKENDS_SECRET_PREFIX: SECRET_PREFIX,

@@ -5,7 +5,7 @@
  * with IAM authorization (`POST /approvals`, SigV4-signed with the caller's own credentials).
  */
 import type { DecisionResult } from '../../functions/approval/decide-approval';
-import { AwsClients, requireEnv } from '../aws';
+import { AwsClients, VARS, requireEnv } from '../aws';
 import { EXIT, UsageError, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
 import { decideThroughFrontDoor } from '../approval-transport';
 
@@ -36,7 +36,7 @@ export async function decide(
 ): Promise<ExitCode> {
   const name = checkExecution(execution);
   const reason = checkReason(flags.reason);
-  requireEnv(io.env, []);
+  requireEnv(io.env, [VARS.api]);
   const clients = new AwsClients(io.env);
   try {
     const result = await decideThroughFrontDoor<DecisionResult>(clients, io.env, { execution: name, decision, ...(reason ? { reason } : {}) });

@@ -2,11 +2,14 @@
 import { commonConfig, env, loadConfig } from '../shared/config';
 import { dynamo, stepFunctions } from '../shared/clients';
 import { handlerFor, once } from '../shared/handler';
+import { answeringHttpApi, type HttpApiResponse } from '../shared/http-api';
 import { describeExecutionProbe, tableProbes } from '../shared/smoke-probes';
 import { decideApproval, type DecideApprovalDeps, type DecisionResult } from './decide-approval';
 
-export const createHandler = handlerFor<DecideApprovalDeps, DecisionResult>(
-  (event, deps) => decideApproval(event, deps),
+// Through the HTTP API a result or refusal is an HTTP response (ApprovalNotAllowedError 403, ApprovalNotPendingError
+// 409); a direct invoke gets the result or the thrown error (and is refused: it carries no verified caller).
+export const createHandler = handlerFor<DecideApprovalDeps, DecisionResult | HttpApiResponse>(
+  answeringHttpApi((event, deps: DecideApprovalDeps) => decideApproval(event, deps)),
   // SendTaskSuccess/SendTaskFailure have no harmless form (any token they accept ends a real wait): only a real
   // approval exercises them.
   (deps) => [...tableProbes(deps.store, ['GetItem', 'UpdateItem', 'PutItem']), describeExecutionProbe(deps.sfn, deps.stateMachineArn)],

@@ -4,12 +4,9 @@
  * RequestApproval; the requester cannot approve it; a second platform user (local-approver) can, and the
  * history then shows who asked and who approved. A rejection leaves the serving config serving.
  *
- * Until the front door (the IAM-authorized HTTP API, branch frontdoor) is in main, the CLI reaches
- * decideApproval by a direct Lambda invoke, which carries no verified identity and is refused. The
- * approver's decision is therefore delivered here as API Gateway's IAM authorizer would deliver it: a
- * payload-2.0 event with local-approver in `requestContext.authorizer.iam`, to the real function on the
- * local stack (`decideAsApiGatewayWould`). Once the front door lands, those calls become `binary-backends
- * approve|reject` with the approver's credentials.
+ * Every decision goes through the real CLI (`binary-backends approve|reject`), which signs `POST /approvals` on
+ * the local front door (the IAM-authorized HTTP API stand-in) with the caller's own credentials: the
+ * requester's (local-support) is refused, the second platform user's (local-approver) is recorded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/main';
@@ -33,21 +30,13 @@ async function cli(argv: string[], env: Record<string, string | undefined> = e.e
   return { code, stdout: c.stdout(), stderr: c.stderr(), json: <T>() => JSON.parse(c.stdout()) as T };
 }
 
-/** What the front door hands decideApproval for a SigV4-verified caller (see the module comment). */
-async function decideAsApiGatewayWould(execution: string, callerArn: string, decision: 'approve' | 'reject', reason?: string) {
-  const event = {
-    version: '2.0',
-    routeKey: 'POST /approvals',
-    rawPath: '/approvals',
-    body: JSON.stringify({ execution, decision, ...(reason ? { reason } : {}) }),
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: e.env.PLATFORM_ACCOUNT_ID,
-      http: { method: 'POST', path: '/approvals' },
-      authorizer: { iam: { userArn: callerArn, accountId: e.env.PLATFORM_ACCOUNT_ID, accessKey: e.env.APPROVER_AWS_ACCESS_KEY_ID } },
-    },
-  };
-  return e.stack.lambda.invoke(e.env.BINARY_BACKENDS_DECIDE_APPROVAL_FUNCTION!, event) as Promise<{ decision: string; decidedBy: string }>;
+/** The CLI's environment with the second platform user's credentials (local/stack.ts: local-approver). */
+function approverEnv(): Record<string, string | undefined> {
+  return { ...e.env, AWS_ACCESS_KEY_ID: e.env.APPROVER_AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: e.env.APPROVER_AWS_SECRET_ACCESS_KEY };
+}
+/** `binary-backends approve|reject <execution> [--reason] --json` as the approver. */
+async function decideAsApprover(execution: string, decision: 'approve' | 'reject', reason?: string) {
+  return cli([decision, execution, ...(reason ? ['--reason', reason] : []), '--json'], approverEnv());
 }
 const APPROVER = 'arn:aws:iam::111111111111:user/local-approver';
 
@@ -99,18 +88,15 @@ describe('E2E: approval by a second principal (policy when-active)', { timeout: 
     const statusJson = (await cli(['status', '--org', org, '--json'])).stdout;
     expect(statusJson).not.toMatch(/taskToken/);
 
-    // The CLI's call carries no verified identity yet (direct invoke): refused, nothing changes.
+    // The requester (the CLI's default credentials, verified by the front door) may not approve their own change.
     const self = await cli(['approve', execution, '--json']);
     expect(self.code).toBe(1);
-    expect(self.stdout).toMatch(/ApprovalNotAllowedError/);
-    // The requester, verified, may not approve their own change either.
-    await expect(decideAsApiGatewayWould(execution, 'arn:aws:iam::111111111111:user/local-support', 'approve')).rejects.toMatchObject({
-      name: 'ApprovalNotAllowedError',
-    });
+    expect(self.stdout + self.stderr).toMatch(/ApprovalNotAllowedError/);
     expect((await cli(['status', '--org', org, '--json'])).json<StatusResult>().backends[0]!.pending!.status).toBe('AWAITING_APPROVAL');
 
-    const approved = await decideAsApiGatewayWould(execution, APPROVER, 'approve');
-    expect(approved).toMatchObject({ decision: 'APPROVED', decidedBy: APPROVER });
+    const approved = await decideAsApprover(execution, 'approve');
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.json()).toMatchObject({ decision: 'APPROVED', decidedBy: APPROVER });
 
     await pollUntil(async () => (await cli(['status', '--org', org, '--json'])).json<StatusResult>().backends[0]!.pending === undefined, { what: 'activation of v2', timeoutMs: 60_000 });
     const serving = (await cli(['status', '--org', org, '--json'])).json<StatusResult>().backends[0]!.serving!;
@@ -126,15 +112,18 @@ describe('E2E: approval by a second principal (policy when-active)', { timeout: 
     const { org } = await activeOrg('r');
     const execution = await reonboardAwaitingApproval(org, 'r');
 
-    const rejected = await decideAsApiGatewayWould(execution, APPROVER, 'reject', 'customer did not ask for this');
-    expect(rejected.decision).toBe('REJECTED');
+    const rejected = await decideAsApprover(execution, 'reject', 'customer did not ask for this');
+    expect(rejected.code, rejected.stderr).toBe(0);
+    expect(rejected.json<{ decision: string }>().decision).toBe('REJECTED');
 
     await pollUntil(async () => (await cli(['status', '--org', org, '--json'])).json<StatusResult>().backends[0]!.pending?.status === 'FAILED', { what: 'FAILED', timeoutMs: 60_000 });
     const s = (await cli(['status', '--org', org, '--json'])).json<StatusResult>();
     expect(s.active).toBe('prod');
     expect(s.backends[0]!.serving).toMatchObject({ configVersion: 1, status: 'ACTIVE' });
     expect(s.backends[0]!.pending).toMatchObject({ error: { name: 'ApprovalRejectedError' }, approval: { state: 'REJECTED', reason: 'customer did not ask for this' } });
-    await expect(decideAsApiGatewayWould(execution, APPROVER, 'approve')).rejects.toMatchObject({ name: 'ApprovalNotPendingError' });
+    const late = await decideAsApprover(execution, 'approve');
+    expect(late.code).toBe(1);
+    expect(late.stdout + late.stderr).toMatch(/ApprovalNotPendingError/);
   });
 
   it('refuses bad usage with exit 2 and names the problem', async () => {

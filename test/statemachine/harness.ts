@@ -432,11 +432,21 @@ export class Harness {
         ...(callerArn ? { authorizer: { iam: { userArn: callerArn, accountId: PLATFORM_ACCOUNT, callerId: 'AIDAEXAMPLE' } } } : {}),
       },
     };
+    let response: DecisionResult | { statusCode: number; body: string };
     try {
-      return json(await handler(event, lambdaContext('DecideApproval')));
+      response = await handler(event, lambdaContext('DecideApproval'));
     } catch (err) {
       throw asLambdaError(err);
     }
+    // The function answers the HTTP API with an HTTP response (http-api.ts): a refusal is `{errorType, errorMessage}`.
+    if ('statusCode' in response) {
+      const body = JSON.parse(response.body) as DecisionResult & { errorType?: string; errorMessage?: string };
+      if (response.statusCode === 200) return body;
+      const refused = new Error(body.errorMessage ?? `HTTP ${response.statusCode}`);
+      refused.name = body.errorType ?? 'Error';
+      throw Object.assign(refused, { statusCode: response.statusCode });
+    }
+    return json(response);
   }
 
   /**

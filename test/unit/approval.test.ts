@@ -5,6 +5,7 @@ import { DescribeExecutionCommand, SFNClient, SendTaskFailureCommand, SendTaskSu
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { requestApproval, type RequestApprovalDeps } from '../../functions/onboarding/request-approval/request-approval';
 import { decideApproval, type DecideApprovalDeps } from '../../functions/approval/decide-approval';
+import { createHandler as createDecideHandler } from '../../functions/approval/handler';
 import { approvalPlan, approvalPolicyVariable, samePrincipal } from '../../functions/shared/approval';
 import { auditSk, ensureBackend, getOrgRecord, orgPk, writePendingConfig } from '../../functions/shared/backend-records';
 import { loadConfig } from '../../functions/shared/config';
@@ -193,6 +194,26 @@ describe('Functions: requestApproval and decideApproval', () => {
         decideApproval(httpEvent({ execution: ctx.executionName, decision: 'reject' }, `arn:aws:iam::${PLATFORM_ACCOUNT}:user/third`), decideDeps()),
       ).rejects.toMatchObject({ name: 'ApprovalNotPendingError' });
       expect(sfnMock.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
+    });
+
+    it('answers the HTTP API (POST /approvals): 200 with the decision, 403 for a self-approval, 409 when not awaiting', async () => {
+      await awaiting();
+      const handler = createDecideHandler(decideDeps());
+      const call = async (caller: string) =>
+        (await handler(httpEvent({ execution: ctx.executionName, decision: 'approve' }, caller), {} as never)) as { statusCode: number; body: string };
+
+      const self = await call(SUPPORT);
+      expect(self.statusCode).toBe(403);
+      expect(JSON.parse(self.body)).toMatchObject({ errorType: 'ApprovalNotAllowedError' });
+      expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+
+      const ok = await call(APPROVER);
+      expect(ok.statusCode).toBe(200);
+      expect(JSON.parse(ok.body)).toMatchObject({ decision: 'APPROVED', decidedBy: APPROVER });
+
+      const again = await call(`arn:aws:iam::${PLATFORM_ACCOUNT}:user/third`);
+      expect(again.statusCode).toBe(409);
+      expect(JSON.parse(again.body)).toMatchObject({ errorType: 'ApprovalNotPendingError' });
     });
 
     it('reports a wait that already ended (TaskTimedOut) as ApprovalNotPendingError', async () => {
