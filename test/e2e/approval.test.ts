@@ -101,9 +101,14 @@ describe('E2E: approval by a second principal (policy when-active)', { timeout: 
     await pollUntil(async () => (await cli(['status', '--org', org, '--json'])).json<StatusResult>().backends[0]!.pending === undefined, { what: 'activation of v2', timeoutMs: 60_000 });
     const serving = (await cli(['status', '--org', org, '--json'])).json<StatusResult>().backends[0]!.serving!;
     expect(serving).toMatchObject({ configVersion: 2, status: 'ACTIVE', approval: { state: 'APPROVED', decidedBy: 'arn:aws:iam::111111111111:user/local-approver' } });
-    const history = (await cli(['history', '--org', org, '--json'])).json<HistoryResult>();
-    const x = history.executions.find((h) => h.name === execution)!;
-    expect(x.status).toBe('SUCCEEDED');
+    // The config serves as soon as Activate's write lands; the execution ends after Activate's side effects.
+    const x = await pollUntil(
+      async () => {
+        const h = (await cli(['history', '--org', org, '--json'])).json<HistoryResult>().executions.find((y) => y.name === execution);
+        return h?.status === 'SUCCEEDED' && h;
+      },
+      { what: 'the execution to succeed', timeoutMs: 60_000 },
+    );
     expect(x.approval).toMatchObject({ state: 'APPROVED', requestedBy: 'arn:aws:iam::111111111111:user/local-support', decidedBy: 'arn:aws:iam::111111111111:user/local-approver' });
     expect(x.timeline.map((t) => t.name)).toContain('RequestApproval');
   });
