@@ -123,6 +123,27 @@ export async function runCli(argv: string[], rawIo: CliIo): Promise<number> {
     .action(run(async (f, io2) => (await import('./commands/smoke')).smoke(f, io2)));
 
   program
+    .command('approve')
+    .description('As a second person, approve an onboarding that waits for approval (an active org changing storage)')
+    .argument('[execution]', 'the execution name (binary-backends status shows it) or ARN')
+    .option('--json', 'machine-readable output')
+    .action(async (execution: string | undefined, f: { json?: boolean }) => {
+      json = Boolean(f.json);
+      code = await (await import('./commands/approve')).decide('approve', execution, f, io);
+    });
+
+  program
+    .command('reject')
+    .description('As a second person, reject an onboarding that waits for approval; the serving config keeps serving')
+    .argument('[execution]', 'the execution name (binary-backends status shows it) or ARN')
+    .option('--reason <text>', 'why, recorded with the decision (at most 500 characters)')
+    .option('--json', 'machine-readable output')
+    .action(async (execution: string | undefined, f: { reason?: string; json?: boolean }) => {
+      json = Boolean(f.json);
+      code = await (await import('./commands/approve')).decide('reject', execution, f, io);
+    });
+
+  program
     .command('local')
     .description('Run the whole system on this machine in the foreground until Ctrl-C (writes .local/aws.env)')
     .action(run(async (_f: { json?: boolean }, io2) => (await import('./commands/local')).local(io2)));

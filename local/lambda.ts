@@ -24,6 +24,8 @@ export const FUNCTIONS = [
   { key: 'cleanup', handler: 'functions/onboarding/cleanup/handler.ts', suffix: 'cleanup' },
   { key: 'activate', handler: 'functions/onboarding/activate/handler.ts', suffix: 'activate' },
   { key: 'recordFailure', handler: 'functions/onboarding/record-failure/handler.ts', suffix: 'record-failure' },
+  { key: 'requestApproval', handler: 'functions/onboarding/request-approval/handler.ts', suffix: 'request-approval' },
+  { key: 'decideApproval', handler: 'functions/approval/handler.ts', suffix: 'decide-approval' },
   { key: 'executionStatusChange', handler: 'functions/onboarding/execution-status-change/handler.ts', suffix: 'execution-status-change' },
   { key: 'signUrl', handler: 'functions/signing/handler.ts', suffix: 'sign-url' },
 ] as const;

@@ -82,6 +82,8 @@ export const STATE_MACHINE_NAME = `binary-backends-${STAGE}-onboarding`;
 /** Fixed local credentials (not secrets: they only open this local stack). */
 const PLATFORM_KEY = { id: 'AKIALOCALPLATFORM001', secret: 'local-platform-secret-key-not-a-secret-0001' };
 const CUSTOMER_KEY = { id: 'AKIALOCALCUSTOMER001', secret: 'local-customer-secret-key-not-a-secret-0001' };
+/** A second person in the platform account, who may approve what local-support requested. */
+const APPROVER_KEY = { id: 'AKIALOCALAPPROVER001', secret: 'local-approver-secret-key-not-a-secret-0001' };
 
 export interface LocalStackOptions {
   /** `'random'` = free ports (tests); otherwise overrides of DEFAULT_PORTS. */
@@ -107,6 +109,10 @@ export interface LocalStackOptions {
   evaluateS3Permissions?: boolean;
   /** ROLE_PROPAGATION_DELAY_SECONDS for CreatePlatformRole. Default 1. */
   rolePropagationDelaySeconds?: number;
+  /** APPROVAL_POLICY of the local stage. Default `never` (the demo's); e2e tests of approval set another. */
+  approvalPolicy?: 'always' | 'when-active' | 'never';
+  /** Approval waits (task tokens) time out after this many ms instead of APPROVAL_TIMEOUT_SECONDS. */
+  approvalTimeoutMs?: number;
   /** Extra or overriding variables for the function runtime environment. */
   functionEnv?: Record<string, string>;
   /** Set the function runtime environment in process.env (default true; the handlers need it). */
@@ -136,6 +142,8 @@ export interface LocalStack {
   credentials: {
     platform: { accessKeyId: string; secretAccessKey: string };
     customer: { accessKeyId: string; secretAccessKey: string };
+    /** `local-approver`, a second platform user (binary-backends approve|reject). */
+    approver: { accessKeyId: string; secretAccessKey: string };
     functions: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
   };
   names: {
@@ -186,10 +194,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const keys = new KeyRegistry(clock);
   const platformUser = keys.addUser(PLATFORM_ACCOUNT_ID, 'local-support', PLATFORM_KEY.id, PLATFORM_KEY.secret);
   const customerUser = keys.addUser(CUSTOMER_ACCOUNT_ID, 'local-customer-admin', CUSTOMER_KEY.id, CUSTOMER_KEY.secret);
+  const approverUser = keys.addUser(PLATFORM_ACCOUNT_ID, 'local-approver', APPROVER_KEY.id, APPROVER_KEY.secret);
 
   const iam = new IamStore([PLATFORM_ACCOUNT_ID, CUSTOMER_ACCOUNT_ID], { clock, propagationMs: opts.iamPropagationMs ?? 0 });
   iam.addUserArn(platformUser.principal.arn);
   iam.addUserArn(customerUser.principal.arn);
+  iam.addUserArn(approverUser.principal.arn);
   iam.addManagedPolicy(BOUNDARY_POLICY_ARN);
   const functionRole = iam.createRole(PLATFORM_ACCOUNT_ID, {
     roleName: FUNCTION_ROLE_NAME,
@@ -300,6 +310,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       waitMs: opts.waitForTrustMs ?? 2000,
       waitTimeOverridesMs: opts.waitTimeOverridesMs,
       retryIntervalMs: opts.retryIntervalMs ?? 200,
+      taskTokenTimeoutMs: opts.approvalTimeoutMs,
     });
     eventBridge.addRule({
       name: `binary-backends-${STAGE}-onboarding-requested`,
@@ -384,6 +395,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       CUSTOMER_ACCOUNT_ID,
       CUSTOMER_AWS_ACCESS_KEY_ID: CUSTOMER_KEY.id,
       CUSTOMER_AWS_SECRET_ACCESS_KEY: CUSTOMER_KEY.secret,
+      // To play the second person who approves (binary-backends approve|reject): local-approver.
+      APPROVER_AWS_ACCESS_KEY_ID: APPROVER_KEY.id,
+      APPROVER_AWS_SECRET_ACCESS_KEY: APPROVER_KEY.secret,
       BINARY_BACKENDS_STAGE: STAGE,
       BINARY_BACKENDS_STATE_MACHINE_ARN: stepFunctions.stateMachineArn,
       BINARY_BACKENDS_TABLE: TABLE_NAME,
@@ -421,6 +435,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN: `arn:aws:iam::${PLATFORM_ACCOUNT_ID}:role/binary-backends-${STAGE}-*`,
       PLATFORM_ROLE_PERMISSIONS_BOUNDARY_ARN: BOUNDARY_POLICY_ARN,
       ROLE_PROPAGATION_DELAY_SECONDS: String(opts.rolePropagationDelaySeconds ?? 1),
+      APPROVAL_POLICY: opts.approvalPolicy ?? 'never',
       DEFAULT_BUCKET,
       DEFAULT_BUCKET_REGION: REGION,
       DEFAULT_SIGNER_ROLE_ARN: signerRole.arn,
@@ -472,6 +487,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       credentials: {
         platform: { accessKeyId: PLATFORM_KEY.id, secretAccessKey: PLATFORM_KEY.secret },
         customer: { accessKeyId: CUSTOMER_KEY.id, secretAccessKey: CUSTOMER_KEY.secret },
+        approver: { accessKeyId: APPROVER_KEY.id, secretAccessKey: APPROVER_KEY.secret },
         functions: credentialsOf(functionSession),
       },
       names: {

@@ -12,6 +12,11 @@
  *   LambdaFunctionScheduled/Started/Succeeded/Failed (what AWS records for a Task whose Resource is a plain
  *   function ARN, as ours are), ExecutionSucceeded/Failed/Aborted/TimedOut with error and cause.
  * - Status changes are published to EventBridge as `aws.states` *Step Functions Execution Status Change*.
+ * - `lambda:invoke.waitForTaskToken` Tasks (RequestApproval), which aws-local-stepfunctions does not
+ *   support, run through local/task-tokens.ts: `$$.Task.Token` mints a token, the function is invoked with
+ *   the Payload, and the state waits for SendTaskSuccess / SendTaskFailure (also in `operations()`, with
+ *   SendTaskHeartbeat) or its timeout. History: TaskScheduled, TaskStarted, TaskSubmitted, then
+ *   TaskSucceeded / TaskFailed / TaskTimedOut, as AWS records a callback task.
  */
 import './polyfills';
 import { randomUUID } from 'node:crypto';
@@ -21,6 +26,7 @@ import { REGION } from './identity';
 import { epoch, str, type JsonOperation } from './json-service';
 import { FunctionError, FUNCTIONS, type LambdaRegistry } from './lambda';
 import type { LocalEventBridge } from './eventbridge';
+import { TaskTokens, detachTaskTimeout, waitForTaskTokenFunction } from './task-tokens';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -64,6 +70,8 @@ export interface StepFunctionsOptions {
   waitTimeOverridesMs?: Record<string, number>;
   /** Every Retry waits this long (ms) between attempts. */
   retryIntervalMs: number;
+  /** Task-token waits time out after this many ms instead of their TimeoutSeconds(Path) (tests, demos). */
+  taskTokenTimeoutMs?: number;
 }
 
 // Step Functions execution names: 1-80 chars, none of these (aws-facts.md section 5).
@@ -80,7 +88,9 @@ export class LocalStepFunctions {
   readonly stateMachineArn: string;
   readonly executions = new Map<string, Execution>();
   private readonly createdAt = new Date();
-  private machineCache?: { text: string; definition: StateMachineJson; machine: StateMachineLike };
+  private machineCache?: { text: string; definition: StateMachineJson; machine: StateMachineLike; tokenWaits: Record<string, { seconds?: number; path?: string }> };
+  /** Task tokens of `.waitForTaskToken` states (SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat). */
+  readonly tokens = new TaskTokens();
 
   constructor(private readonly o: StepFunctionsOptions) {
     this.stateMachineArn = `arn:aws:states:${REGION}:${o.accountId}:stateMachine:${o.stateMachineName}`;
@@ -133,7 +143,7 @@ export class LocalStepFunctions {
       if (existing.status === 'RUNNING' && existing.input === inputText) return existing;
       throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${arn}'`, 400);
     }
-    const { definition, machine } = await this.loadMachine();
+    const { definition, machine, tokenWaits } = await this.loadMachine();
     const history: HistoryEvent[] = [];
     let resolveDone!: () => void;
     const exec: Execution = {
@@ -163,6 +173,10 @@ export class LocalStepFunctions {
       if (state.Retry) retryOverrides[stateName] = this.o.retryIntervalMs;
       if (state.Type === 'Wait') waitOverrides[stateName] = this.o.waitTimeOverridesMs?.[stateName] ?? this.o.waitMs;
       if (state.Type !== 'Task') return;
+      if (tokenWaits[stateName]) {
+        taskHandlers[stateName] = this.tokenWaitHandler(exec, stateName, state, tokenWaits[stateName]!, add);
+        return;
+      }
       const functionName = this.functionFor(stateName, state.Resource);
       const functionArn = this.o.registry.functionArn(functionName);
       taskHandlers[stateName] = async (taskInput: Json) => {
@@ -199,6 +213,7 @@ export class LocalStepFunctions {
       context: {
         Execution: { Id: arn, Name: name, RoleArn: this.o.roleArn, StartTime: exec.startDate.toISOString() },
         StateMachine: { Id: this.stateMachineArn, Name: this.o.stateMachineName },
+        Task: this.tokens.contextTask(),
       },
       overrides: {
         taskResourceLocalHandlers: taskHandlers as never,
@@ -251,6 +266,7 @@ export class LocalStepFunctions {
         }
       },
     ).finally(() => {
+      this.tokens.endExecution(exec.executionArn);
       if (exec.status !== 'ABORTED') {
         exec.stopDate = new Date();
         this.statusChange(exec);
@@ -276,8 +292,59 @@ export class LocalStepFunctions {
       executionAbortedEventDetails: { ...(error ? { error } : {}), ...(cause ? { cause } : {}) },
     });
     exec.abort?.();
+    this.tokens.endExecution(exec.executionArn);
     this.statusChange(exec);
     return exec;
+  }
+
+  /**
+   * The local handler of a `lambda:invoke.waitForTaskToken` Task: invokes the function with the Payload
+   * (the token in it came from `$$.Task.Token`), then waits on the token. History as AWS records it.
+   */
+  private tokenWaitHandler(
+    exec: Execution,
+    stateName: string,
+    state: StateJson,
+    timeout: { seconds?: number; path?: string },
+    add: (type: string, details?: Record<string, unknown>) => void,
+  ): (input: Json) => Promise<Json> {
+    const functionName = this.functionFor(stateName, waitForTaskTokenFunction(state));
+    const resource = { resourceType: 'lambda', resource: 'invoke.waitForTaskToken' };
+    return async (parameters: Json) => {
+      await new Promise<void>((r) => setImmediate(r));
+      const p = (parameters ?? {}) as { Payload?: Json };
+      const payload = (p.Payload ?? {}) as { taskToken?: unknown; input?: Json };
+      const seconds = timeout.seconds ?? (timeout.path ? secondsAt(payload.input ?? null, timeout.path) : undefined);
+      add('TaskScheduled', {
+        ...resource,
+        region: REGION,
+        parameters: JSON.stringify({ ...p, FunctionName: this.o.registry.functionArn(functionName) }),
+        ...(seconds !== undefined ? { timeoutInSeconds: seconds } : {}),
+      });
+      add('TaskStarted', resource);
+      let invokeResult: Json;
+      try {
+        invokeResult = (await this.o.registry.invoke(functionName, payload)) as Json;
+      } catch (err) {
+        const fe = err instanceof FunctionError ? err : new FunctionError('Lambda.ServiceException', (err as Error).message ?? String(err));
+        const cause = JSON.stringify({ errorType: fe.errorType, errorMessage: fe.errorMessage, trace: fe.trace });
+        add('TaskFailed', { ...resource, error: fe.errorType, cause });
+        const e = new Error(cause);
+        e.name = fe.errorType;
+        throw e;
+      }
+      add('TaskSubmitted', { ...resource, output: JSON.stringify({ Payload: invokeResult, StatusCode: 200 }), outputDetails: { truncated: false } });
+      const timeoutMs = this.o.taskTokenTimeoutMs ?? (seconds !== undefined ? seconds * 1000 : undefined);
+      const outcome = await this.tokens.wait(String(payload.taskToken), { executionArn: exec.executionArn, stateName, timeoutMs });
+      if (outcome.ok) {
+        add('TaskSucceeded', { ...resource, output: outcome.output, outputDetails: { truncated: false } });
+        return JSON.parse(outcome.output) as Json;
+      }
+      add(outcome.error === 'States.Timeout' ? 'TaskTimedOut' : 'TaskFailed', { ...resource, error: outcome.error, cause: outcome.cause });
+      const e = new Error(outcome.cause);
+      e.name = outcome.error;
+      throw e;
+    };
   }
 
   /** Aborts every running execution without events (stack shutdown). */
@@ -333,7 +400,11 @@ export class LocalStepFunctions {
    * The ASL, normalised for aws-local-stepfunctions, and its StateMachine, cached per file content:
    * constructing one validates the definition, which costs 0.6-1 s each time.
    */
-  private async loadMachine(): Promise<{ definition: StateMachineJson; machine: StateMachineLike }> {
+  private async loadMachine(): Promise<{
+    definition: StateMachineJson;
+    machine: StateMachineLike;
+    tokenWaits: Record<string, { seconds?: number; path?: string }>;
+  }> {
     let text: string;
     try {
       text = await readFile(this.o.aslPath, 'utf8');
@@ -347,7 +418,13 @@ export class LocalStepFunctions {
     } catch (err) {
       throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: ${(err as Error).message}`, 400);
     }
+    const tokenWaits: Record<string, { seconds?: number; path?: string }> = {};
     visitStates(definition, (stateName, state) => {
+      if (state.Type === 'Task' && waitForTaskTokenFunction(state)) {
+        // aws-local-stepfunctions 3.0.0 has no task tokens: the wrapper waits, and enforces the timeout itself.
+        tokenWaits[stateName] = detachTaskTimeout(state);
+        return;
+      }
       // aws-local-stepfunctions 3.0.0 bug: `ResultPath: "$"` stores the result under a key named "$"
       // instead of replacing the input. "$" is ResultPath's default, so dropping it is equivalent.
       if (state.ResultPath === '$') delete state.ResultPath;
@@ -363,7 +440,7 @@ export class LocalStepFunctions {
     } catch (err) {
       throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: ${(err as Error).message}`, 400);
     }
-    this.machineCache = { text, definition, machine };
+    this.machineCache = { text, definition, machine, tokenWaits };
     return this.machineCache;
   }
 
@@ -441,6 +518,18 @@ export class LocalStepFunctions {
           creationDate: epoch(this.createdAt),
         };
       },
+      SendTaskSuccess: (input) => {
+        this.tokens.succeed(str(input, 'taskToken'), str(input, 'output'));
+        return {};
+      },
+      SendTaskFailure: (input) => {
+        this.tokens.fail(str(input, 'taskToken'), str(input, 'error', false) || undefined, str(input, 'cause', false) || undefined);
+        return {};
+      },
+      SendTaskHeartbeat: (input) => {
+        this.tokens.heartbeat(str(input, 'taskToken'));
+        return {};
+      },
       ListStateMachines: () => ({
         stateMachines: [{ stateMachineArn: this.stateMachineArn, name: this.o.stateMachineName, type: 'STANDARD', creationDate: epoch(this.createdAt) }],
       }),
@@ -479,11 +568,19 @@ function visitStates(def: StateMachineJson, fn: (name: string, state: StateJson)
   }
 }
 
+/** The whole seconds at a simple `$.a.b` path of `input` (a TimeoutSecondsPath), or undefined. */
+function secondsAt(input: Json, path: string): number | undefined {
+  let v: unknown = input;
+  for (const key of path.replace(/^\$\.?/, '').split('.').filter(Boolean)) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined;
+}
+
 /** `TaskStateEntered` → `stateEnteredEventDetails`, `LambdaFunctionFailed` → `lambdaFunctionFailedEventDetails`. */
 function detailsKey(type: string): string | undefined {
   if (type.endsWith('StateEntered')) return 'stateEnteredEventDetails';
   if (type.endsWith('StateExited')) return 'stateExitedEventDetails';
   if (type === 'LambdaFunctionStarted') return undefined;
+  if (type === 'TaskStarted') return 'taskStartedEventDetails';
   return `${type[0]!.toLowerCase()}${type.slice(1)}EventDetails`;
 }
 

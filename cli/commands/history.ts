@@ -14,6 +14,7 @@ import {
 } from '../executions';
 import { EXIT, humanDuration, paintStatus, printableValues, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
 import { checkOrg, checkRoleName } from './records-view';
+import { approvalLine, approvalOfExecution, type ApprovalSummary } from '../approval-view';
 
 export interface HistoryResult {
   orgId: string;
@@ -30,6 +31,8 @@ export interface HistoryResult {
     download?: string;
     timeline: TimelineEntry[];
     error?: ExecutionError;
+    /** Who asked (requestedBy) and who approved or rejected, when the execution waited for approval. */
+    approval?: ApprovalSummary;
   }[];
 }
 
@@ -57,6 +60,7 @@ export async function history(flags: { org?: string; roleName?: string; json?: b
         download: input?.download?.type === 'cloudfront' ? `cloudfront ${input.download.host ?? ''}`.trim() : input?.download?.type,
         timeline: timeline(stepRuns(events)),
         error: terminalError(events),
+        approval: ((a) => a && { ...a, requestedBy: input?.requestedBy })(approvalOfExecution(events)),
       });
     }
     io.onResult?.('history', result);
@@ -104,6 +108,7 @@ export function renderHistory(unsafe: HistoryResult, io: CliIo): string {
           (x.download ? `, download via ${x.download}` : ''),
       ),
     );
+    if (x.approval) lines.push(`  approval: ${approvalLine(x.approval, x.status === 'RUNNING' ? x.name : undefined)}`);
     for (const t of x.timeline) {
       const when = style.paint('gray', clockTime(t.startedAt));
       const terminal = t.kind === 'state' && (t.stateType === 'Fail' || t.stateType === 'Succeed');

@@ -1,6 +1,7 @@
 /**
  * `binary-backends trust-policy` and `binary-backends status`: what support reads from the org record.
  */
+import { approvalLine, approvalOfConfig } from '../approval-view';
 import { remediationFor } from '../../functions/shared/errors';
 import { orgIdProblem, roleNameProblem } from '../../functions/shared/validation';
 import { AwsClients, VARS, requireEnv } from '../aws';
@@ -103,6 +104,7 @@ function configSummary(c: BackendConfig) {
         : { type: 's3' as const },
     checks: c.checks ?? [],
     error: c.error,
+    approval: approvalOfConfig(c.approval, c.error?.name),
   };
 }
 
@@ -194,6 +196,7 @@ export function renderStatus(unsafe: StatusResult, io: CliIo): string {
       lines.push('', style.paint('bold', `Backend "${b.roleName}" ${slot} v${c.configVersion}: ${c.status}`));
       lines.push(`  execution   ${c.executionArn}`);
       lines.push(`  requested   by ${c.requestedBy} at ${c.startedAt}`);
+      if (c.approval) lines.push(`  approval    ${approvalLine(c.approval, c.executionArn.split(':').pop())}`);
       lines.push(`  role        ${c.upload.roleArn} (platform role ${b.platformRoleArn ?? 'not created yet'})`);
       if (c.status === 'AWAITING_TRUST' || c.status === 'PENDING') {
         const localWait = io.env.BINARY_BACKENDS_LOCAL_WAIT_FOR_TRUST_MS;

@@ -158,6 +158,17 @@ module.exports = async ({ resolveVariable }) => {
     },
     // GetItem: recognises a config this execution already activated, and reads the claims it releases.
     recordFailure: { suffix: 'record-failure', statements: [tableActions('GetItem', 'UpdateItem', 'PutItem'), emitEvents] },
+    // Records AWAITING_APPROVAL and the task token; emits Approval Requested. It cannot complete its own wait.
+    requestApproval: { suffix: 'request-approval', statements: [tableActions('UpdateItem', 'PutItem'), emitEvents] },
+    decideApproval: {
+      suffix: 'decide-approval',
+      statements: [
+        // The only role that may end an approval wait, and only of this stage's onboarding state machine.
+        allow('DecideOnboardingApprovalsOnly', ['states:SendTaskSuccess', 'states:SendTaskFailure'], stateMachine),
+        describeExecutions,
+        tableActions('GetItem', 'UpdateItem', 'PutItem'),
+      ],
+    },
     executionStatusChange: {
       suffix: 'execution-status-change',
       // Marks the config ABANDONED and emits Onboarding Failed.

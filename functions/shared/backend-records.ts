@@ -12,9 +12,18 @@ import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk
 import * as z from 'zod/mini';
 import { RoleNameConflictError, StaleExecutionError, TransientError, asTransientOr, awsErrorName } from './errors';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from './validation';
+import type { ApprovalPlan, ApprovalRecord } from './approval';
 import { ORG_SK, auditSk, findBackendIgnoringCase, getOrgRecord, orgPk } from './org-record';
 
-export type ConfigStatus = 'PENDING' | 'AWAITING_TRUST' | 'VERIFYING' | 'VERIFIED' | 'ACTIVE' | 'FAILED' | 'ABANDONED';
+export type ConfigStatus =
+  | 'PENDING'
+  | 'AWAITING_TRUST'
+  | 'VERIFYING'
+  | 'VERIFIED'
+  | 'AWAITING_APPROVAL'
+  | 'ACTIVE'
+  | 'FAILED'
+  | 'ABANDONED';
 
 export type CheckOutcome = 'PASS' | 'FAIL' | 'SKIP';
 
@@ -80,6 +89,8 @@ export interface BackendConfig {
   /** When CreatePlatformRole stored the customer's trust policy. */
   trustPolicyReadyAt?: string;
   error?: ConfigError;
+  /** Who asked for approval and who decided (approval.ts); the task token only while waiting. */
+  approval?: ApprovalRecord;
   createdAt: string;
   updatedAt: string;
   activatedAt?: string;
@@ -175,6 +186,8 @@ export interface OnboardingContext {
   upload: UploadConfig;
   download: DownloadConfig;
   platformRoleArn: string;
+  /** Whether AfterCleanup waits for a second principal (RequestApproval) before Activate. */
+  approval?: ApprovalPlan;
 }
 
 /** CreatePlatformRole's result, at `$.platformRole`. */
@@ -202,6 +215,8 @@ export interface StepInput extends OnboardingContext {
   verifyDownload?: unknown;
   cleanup?: unknown;
   activation?: unknown;
+  /** RequestApproval's result: what decideApproval sent with SendTaskSuccess. */
+  approvalDecision?: { approvedBy: string; approvedAt: string };
   /** Set by a Catch (`ResultPath: $.error`). */
   error?: { Error?: string; Cause?: string };
 }
@@ -210,7 +225,7 @@ export interface StepInput extends OnboardingContext {
 export type ExecutionRef = Pick<OnboardingContext, 'orgId' | 'roleName' | 'executionArn'>;
 
 /** Statuses of a config an execution is still working on. */
-export const IN_PROGRESS_STATUSES: readonly ConfigStatus[] = ['PENDING', 'AWAITING_TRUST', 'VERIFYING', 'VERIFIED'];
+export const IN_PROGRESS_STATUSES: readonly ConfigStatus[] = ['PENDING', 'AWAITING_TRUST', 'VERIFYING', 'VERIFIED', 'AWAITING_APPROVAL'];
 /** Statuses of a pending config whose execution is over without activating: the next onboarding may replace it. */
 export const FINISHED_STATUSES: readonly ConfigStatus[] = ['FAILED', 'ABANDONED'];
 
@@ -611,7 +626,12 @@ export function isFenced(record: Pick<OrgRecord, 'fenceEpoch'>, config: Pick<Bac
  * after success (the serving config is this execution's) returns `alreadyActive: true`, whatever happened
  * since.
  */
-export async function activatePending(store: RecordStore, ref: ExecutionRef, now: Date): Promise<Activation | undefined> {
+export async function activatePending(
+  store: RecordStore,
+  ref: ExecutionRef,
+  now: Date,
+  opts: { requireDefaultStorage?: boolean } = {},
+): Promise<Activation | undefined> {
   for (let round = 0; round < 5; round += 1) {
     const record = await getOrgRecord(store.ddb, store.tableName, ref.orgId);
     const backend = record?.backends?.[ref.roleName];
@@ -629,6 +649,8 @@ export async function activatePending(store: RecordStore, ref: ExecutionRef, now
     ) {
       return undefined;
     }
+    // Approval was skipped because the org served from default storage: it still must (approval.ts).
+    if (opts.requireDefaultStorage && record.active !== undefined) return undefined;
     const serving: BackendConfig = { ...pending, status: 'ACTIVE', activatedAt: now.toISOString(), updatedAt: now.toISOString() };
     delete serving.nextCheckAt;
     const e = new Expr();
@@ -647,7 +669,8 @@ export async function activatePending(store: RecordStore, ref: ExecutionRef, now
       `${e.path('version')} = ${e.value(record.version)} AND ${ownsPending(e, ref)} AND ` +
       `${pendingPath(e, ref.roleName, 'status')} = ${e.value('VERIFIED')} AND ` +
       `(attribute_not_exists(${pendingPath(e, ref.roleName, 'failedChecks')}) OR ${pendingPath(e, ref.roleName, 'failedChecks')} = ${e.value(0)}) AND ` +
-      fence;
+      fence +
+      (opts.requireDefaultStorage ? ` AND attribute_not_exists(${e.path('active')})` : '');
     try {
       const after = await update(store, ref.orgId, e, expression, condition, 'activate', 'ALL_NEW');
       return {

@@ -328,6 +328,49 @@ export class BackendNotFoundError extends BinaryBackendError {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Approval before an active org's storage changes
+// ---------------------------------------------------------------------------------------------
+
+/** A second principal rejected the change (`binary-backends reject`). Sent by decideApproval with SendTaskFailure. */
+export class ApprovalRejectedError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'ApprovalRejectedError';
+  }
+}
+
+/**
+ * Nobody approved or rejected before the approval wait's timeout. Step Functions itself raises
+ * `States.Timeout` on the RequestApproval wait; the ASL's ExpireApproval state renames it to this.
+ */
+export class ApprovalExpiredError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'ApprovalExpiredError';
+  }
+}
+
+/** The caller may not decide: not a verified (IAM-authenticated) caller, or the requester approving their own change. */
+export class ApprovalNotAllowedError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'ApprovalNotAllowedError';
+  }
+}
+
+/** The execution does not exist, has finished, or is not waiting for approval (or was already decided). */
+export class ApprovalNotPendingError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'ApprovalNotPendingError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Transient
 // ---------------------------------------------------------------------------------------------
 
@@ -369,12 +412,22 @@ export const ERROR_NAMES = [
   'OnboardingFencedError',
   'ClaimedByAnotherOrgError',
   'BackendNotFoundError',
+  'ApprovalRejectedError',
+  'ApprovalExpiredError',
+  'ApprovalNotAllowedError',
+  'ApprovalNotPendingError',
   'TransientError',
 ] as const;
 export type ErrorName = (typeof ERROR_NAMES)[number];
 
 /** Errors the onboarding workflow never raises (signer-only, or CLI/deactivate-only), so the ASL need not handle them. */
-export const NOT_RAISED_BY_WORKFLOW: readonly ErrorName[] = ['CustomerTrustBrokenError', 'BackendNotFoundError', 'CallerNotVerifiedError'];
+export const NOT_RAISED_BY_WORKFLOW: readonly ErrorName[] = [
+  'CustomerTrustBrokenError',
+  'BackendNotFoundError',
+  'CallerNotVerifiedError',
+  'ApprovalNotAllowedError',
+  'ApprovalNotPendingError',
+];
 
 /**
  * What a person should do about each error: shown by `binary-backends status/history`, stored on the
@@ -432,6 +485,14 @@ export const REMEDIATIONS: Record<ErrorName | 'Unknown', string> = {
   ClaimedByAnotherOrgError:
     "The customer role ARN, or the bucket and prefix, already serves or is being onboarded for another Peridio org. Ask the customer for a role of this org's own and a bucket or prefix no other org uses (prefixes may not contain one another); if they insist it is theirs, escalate to platform engineering.",
   BackendNotFoundError: 'No such backend for this org. Check the org ID and role name (binary-backends status).',
+  ApprovalRejectedError:
+    'A second person rejected this change of storage (the reason is in the message). Nothing changed: the serving config still serves. Resolve the concern, then start a new onboarding.',
+  ApprovalExpiredError:
+    'Nobody approved the change before the approval wait expired. Nothing changed: the serving config still serves. Start a new onboarding and ask a second person to run binary-backends approve <execution> in time.',
+  ApprovalNotAllowedError:
+    'Approval needs a second person: call through the authenticated API (binary-backends approve|reject with your own AWS credentials), as a principal other than the one who requested the onboarding.',
+  ApprovalNotPendingError:
+    'That execution is not waiting for approval (wrong name, already decided, or finished). Check binary-backends status --org <org> for the execution awaiting approval.',
   TransientError: 'A temporary AWS error persisted through all retries. Start the onboarding again; if it repeats, check AWS service health.',
   Unknown: 'An unexpected error. Read the execution history (binary-backends history) and escalate to platform engineering.',
 };

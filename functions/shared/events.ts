@@ -13,6 +13,8 @@ export const DetailType = {
   BackendActivated: 'Backend Activated',
   OnboardingFailed: 'Onboarding Failed',
   BackendDeactivated: 'Backend Deactivated',
+  /** An onboarding waits for a second principal before Activate (carries no task token). */
+  ApprovalRequested: 'Approval Requested',
 } as const;
 export type DetailType = (typeof DetailType)[keyof typeof DetailType];
 

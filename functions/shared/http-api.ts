@@ -1,5 +1,5 @@
 /**
- * The people-facing functions (starter, deactivate; later approvals) answer two kinds of caller: API
+ * The people-facing functions (starter, deactivate, decideApproval) answer two kinds of caller: API
  * Gateway's HTTP API (payload 2.0, `AWS_IAM` authorization) and everything else (an EventBridge rule, a
  * direct invoke). For the API, a result or an error becomes an HTTP response whose JSON body is the result,
  * or `{errorType, errorMessage}` with a 4xx/5xx status, so the CLI prints the remediation for `errorType`
@@ -21,9 +21,11 @@ export interface HttpApiResponse {
 const STATUS_OF_ERROR: Record<string, number> = {
   ValidationError: 400,
   CallerNotVerifiedError: 403,
+  ApprovalNotAllowedError: 403,
   BackendNotFoundError: 404,
   OnboardingInProgressError: 409,
   RoleNameConflictError: 409,
+  ApprovalNotPendingError: 409,
   TransientError: 503,
 };
 

@@ -16,7 +16,12 @@ export interface FunctionContract {
 export const FUNCTIONS: FunctionContract[] = [
   { key: 'starter', handler: 'functions/starter/handler.handler', suffix: 'starter', env: ['STATE_MACHINE_ARN'] },
   { key: 'deactivate', handler: 'functions/deactivate/handler.handler', suffix: 'deactivate', env: [] },
-  { key: 'recordConfig', handler: 'functions/onboarding/record-config/handler.handler', suffix: 'record-config', env: [] },
+  {
+    key: 'recordConfig',
+    handler: 'functions/onboarding/record-config/handler.handler',
+    suffix: 'record-config',
+    env: ['APPROVAL_POLICY', 'APPROVAL_TIMEOUT_SECONDS'],
+  },
   {
     key: 'createPlatformRole',
     handler: 'functions/onboarding/create-platform-role/handler.handler',
@@ -35,6 +40,8 @@ export const FUNCTIONS: FunctionContract[] = [
   { key: 'cleanup', handler: 'functions/onboarding/cleanup/handler.handler', suffix: 'cleanup', env: [] },
   { key: 'activate', handler: 'functions/onboarding/activate/handler.handler', suffix: 'activate', env: [] },
   { key: 'recordFailure', handler: 'functions/onboarding/record-failure/handler.handler', suffix: 'record-failure', env: [] },
+  { key: 'requestApproval', handler: 'functions/onboarding/request-approval/handler.handler', suffix: 'request-approval', env: [] },
+  { key: 'decideApproval', handler: 'functions/approval/handler.handler', suffix: 'decide-approval', env: ['STATE_MACHINE_ARN'] },
   {
     key: 'executionStatusChange',
     handler: 'functions/onboarding/execution-status-change/handler.handler',

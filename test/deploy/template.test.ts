@@ -252,6 +252,11 @@ describe('Deploy: state machine', () => {
     );
   }
 
+  /** What names a Task's function: its Resource, or for `lambda:invoke.waitForTaskToken` its Parameters.FunctionName. */
+  function functionRef(state: Json): Json {
+    return typeof state.Resource === 'string' && state.Resource.endsWith(':lambda:invoke.waitForTaskToken') ? state.Parameters.FunctionName : state.Resource;
+  }
+
   /** The function logical ID a deployed Task resource points at. */
   function taskFunctionId(resource: string): string | undefined {
     if (resource.startsWith('GETATT:')) return resource.slice('GETATT:'.length);
@@ -273,26 +278,38 @@ describe('Deploy: state machine', () => {
     expect(tasks.length).toBeGreaterThan(0);
     const source = Object.fromEntries(taskStates(asl().States));
     for (const [name, state] of tasks) {
-      const id = taskFunctionId(state.Resource);
-      expect(id, `${name} -> ${state.Resource}`).toBeDefined();
+      const id = taskFunctionId(functionRef(state));
+      expect(id, `${name} -> ${functionRef(state)}`).toBeDefined();
       expect(t.Resources[id!]?.Type, name).toBe('AWS::Lambda::Function');
-      expect(id, name).toBe(functionLogicalId(source[name].Resource['Fn::GetAtt'][0]));
+      expect(id, name).toBe(functionLogicalId(functionRef(source[name])['Fn::GetAtt'][0]));
     }
   });
 
   it('gives every Task a timeout no shorter than its function timeout (the Lambda times out first)', () => {
     for (const [name, state] of taskStates(deployedDefinition().States)) {
-      const fn = t.Resources[taskFunctionId(state.Resource)!]!;
+      const fn = t.Resources[taskFunctionId(functionRef(state))!]!;
+      // A task-token wait is bounded by its TimeoutSecondsPath (the approval wait, days), not the function.
+      if (state.TimeoutSecondsPath) continue;
       expect(state.TimeoutSeconds, name).toBeGreaterThanOrEqual(fn.Properties.Timeout);
     }
   });
 
   it('may invoke exactly its Task functions', () => {
-    const taskIds = new Set(taskStates(deployedDefinition().States).map(([, s]) => taskFunctionId(s.Resource)));
+    const taskIds = new Set(taskStates(deployedDefinition().States).map(([, s]) => taskFunctionId(functionRef(s))));
     const roleId = referencedId(sm().Properties.RoleArn)!;
     const invoke = allows(roleStatements(roleId), 'lambda:InvokeFunction');
     const targets = new Set(invoke.flatMap((s) => s.Resource.map(referencedId)));
     expect(targets).toEqual(taskIds);
+  });
+
+  it('invokes RequestApproval with waitForTaskToken, its timeout from the plan, and gives record-config the stage\'s approval policy', () => {
+    const request = deployedDefinition().States.RequestApproval;
+    expect(request.Resource).toMatch(/^arn:(\$\{AWS::Partition\}|aws):states:::lambda:invoke\.waitForTaskToken$/);
+    expect(request.Parameters.Payload).toEqual({ 'taskToken.$': '$$.Task.Token', 'input.$': '$' });
+    expect(request.TimeoutSecondsPath).toBe('$.approval.timeoutSeconds');
+    const vars = fnResource('recordConfig').Properties.Environment.Variables;
+    expect(vars).toMatchObject({ APPROVAL_POLICY: 'when-active', APPROVAL_TIMEOUT_SECONDS: '259200' });
+    expect(fnResource('decideApproval').Properties.Environment.Variables.STATE_MACHINE_ARN).toEqual({ Ref: 'OnboardingStateMachine' });
   });
 
   it('turns X-Ray on for prod only, and grants it only where it is on (decided at package time)', () => {
@@ -643,6 +660,17 @@ describe('Deploy: IAM', () => {
     const put = allows(statements, 'events:PutEvents');
     expect(put.length).toBeGreaterThan(0);
     for (const s of put) expect(s.Condition?.StringEquals?.['events:source'], s.owner).toBe('peridio.binary-backends');
+  });
+
+  it('lets only decideApproval end a task-token wait (SendTaskSuccess/Failure), only on this state machine', () => {
+    const sendTask = ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'];
+    const holders = new Set(sendTask.flatMap((a) => allows(statements, a).map((s) => s.owner)));
+    expect([...holders]).toEqual([roleOf('decideApproval')]);
+    for (const s of allows(statements, 'states:SendTaskSuccess')) {
+      expect(s.Resource.map(resourceText)).toEqual(['arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:binary-backends-dev-onboarding']);
+    }
+    // RequestApproval records the token but cannot complete its own wait.
+    expect(roleStatements(roleOf('requestApproval')).flatMap((s) => s.Action).filter((a) => a.startsWith('states:'))).toEqual([]);
   });
 
   it('publishes the support, operators and signer-invoke policies as stack outputs', () => {

@@ -47,6 +47,11 @@ import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createRecordsTable } from '../../local/records-table';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CUSTOMER_ROLE_ARN, FakeCloud, PLATFORM_ACCOUNT, SimClock, awsError, fakeClient } from './fake-cloud';
+import { TaskTokens, detachTaskTimeout, waitForTaskTokenFunction, type WaitingTask } from '../../local/task-tokens';
+import { createHandler as requestApprovalHandler } from '../../functions/onboarding/request-approval/handler';
+import { createHandler as decideApprovalHandler } from '../../functions/approval/handler';
+import type { DecisionResult } from '../../functions/approval/decide-approval';
+import type { ApprovalPolicy } from '../../functions/shared/approval';
 
 export const ORG_ID = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 export const ROLE_NAME = 'prod';
@@ -54,7 +59,15 @@ export const STATE_MACHINE_ARN = `arn:aws:states:us-east-1:${PLATFORM_ACCOUNT}:s
 export const T0 = new Date('2026-11-30T08:00:00.000Z');
 export const CLOUDFRONT_SECRET_ARN = `arn:aws:secretsmanager:us-east-1:${PLATFORM_ACCOUNT}:secret:binary-backends/${ORG_ID}/prod-cf-AbCdEf`;
 
-const DEFINITION = JSON.parse(readFileSync(new URL('../../statemachine/onboarding.asl.json', import.meta.url), 'utf8')) as StateMachineDefinition;
+const RAW_DEFINITION = JSON.parse(readFileSync(new URL('../../statemachine/onboarding.asl.json', import.meta.url), 'utf8')) as {
+  States: Record<string, Record<string, unknown>>;
+};
+/** Timeouts of the waitForTaskToken states, which the harness enforces itself (local/task-tokens.ts). */
+const TOKEN_WAIT_TIMEOUTS: Record<string, { seconds?: number; path?: string }> = {};
+for (const [name, state] of Object.entries(RAW_DEFINITION.States)) {
+  if (waitForTaskTokenFunction(state)) TOKEN_WAIT_TIMEOUTS[name] = detachTaskTimeout(state);
+}
+const DEFINITION = RAW_DEFINITION as unknown as StateMachineDefinition;
 
 /** Constructing a StateMachine validates the definition (about a second); runs share one, they keep no state in it. */
 let machine: StateMachine | undefined;
@@ -100,6 +113,7 @@ export const TASK_STATES = [
   'Cleanup',
   'Activate',
   'RecordFailure',
+  'RequestApproval',
 ] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
@@ -186,7 +200,19 @@ const json = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v
 
 export interface HarnessOptions {
   start?: Date;
+  /**
+   * The stage's APPROVAL_POLICY. Default `never` (the local demo's), so tests about other things run
+   * re-onboardings without an approver; test/statemachine/approval.test.ts sets each policy.
+   */
+  approvalPolicy?: ApprovalPolicy;
+  /** APPROVAL_TIMEOUT_SECONDS (default 3 days). */
+  approvalTimeoutSeconds?: number;
 }
+
+/** The support persona who starts onboardings in these tests (executionInput's requestedBy). */
+export const SUPPORT_ARN = `arn:aws:iam::${PLATFORM_ACCOUNT}:user/support`;
+/** A second principal who may approve. */
+export const APPROVER_ARN = `arn:aws:iam::${PLATFORM_ACCOUNT}:user/approver`;
 
 export class Harness {
   readonly clock: SimClock;
@@ -203,6 +229,9 @@ export class Harness {
   /** How many times each Task's handler ran, per execution name. */
   readonly invocations = new Map<string, Record<string, number>>();
   readonly sfn: SFNClient;
+  /** waitForTaskToken support (aws-local-stepfunctions has none). */
+  readonly tokens = new TaskTokens();
+  private readonly approval: { policy: ApprovalPolicy; timeoutSeconds: number };
   private readonly machine = (machine ??= new StateMachine(DEFINITION));
   private readonly handlers: Record<TaskState, (event: unknown, context: Context) => Promise<unknown>>;
 
@@ -210,6 +239,7 @@ export class Harness {
     this.table = table;
     this.store = { ddb: table.ddb, tableName: table.tableName };
     this.clock = new SimClock(opts.start ?? T0);
+    this.approval = { policy: opts.approvalPolicy ?? 'never', timeoutSeconds: opts.approvalTimeoutSeconds ?? 3 * 24 * 3600 };
     this.cloud = new FakeCloud({ orgId: ORG_ID, clock: this.clock });
     this.cloud.secrets.set(CLOUDFRONT_SECRET_ARN, this.cloud.cloudFront.privateKeyPem);
     this.sfn = this.fakeSfn();
@@ -256,7 +286,8 @@ export class Harness {
     const s3 = (region: string, credentials: AwsCredentials) => cloud.s3<S3Client>(region, credentials);
     const secrets = cloud.secretsManager<SecretsManagerClient>();
     return {
-      RecordConfig: recordConfigHandler({ store, sfn: this.sfn, clock, platformAccountId: PLATFORM_ACCOUNT }),
+      RecordConfig: recordConfigHandler({ store, sfn: this.sfn, clock, platformAccountId: PLATFORM_ACCOUNT, approval: this.approval }),
+      RequestApproval: requestApprovalHandler({ store, events: cloud.eventBridge<EventBridgeClient>(), eventBusName: 'binary-backends-local', clock }),
       CreatePlatformRole: createPlatformRoleHandler({
         iam: cloud.iam<IAMClient>(),
         events: cloud.eventBridge<EventBridgeClient>(),
@@ -315,6 +346,7 @@ export class Harness {
             e.name = failure;
             throw e;
           }
+          if (TOKEN_WAIT_TIMEOUTS[state]) return this.waitForTaskToken(state, input as Record<string, unknown>, execution, counts);
           const event = json(input) as Record<string, unknown>;
           if (state === 'CheckTrust') this.waitUntilNextCheck(event, 'trust');
           if (state === 'VerifyDownload') this.waitUntilNextCheck(event, 'verifyDownload');
@@ -339,6 +371,85 @@ export class Harness {
   }
 
   /**
+   * A `lambda:invoke.waitForTaskToken` Task: invoke the function with the Payload (its result is only
+   * submitted, not the state's result), then wait on the token for SendTaskSuccess / SendTaskFailure, or
+   * `expireApproval`. The result is the output sent with SendTaskSuccess.
+   */
+  private async waitForTaskToken(
+    state: TaskState,
+    parameters: Record<string, unknown>,
+    execution: RunningExecution,
+    counts: Record<string, number>,
+  ): Promise<unknown> {
+    const payload = json(parameters.Payload) as Record<string, unknown>;
+    await this.beforeTask[state]?.(payload, execution);
+    counts[state] = (counts[state] ?? 0) + 1;
+    const token = String(payload.taskToken);
+    try {
+      await this.handlers[state](payload, lambdaContext(state));
+    } catch (err) {
+      throw asLambdaError(err);
+    }
+    const outcome = await this.tokens.wait(token, { executionArn: execution.arn, stateName: state, now: this.clock.now() });
+    if (outcome.ok) return JSON.parse(outcome.output) as unknown;
+    const e = new Error(outcome.cause);
+    e.name = outcome.error;
+    throw e;
+  }
+
+  /** Resolves when the execution waits in a waitForTaskToken state (RequestApproval). */
+  awaitingApproval(executionArn: string): Promise<WaitingTask> {
+    return this.tokens.waitingFor(executionArn);
+  }
+
+  /** The approval wait's timeout passes: the clock moves past it and the task fails with States.Timeout. */
+  async expireApproval(executionArn: string): Promise<void> {
+    const task = await this.awaitingApproval(executionArn);
+    this.clock.advanceSeconds(this.approval.timeoutSeconds + 1);
+    this.tokens.expire(task.token);
+  }
+
+  /**
+   * Invokes the real decideApproval Lambda the way API Gateway's HTTP API (AWS_IAM) does: payload 2.0 with
+   * the verified caller in `requestContext.authorizer.iam`. `callerArn: undefined` sends no identity.
+   */
+  async decide(
+    executionArn: string,
+    callerArn: string | undefined,
+    decision: 'approve' | 'reject',
+    reason?: string,
+  ): Promise<DecisionResult> {
+    const handler = decideApprovalHandler({ store: this.store, sfn: this.sfn, clock: this.clock.now, stateMachineArn: STATE_MACHINE_ARN });
+    const event = {
+      version: '2.0',
+      routeKey: 'POST /approvals',
+      rawPath: '/approvals',
+      body: JSON.stringify({ execution: executionArn, decision, ...(reason !== undefined ? { reason } : {}) }),
+      isBase64Encoded: false,
+      requestContext: {
+        accountId: PLATFORM_ACCOUNT,
+        http: { method: 'POST', path: '/approvals' },
+        ...(callerArn ? { authorizer: { iam: { userArn: callerArn, accountId: PLATFORM_ACCOUNT, callerId: 'AIDAEXAMPLE' } } } : {}),
+      },
+    };
+    let response: DecisionResult | { statusCode: number; body: string };
+    try {
+      response = await handler(event, lambdaContext('DecideApproval'));
+    } catch (err) {
+      throw asLambdaError(err);
+    }
+    // The function answers the HTTP API with an HTTP response (http-api.ts): a refusal is `{errorType, errorMessage}`.
+    if ('statusCode' in response) {
+      const body = JSON.parse(response.body) as DecisionResult & { errorType?: string; errorMessage?: string };
+      if (response.statusCode === 200) return body;
+      const refused = new Error(body.errorMessage ?? `HTTP ${response.statusCode}`);
+      refused.name = body.errorType ?? 'Error';
+      throw Object.assign(refused, { statusCode: response.statusCode });
+    }
+    return json(response);
+  }
+
+  /**
    * WaitForTrust (WaitForCloudFront) took `waitSeconds` in AWS: move the simulated clock to the check
    * CheckTrust (VerifyDownload) scheduled in `$.trust` (`$.verifyDownload`).
    */
@@ -359,10 +470,13 @@ export class Harness {
         waitTimeOverrides: { WaitForTrust: 0, WaitForCloudFront: 0 },
         retryIntervalOverrides: Object.fromEntries(TASK_STATES.map((s) => [s, 0])),
       },
-      context: { Execution: { Id: arn, Name: execName } },
+      context: { Execution: { Id: arn, Name: execName }, Task: this.tokens.contextTask() },
       noThrowOnAbort: true,
     });
-    execution.abort = run.abort;
+    execution.abort = () => {
+      run.abort();
+      this.tokens.endExecution(arn);
+    };
     execution.done = (async () => {
       let status: ExecutionResult['status'] = 'SUCCEEDED';
       let output: unknown;
@@ -466,6 +580,18 @@ export class Harness {
       StopExecution: (i) => {
         this.executions.get(String(i.executionArn))?.abort();
         return { stopDate: this.clock.now() };
+      },
+      SendTaskSuccess: (i) => {
+        this.tokens.succeed(String(i.taskToken), String(i.output));
+        return {};
+      },
+      SendTaskFailure: (i) => {
+        this.tokens.fail(String(i.taskToken), i.error as string | undefined, i.cause as string | undefined);
+        return {};
+      },
+      SendTaskHeartbeat: (i) => {
+        this.tokens.heartbeat(String(i.taskToken), this.clock.now());
+        return {};
       },
     });
   }

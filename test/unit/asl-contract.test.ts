@@ -31,6 +31,9 @@ interface State {
   ErrorPath?: string;
   Parameters?: Record<string, unknown>;
   ResultPath?: string | null;
+  Result?: { Error?: string; Cause?: string };
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
 }
 interface Definition {
   StartAt: string;
@@ -58,6 +61,7 @@ const TASK_FUNCTION_KEYS: Record<string, string> = {
   Cleanup: 'cleanup',
   Activate: 'activate',
   RecordFailure: 'recordFailure',
+  RequestApproval: 'requestApproval',
 };
 
 /** What a Lambda that ran out of time or crashed looks like to Step Functions, and a Task's own timeout. */
@@ -83,13 +87,21 @@ const SAFE_TO_REPEAT: Record<string, boolean> = {
   RequestApproval: false,
 };
 
+/** Tasks that wait for a task token (`lambda:invoke.waitForTaskToken`), with their function in Parameters. */
+const TOKEN_WAIT_TASKS = ['RequestApproval'];
+
+/** Error names Pass states put at $.error (a wait's States.Timeout renamed to a named error). */
+function namesSetByPassStates(): string[] {
+  return states.filter(([, s]) => s.Type === 'Pass' && s.ResultPath === '$.error').map(([, s]) => s.Result?.Error ?? '');
+}
+
 function allErrorNames(): string[] {
   return states.flatMap(([, s]) => [...(s.Retry ?? []), ...(s.Catch ?? [])].flatMap((r) => r.ErrorEquals));
 }
 
 describe('Contract: statemachine/onboarding.asl.json', () => {
   it('has every state name operators rely on', () => {
-    for (const name of [...Object.keys(TASK_FUNCTION_KEYS), 'WaitForTrust']) {
+    for (const name of [...Object.keys(TASK_FUNCTION_KEYS), 'WaitForTrust', 'ExpireApproval']) {
       expect(definition.States[name], name).toBeDefined();
     }
     expect(definition.StartAt).toBe('RecordConfig');
@@ -97,26 +109,55 @@ describe('Contract: statemachine/onboarding.asl.json', () => {
   });
 
   it('names only errors that exist in errors.ts (besides States.* and Lambda.*)', () => {
-    const custom = allErrorNames().filter((n) => !n.startsWith('States.') && !n.startsWith('Lambda.') && !n.startsWith('Sandbox.'));
+    const custom = [...allErrorNames(), ...namesSetByPassStates()].filter((n) => !n.startsWith('States.') && !n.startsWith('Lambda.') && !n.startsWith('Sandbox.'));
     const known = new Set<string>(ERROR_NAMES);
     expect(custom.filter((n) => !known.has(n))).toEqual([]);
   });
 
-  it('handles every error the workflow can raise, by its literal name', () => {
-    const handled = new Set(allErrorNames());
+  it('handles every error the workflow can raise, by its literal name (or raises it in a Pass state)', () => {
+    const handled = new Set([...allErrorNames(), ...namesSetByPassStates()]);
     const missing = ERROR_NAMES.filter((n) => !NOT_RAISED_BY_WORKFLOW.includes(n)).filter((n) => !handled.has(n));
     expect(missing).toEqual([]);
   });
 
   it('gives every Task a plain function ARN of a known function key', () => {
     expect(tasks.map(([name]) => name).sort()).toEqual(Object.keys(TASK_FUNCTION_KEYS).sort());
-    for (const [name, state] of tasks) {
+    for (const [name, state] of tasks.filter(([n]) => !TOKEN_WAIT_TASKS.includes(n))) {
       expect(state.Resource, name).toEqual({ 'Fn::GetAtt': [TASK_FUNCTION_KEYS[name], 'Arn'] });
     }
   });
 
+  it('waits for approval with a task token: the function in Parameters, the token in its Payload, a configurable timeout', () => {
+    for (const name of TOKEN_WAIT_TASKS) {
+      const state = definition.States[name]!;
+      expect(state.Resource, name).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+      expect(state.Parameters, name).toEqual({
+        FunctionName: { 'Fn::GetAtt': [TASK_FUNCTION_KEYS[name], 'Arn'] },
+        Payload: { 'taskToken.$': '$$.Task.Token', 'input.$': '$' },
+      });
+      expect(state.TimeoutSecondsPath, name).toBe('$.approval.timeoutSeconds');
+      // A retried wait would ask for approval again: the wait's own timeout is never retried.
+      expect((state.Retry ?? []).flatMap((r) => r.ErrorEquals)).not.toContain('States.Timeout');
+    }
+    const request = definition.States.RequestApproval!;
+    expect(request.Catch![0]).toEqual({ ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: 'ExpireApproval' });
+    expect(request.Catch!.flatMap((c) => c.ErrorEquals)).toContain('ApprovalRejectedError');
+    expect(request.Next).toBe('Activate');
+    expect(definition.States.ExpireApproval).toMatchObject({ Type: 'Pass', ResultPath: '$.error', Result: { Error: 'ApprovalExpiredError' }, Next: 'RecordFailure' });
+  });
+
+  it('goes to RequestApproval before Activate only when RecordConfig planned it, and never after an error or an activation RecordFailure recognised', () => {
+    const after = definition.States.AfterCleanup!;
+    expect(after.Choices).toEqual([
+      { Variable: '$.failure.activatedAt', IsPresent: true, Next: 'OnboardingSucceeded' },
+      { Variable: '$.error', IsPresent: true, Next: 'SummarizeFailure' },
+      { Variable: '$.approval.required', BooleanEquals: true, Next: 'RequestApproval' },
+    ]);
+    expect(after.Default).toBe('Activate');
+  });
+
   it('bounds every Task with a TimeoutSeconds within Lambda\'s 900 s (the local runner defaults to 60 s)', () => {
-    for (const [name, state] of tasks) {
+    for (const [name, state] of tasks.filter(([n]) => !TOKEN_WAIT_TASKS.includes(n))) {
       const timeout = (state as { TimeoutSeconds?: number }).TimeoutSeconds;
       expect(timeout, name).toBeGreaterThanOrEqual(1);
       expect(timeout, name).toBeLessThanOrEqual(900);
@@ -179,7 +220,11 @@ describe('Contract: statemachine/onboarding.asl.json', () => {
     const steps = tasks.filter(([n]) => n !== 'RecordFailure' && n !== 'Cleanup');
     for (const [name, state] of steps) {
       expect(state.Catch?.length, name).toBeGreaterThan(0);
-      for (const c of state.Catch ?? []) expect(c, name).toMatchObject({ Next: 'RecordFailure', ResultPath: '$.error' });
+      for (const c of state.Catch ?? []) {
+        // The approval wait's States.Timeout goes through ExpireApproval, which renames it and goes on to RecordFailure.
+        const next = TOKEN_WAIT_TASKS.includes(name) && c.ErrorEquals.includes('States.Timeout') ? 'ExpireApproval' : 'RecordFailure';
+        expect(c, name).toMatchObject({ Next: next, ResultPath: '$.error' });
+      }
       expect(state.Catch!.at(-1)!.ErrorEquals, `${name} ends with States.ALL`).toEqual(['States.ALL']);
     }
   });

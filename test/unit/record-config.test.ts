@@ -119,6 +119,8 @@ describe('Function: recordConfig', () => {
       upload: { bucket: 'acme-firmware', region: 'eu-west-1', roleArn: CUSTOMER_ROLE_ARN, accountId: '222222222222' },
       download: { type: 's3' },
       platformRoleArn: PLATFORM_ROLE_ARN,
+      // The default stage policy, when-active, on an org still on default storage: no approval wait.
+      approval: { required: false, policy: 'when-active', timeoutSeconds: 259200, activeAtStart: null },
     });
     const record = await read();
     expect(record.backends[ROLE_NAME]?.pending).toMatchObject({ status: 'PENDING', configVersion: 1, startedAt: T0.toISOString() });
@@ -232,6 +234,17 @@ describe('Function: recordConfig', () => {
     expect(record.active).toBe(ROLE_NAME);
     expect(record.backends[ROLE_NAME]?.serving?.configVersion).toBe(1);
     expect(record.backends[ROLE_NAME]?.pending?.configVersion).toBe(2);
+  });
+
+  it('plans an approval wait for a re-onboarding of an active org under when-active, and none under never', async () => {
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: 1, status: 'VERIFIED' }), now: T0 });
+    await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: executionArnFor(nameFor(1)) }, T0);
+
+    const context = await recordConfig(event(2), { ...deps(), approval: { policy: 'when-active', timeoutSeconds: 600 } });
+    expect(context.approval).toEqual({ required: true, policy: 'when-active', timeoutSeconds: 600, activeAtStart: ROLE_NAME });
+    const retried = await recordConfig(event(2), { ...deps(), approval: { policy: 'never', timeoutSeconds: 600 } });
+    expect(retried.approval).toMatchObject({ required: false, policy: 'never' });
   });
 
   it('turns a throttled DescribeExecution into TransientError', async () => {

@@ -64,7 +64,10 @@ export const SIDE_EFFECT_ATTEMPTS = 3;
 export async function activate(input: StepInput, deps: ActivateDeps): Promise<ActivationResult> {
   const now = deps.clock();
   const ref = { orgId: input.orgId, roleName: input.roleName, executionArn: input.executionArn };
-  const activation = await activatePending(deps.store, ref, now);
+  // Under `when-active`, skipping approval was decided while the org served from default storage. If
+  // another backend activated since, this activation would re-point an active org unapproved: refuse it.
+  const requireDefaultStorage = input.approval?.policy === 'when-active' && !input.approval.required;
+  const activation = await activatePending(deps.store, ref, now, { requireDefaultStorage });
   if (!activation) throw await refusal(deps, input);
 
   // From here on the activation happened: every failure below is logged and counted, never thrown.
@@ -132,6 +135,9 @@ async function refusal(deps: ActivateDeps, input: StepInput): Promise<Activation
   if (!pending) why = 'the backend has no pending config';
   else if (pending.executionArn !== input.executionArn) why = `the pending config now belongs to ${pending.executionName}`;
   else if (pending.status !== 'VERIFIED') why = `its status is ${pending.status}, not VERIFIED`;
+  else if (input.approval?.policy === 'when-active' && !input.approval.required && record?.active !== undefined) {
+    why = `the org started routing to backend ${record.active} after this onboarding began, so it now needs approval; start it again`;
+  }
   else why = `${pending.failedChecks ?? 0} verification check(s) failed`;
   return new ActivationConflictError(
     `Execution ${input.executionName} may not activate backend ${input.roleName} of org ${input.orgId}: ${why}`,

@@ -31,6 +31,7 @@ import {
 import { stackRulesFor, type InputRulesConfig } from '../../shared/config';
 import { OnboardingFencedError, OnboardingInProgressError } from '../../shared/errors';
 import { acquireClaims, releaseClaims } from '../../shared/claims';
+import { DEFAULT_APPROVAL_POLICY, DEFAULT_APPROVAL_TIMEOUT_SECONDS, approvalPlan, type ApprovalPlan, type ApprovalSettings } from '../../shared/approval';
 import { partitionOf, platformRoleArn } from '../../shared/identifiers';
 import { TRUST_DEADLINE, accountOfRoleArn, parseExecutionInput, parseOrThrow, type ExecutionInput } from '../../shared/validation';
 import { accountOfArn, describeExecutionState, executionNameOf } from '../../starter/executions';
@@ -49,6 +50,8 @@ export interface RecordConfigDeps {
   platformAccountId?: string;
   /** Key-secret prefix and loopback flag for the input rules (partition and account come from the execution). */
   inputRules?: InputRulesConfig;
+  /** The stage's approval policy and wait (APPROVAL_POLICY, APPROVAL_TIMEOUT_SECONDS); `when-active`, 3 days by default. */
+  approval?: ApprovalSettings;
 }
 
 const eventSchema = z.looseObject({
@@ -67,11 +70,14 @@ export async function recordConfig(event: unknown, deps: RecordConfigDeps): Prom
   const record = await ensureBackend(deps.store, { orgId, roleName, now });
   const backend = record.backends[roleName]!;
   const holder = backend.pending;
+  // Decided here, from the routing RecordConfig sees; Activate refuses if `when-active` skipped it and the
+  // org has started routing to a custom backend since.
+  const approval = approvalPlan(deps.approval ?? { policy: DEFAULT_APPROVAL_POLICY, timeoutSeconds: DEFAULT_APPROVAL_TIMEOUT_SECONDS }, record.active);
 
   if (holder?.executionArn === executionArn) {
     // A retry after our write: the audit event may be what failed the first attempt (a duplicate is a no-op).
     await auditRecorded(deps, input, holder, now);
-    return contextFrom(holder, input, deps, executionArn);
+    return contextFrom(holder, input, deps, executionArn, approval);
   }
 
   if (startedBeforeFence(record, backend, executionArn)) {
@@ -143,13 +149,13 @@ export async function recordConfig(event: unknown, deps: RecordConfigDeps): Prom
     // Lost a race: another execution wrote its pending config between our read and our write.
     const after = await getOrgRecord(deps.store.ddb, deps.store.tableName, orgId);
     const other = after?.backends?.[roleName]?.pending;
-    if (other?.executionArn === executionArn) return contextFrom(other, input, deps, executionArn);
+    if (other?.executionArn === executionArn) return contextFrom(other, input, deps, executionArn, approval);
     await releaseClaims(deps.store, { roleArn: claim.roleArn, bucket: claim.bucket, executionName });
     throw inProgress(orgId, roleName, other?.executionArn ?? 'unknown');
   }
 
   await auditRecorded(deps, input, config, now, tookOverFrom);
-  return contextFrom(config, input, deps, executionArn);
+  return contextFrom(config, input, deps, executionArn, approval);
 }
 
 async function auditRecorded(
@@ -209,6 +215,7 @@ function contextFrom(
   input: ExecutionInput,
   deps: RecordConfigDeps,
   executionArn: string,
+  approval: ApprovalPlan,
 ): OnboardingContext {
   const account = deps.platformAccountId ?? accountOfArn(executionArn);
   if (!account) throw new Error(`Cannot tell the platform account from execution ARN ${executionArn}; set PLATFORM_ACCOUNT_ID`);
@@ -224,5 +231,6 @@ function contextFrom(
     upload: config.upload,
     download: config.download,
     platformRoleArn: platformRoleArn(partitionOf(executionArn), account, input.orgId, input.roleName),
+    approval,
   };
 }

@@ -43,11 +43,12 @@ function muteMetricLines(): () => void {
   };
 }
 
-export async function startE2eStack(): Promise<E2eStack> {
+/** `extra`: local stack options for this file (e.g. `approvalPolicy`). */
+export async function startE2eStack(extra: Parameters<typeof startLocalStack>[0] = {}): Promise<E2eStack> {
   const unmute = muteMetricLines();
   const dir = await mkdtemp(path.join(tmpdir(), 'binary-backends-e2e-'));
   const envFile = path.join(dir, 'aws.env');
-  const stack = await startLocalStack({ ports: 'random', envFile, waitForTrustMs: 300, retryIntervalMs: 20, quiet: true, rolePropagationDelaySeconds: 0, functionEnv: { POWERTOOLS_LOG_LEVEL: 'SILENT', CONFIG_CACHE_TTL_SECONDS: '1' } });
+  const stack = await startLocalStack({ ports: 'random', envFile, waitForTrustMs: 300, retryIntervalMs: 20, quiet: true, rolePropagationDelaySeconds: 0, functionEnv: { POWERTOOLS_LOG_LEVEL: 'SILENT', CONFIG_CACHE_TTL_SECONDS: '1' }, ...extra });
   const env = parseEnvFile(await readFile(envFile, 'utf8'));
   const customerEnv = {
     ...env,
