@@ -16,12 +16,11 @@
  * document as the body (S3 API reference, CompleteMultipartUpload); the body is checked, not only the status.
  */
 import { createHash } from 'node:crypto';
-import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentials } from './credential-broker';
 import { TransientError } from './errors';
 import { resolveS3Endpoint } from './s3-endpoint';
+import { newS3Signer } from './url-signers';
 
 /** The calls, with the SDK's input and output member names (so callers and tests read the same). */
 export interface S3MultipartApi {
@@ -91,24 +90,11 @@ function keyPath(key: string): string {
   return key.split('/').map(strictEncode).join('/');
 }
 
-const sha256 = Hash.bind(null, 'sha256');
-
 /** A multipart API for one region and one set of credentials. */
 export function s3MultipartClient(region: string, credentials: AwsCredentials, options: S3MultipartOptions = {}): S3MultipartApi {
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const signer = new SignatureV4({
-    service: 's3',
-    region,
-    credentials: {
-      accessKeyId: credentials.accessKeyId,
-      secretAccessKey: credentials.secretAccessKey,
-      sessionToken: credentials.sessionToken,
-    },
-    sha256,
-    uriEscapePath: false,
-    applyChecksum: false,
-  });
+  const signer = newS3Signer(credentials, region);
 
   async function send(
     method: 'POST' | 'DELETE',

@@ -68,22 +68,30 @@ export async function resolveS3BucketEndpoint(bucket: string, region: string): P
 const signers = new WeakMap<AwsCredentials, SignatureV4>();
 const sha256 = Hash.bind(null, 'sha256');
 
+/**
+ * A SigV4 signer for S3 in `region` with these credentials: the one configuration both the presigned URLs and
+ * the signed multipart calls (s3-multipart.ts) use.
+ */
+export function newS3Signer(credentials: AwsCredentials, region: string): SignatureV4 {
+  return new SignatureV4({
+    service: 's3',
+    region,
+    credentials: {
+      accessKeyId: credentials.accessKeyId,
+      secretAccessKey: credentials.secretAccessKey,
+      sessionToken: credentials.sessionToken,
+    },
+    sha256,
+    // S3 signs the path as sent, encoded once (the SDK's S3 presigner does the same).
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
+}
+
 function signerFor(credentials: AwsCredentials, region: string): SignatureV4 {
   let signer = signers.get(credentials);
   if (!signer) {
-    signer = new SignatureV4({
-      service: 's3',
-      region,
-      credentials: {
-        accessKeyId: credentials.accessKeyId,
-        secretAccessKey: credentials.secretAccessKey,
-        sessionToken: credentials.sessionToken,
-      },
-      sha256,
-      // S3 signs the path as sent, encoded once (the SDK's S3 presigner does the same).
-      uriEscapePath: false,
-      applyChecksum: false,
-    });
+    signer = newS3Signer(credentials, region);
     signers.set(credentials, signer);
   }
   return signer;
