@@ -34,10 +34,10 @@ import { getSignedUrl as s3PresignerGetSignedUrl } from '@aws-sdk/s3-request-pre
 import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
 import BUNDLE_EXCLUDE from '../deploy/esbuild-exclude.json';
-import type { DownloadConfig, OrgRecord } from '../functions/shared/backend-records';
-import { clearCloudFrontKeyCache } from '../functions/shared/cloudfront-keys';
-import { CredentialBroker, type AwsCredentials } from '../functions/shared/credential-broker';
-import { cannedPolicy, cloudFrontUrl, presignS3Url, unsignedCloudFrontUrl } from '../functions/shared/url-signers';
+import type { DownloadConfig, OrgRecord } from '#shared/backend-records';
+import { clearCloudFrontKeyCache } from '#shared/cloudfront-keys';
+import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
+import { cannedPolicy, cloudFrontUrl, presignS3Url, unsignedCloudFrontUrl } from '#shared/url-signers';
 import { createUrlSigner, type SignerDeps } from '../functions/signing/sign-url';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

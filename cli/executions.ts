@@ -11,8 +11,8 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import { remediationFor } from '../functions/shared/errors';
-import { encodeRoleNameForExecution } from '../functions/shared/identifiers';
+import { remediationFor } from '#shared/errors';
+import { encodeRoleNameForExecution } from '#shared/identifiers';
 
 /** Every history event of an execution, oldest first. */
 export async function executionHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {

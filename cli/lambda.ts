@@ -5,7 +5,7 @@
  * print the remediation for it.
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { remediationFor } from '../functions/shared/errors';
+import { remediationFor } from '#shared/errors';
 
 export class LambdaFunctionError extends Error {
   constructor(

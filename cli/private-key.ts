@@ -6,8 +6,8 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { CreateSecretCommand, DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseCloudFrontPrivateKey } from '../functions/shared/cloudfront-keys';
-import { encodeRoleNameForExecution } from '../functions/shared/identifiers';
+import { parseCloudFrontPrivateKey } from '#shared/cloudfront-keys';
+import { encodeRoleNameForExecution } from '#shared/identifiers';
 import { CommandFailure, UsageError } from './io';
 
 export interface LoadedKey {

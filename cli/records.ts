@@ -9,7 +9,7 @@ import {
   type Backend,
   type BackendConfig,
   type OrgRecord,
-} from '../functions/shared/backend-records';
+} from '#shared/backend-records';
 
 export { findBackendIgnoringCase };
 export type { Backend, BackendConfig, OrgRecord };

@@ -25,7 +25,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { AwsError, parseRawQuery, readBody, replay, splitUrl, xmlEscape, requestId, isoSeconds } from './aws-protocol';
 import { authenticate, S3_AUTH_ERRORS, type Credential, type KeyRegistry } from './identity';
-import { bucketProblem } from '../functions/shared/validation';
+import { bucketProblem } from '#shared/validation';
 import { BucketFeatures, type BucketFeatureOptions } from './s3-bucket-features';
 import { installKeyShapeStore, type KeyShapeStore } from './s3-key-store';
 

@@ -2,8 +2,8 @@
  * `binary-backends trust-policy` and `binary-backends status`: what support reads from the org record.
  */
 import { approvalLine, approvalOfConfig } from '../approval-view';
-import { remediationFor } from '../../functions/shared/errors';
-import { orgIdProblem, roleNameProblem } from '../../functions/shared/validation';
+import { remediationFor } from '#shared/errors';
+import { orgIdProblem, roleNameProblem } from '#shared/validation';
 import { AwsClients, VARS, requireEnv } from '../aws';
 import {
   CommandFailure,

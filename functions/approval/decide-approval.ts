@@ -13,9 +13,9 @@
  */
 import { DescribeExecutionCommand, SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import * as z from 'zod/mini';
-import { getOrgRecord, writeAuditEvent, type RecordStore } from '../shared/backend-records';
-import { recordApprovalDecision, samePrincipal } from '../shared/approval';
-import { isHttpApiEvent, httpApiBody, verifiedCaller, type Caller } from '../shared/caller';
+import { getOrgRecord, writeAuditEvent, type RecordStore } from '#shared/backend-records';
+import { recordApprovalDecision, samePrincipal } from '#shared/approval';
+import { isHttpApiEvent, httpApiBody, verifiedCaller, type Caller } from '#shared/caller';
 import {
   ApprovalNotAllowedError,
   ApprovalNotPendingError,
@@ -23,8 +23,8 @@ import {
   asTransientOr,
   awsErrorName,
   remediationFor,
-} from '../shared/errors';
-import { parseOrThrow } from '../shared/validation';
+} from '#shared/errors';
+import { parseOrThrow } from '#shared/validation';
 import { executionArnOf, executionNameOf } from '../starter/executions';
 
 export interface DecideApprovalDeps {

@@ -1,9 +1,9 @@
 /** decideApproval Lambda, behind the HTTP API (`POST /approvals`, AWS_IAM): middy glue around `decideApproval`. */
-import { commonConfig, env, loadConfig } from '../shared/config';
-import { dynamo, stepFunctions } from '../shared/clients';
-import { handlerFor, once } from '../shared/handler';
-import { answeringHttpApi, type HttpApiResponse } from '../shared/http-api';
-import { describeExecutionProbe, tableProbes } from '../shared/smoke-probes';
+import { commonConfig, env, loadConfig } from '#shared/config';
+import { dynamo, stepFunctions } from '#shared/clients';
+import { handlerFor, once } from '#shared/handler';
+import { answeringHttpApi, type HttpApiResponse } from '#shared/http-api';
+import { describeExecutionProbe, tableProbes } from '#shared/smoke-probes';
 import { decideApproval, type DecideApprovalDeps, type DecisionResult } from './decide-approval';
 
 // Through the HTTP API a result or refusal is an HTTP response (ApprovalNotAllowedError 403, ApprovalNotPendingError

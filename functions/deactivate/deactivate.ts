@@ -8,9 +8,9 @@
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import * as z from 'zod/mini';
-import { deactivateOrg, writeAuditEvent, type FencedOnboarding, type RecordStore } from '../shared/backend-records';
-import { DetailType, emitEvent } from '../shared/events';
-import { orgIdSchema, parseOrThrow } from '../shared/validation';
+import { deactivateOrg, writeAuditEvent, type FencedOnboarding, type RecordStore } from '#shared/backend-records';
+import { DetailType, emitEvent } from '#shared/events';
+import { orgIdSchema, parseOrThrow } from '#shared/validation';
 
 export interface DeactivateDeps {
   store: RecordStore;

@@ -3,11 +3,11 @@
  * (`POST /deactivations`, AWS_IAM: answered as an HTTP response); `requestedBy` (the audit's `by`) is the
  * verified caller, or `claimed:<...>` for a direct invoke (shared/requester.ts), never the body's word.
  */
-import { recordKeepingDeps } from '../shared/deps';
-import { handlerFor, once } from '../shared/handler';
-import { answeringHttpApi, type HttpApiResponse } from '../shared/http-api';
-import { requestWithCaller } from '../shared/requester';
-import { eventProbe, tableProbes } from '../shared/smoke-probes';
+import { recordKeepingDeps } from '#shared/deps';
+import { handlerFor, once } from '#shared/handler';
+import { answeringHttpApi, type HttpApiResponse } from '#shared/http-api';
+import { requestWithCaller } from '#shared/requester';
+import { eventProbe, tableProbes } from '#shared/smoke-probes';
 import { deactivate, type DeactivateDeps, type DeactivateResult } from './deactivate';
 
 export const createHandler = handlerFor<DeactivateDeps, DeactivateResult | HttpApiResponse>(

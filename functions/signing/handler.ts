@@ -5,13 +5,13 @@
  *
  * Never log the response: presigned S3 URLs carry the session token of the credentials that signed them.
  */
-import { dynamo, secretsManager, sts, stsWith } from '../shared/clients';
-import { commonConfig, env, loadConfig } from '../shared/config';
-import { CredentialBroker } from '../shared/credential-broker';
-import { lambdaHandler, once } from '../shared/handler';
-import { logger } from '../shared/logger';
-import { SMOKE_ORG_ID, tableProbes } from '../shared/smoke-probes';
-import type { SmokeProbe } from '../shared/smoke';
+import { dynamo, secretsManager, sts, stsWith } from '#shared/clients';
+import { commonConfig, env, loadConfig } from '#shared/config';
+import { CredentialBroker } from '#shared/credential-broker';
+import { lambdaHandler, once } from '#shared/handler';
+import { logger } from '#shared/logger';
+import { SMOKE_ORG_ID, tableProbes } from '#shared/smoke-probes';
+import type { SmokeProbe } from '#shared/smoke';
 import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from './sign-url';
 
 /** The signer's environment. Throws ConfigurationError naming every missing or bad variable. */

@@ -11,8 +11,8 @@
  * `zod/mini` is tree-shakable (~25 KB here).
  */
 import * as z from 'zod/mini';
-import { ValidationError } from '../shared/errors';
-import { hasControlCharacters, issuesToValidationError, orgIdProblem, shown } from '../shared/rules';
+import { ValidationError } from '#shared/errors';
+import { hasControlCharacters, issuesToValidationError, orgIdProblem, shown } from '#shared/rules';
 
 export const OPERATIONS = ['download', 'upload', 'multipart-start', 'multipart-complete', 'multipart-abort'] as const;
 export type Operation = (typeof OPERATIONS)[number];

@@ -8,10 +8,10 @@
  * misses for the same org share one GetItem.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { DownloadConfig, OrgRecord } from '../shared/backend-records';
-import { BackendNotFoundError } from '../shared/errors';
-import { getOrgRecord } from '../shared/org-record';
-import { defaultStoragePrefix } from '../shared/identifiers';
+import type { DownloadConfig, OrgRecord } from '#shared/backend-records';
+import { BackendNotFoundError } from '#shared/errors';
+import { getOrgRecord } from '#shared/org-record';
+import { defaultStoragePrefix } from '#shared/identifiers';
 
 export interface DefaultRoute {
   storage: 'default';

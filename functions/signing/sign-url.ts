@@ -20,8 +20,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { cloudFrontKeyStats, loadCloudFrontKey } from '../shared/cloudfront-keys';
-import type { AwsCredentials, CredentialBroker } from '../shared/credential-broker';
+import { cloudFrontKeyStats, loadCloudFrontKey } from '#shared/cloudfront-keys';
+import type { AwsCredentials, CredentialBroker } from '#shared/credential-broker';
 import {
   AssumeRoleDeniedError,
   BinaryBackendError,
@@ -35,10 +35,10 @@ import {
   asTransientOr,
   awsErrorName,
   httpStatus,
-} from '../shared/errors';
-import { externalIdFor, roleSessionName } from '../shared/identifiers';
-import { s3MultipartClient, type S3MultipartApi } from '../shared/s3-multipart';
-import { cloudFrontUrl, s3Presigner } from '../shared/url-signers';
+} from '#shared/errors';
+import { externalIdFor, roleSessionName } from '#shared/identifiers';
+import { s3MultipartClient, type S3MultipartApi } from '#shared/s3-multipart';
+import { cloudFrontUrl, s3Presigner } from '#shared/url-signers';
 import {
   checkPrefixedKeys,
   parseSignRequest,
@@ -48,7 +48,7 @@ import {
   type SignRequest,
 } from './request';
 import { RouteCache, type CustomRoute, type Route } from './routing';
-import { CLOUDFRONT_TTL } from '../shared/rules';
+import { CLOUDFRONT_TTL } from '#shared/rules';
 
 /** CloudFront URL lifetime: 60 s to 7 days, default 3600 s (the same bounds onboarding validates). */
 export { CLOUDFRONT_TTL };

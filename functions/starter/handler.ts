@@ -2,11 +2,11 @@
  * Starter Lambda: middy glue around `startOnboarding` (see starter.ts). Reached through the HTTP API
  * (`POST /onboardings`, AWS_IAM: answered as an HTTP response) or the Onboarding Requested rule.
  */
-import { commonConfig, env, inputRulesFromEnv, loadConfig } from '../shared/config';
-import { dynamo, stepFunctions } from '../shared/clients';
-import { handlerFor, once } from '../shared/handler';
-import { answeringHttpApi, type HttpApiResponse } from '../shared/http-api';
-import { describeExecutionProbe, tableProbes } from '../shared/smoke-probes';
+import { commonConfig, env, inputRulesFromEnv, loadConfig } from '#shared/config';
+import { dynamo, stepFunctions } from '#shared/clients';
+import { handlerFor, once } from '#shared/handler';
+import { answeringHttpApi, type HttpApiResponse } from '#shared/http-api';
+import { describeExecutionProbe, tableProbes } from '#shared/smoke-probes';
 import { startOnboarding, type StartResult, type StarterDeps } from './starter';
 
 export const createHandler = handlerFor<StarterDeps, StartResult | HttpApiResponse>(answeringHttpApi(startOnboarding), (deps) => [

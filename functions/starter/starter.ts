@@ -30,13 +30,13 @@ import {
   type InflightClaim,
   type OrgRecord,
   type RecordStore,
-} from '../shared/backend-records';
-import { OnboardingInProgressError, TransientError, asTransientOr, awsErrorName } from '../shared/errors';
-import { executionName } from '../shared/identifiers';
-import { stackRulesFor, type InputRulesConfig } from '../shared/config';
-import { requestWithCaller } from '../shared/requester';
-import { checkClaims } from '../shared/claims';
-import { parseOnboardingRequest, type OnboardingRequest } from '../shared/validation';
+} from '#shared/backend-records';
+import { OnboardingInProgressError, TransientError, asTransientOr, awsErrorName } from '#shared/errors';
+import { executionName } from '#shared/identifiers';
+import { stackRulesFor, type InputRulesConfig } from '#shared/config';
+import { requestWithCaller } from '#shared/requester';
+import { checkClaims } from '#shared/claims';
+import { parseOnboardingRequest, type OnboardingRequest } from '#shared/validation';
 import { describeExecutionState, executionArnOf } from './executions';
 
 export interface StarterDeps {

@@ -14,7 +14,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { postSigned } from '../../cli/api';
 import { LambdaFunctionError } from '../../cli/lambda';
 import { runCli } from '../../cli/main';
-import { remediationFor } from '../../functions/shared/errors';
+import { remediationFor } from '#shared/errors';
 import type { OnboardResult } from '../../cli/commands/onboard';
 import { capture } from './helpers/capture';
 import { newOrgId, startE2eStack, type E2eStack } from './helpers/stack';

@@ -8,7 +8,7 @@ import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { runCli } from '../../cli/main';
 import type { SmokeResult } from '../../cli/commands/smoke';
 import { FUNCTIONS } from '../../local/lambda';
-import { SMOKE_KEY } from '../../functions/shared/smoke-probes';
+import { SMOKE_KEY } from '#shared/smoke-probes';
 import { capture } from './helpers/capture';
 import { startE2eStack, type E2eStack } from './helpers/stack';
 

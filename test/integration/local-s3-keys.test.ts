@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, ListObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { presignS3Url } from '../../functions/shared/url-signers';
+import { presignS3Url } from '#shared/url-signers';
 import { KeyRegistry, PLATFORM_ACCOUNT_ID } from '../../local/identity';
 import { LocalS3 } from '../../local/s3';
 import { compareKeys } from '../../local/s3-key-store';

@@ -46,7 +46,7 @@ import {
   PutSecretValueCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { cloudFrontUrl } from '../../functions/shared/url-signers';
+import { cloudFrontUrl } from '#shared/url-signers';
 import { evaluate, parsePolicy } from '../../local/policy';
 import { failure, startTestStack, type Creds, type EnvClients } from './local-stack-helpers';
 import type { LocalStack } from '../../local/stack';

@@ -19,8 +19,8 @@ import S3rver from '@20minutes/s3rver';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BackendConfig, DownloadConfig, OrgRecord } from '../../functions/shared/backend-records';
-import { CredentialBroker, type AwsCredentials } from '../../functions/shared/credential-broker';
+import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/backend-records';
+import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from '../../functions/signing/sign-url';
 
 const require = createRequire(import.meta.url);
@@ -346,7 +346,7 @@ describe('Integration: org isolation', () => {
   it('property: org A never gets a URL for org B’s bucket, prefix or host', async () => {
     const { generateKeyPairSync } = await import('node:crypto');
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const { clearCloudFrontKeyCache } = await import('../../functions/shared/cloudfront-keys');
+    const { clearCloudFrontKeyCache } = await import('#shared/cloudfront-keys');
     const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
     const secrets = mockClient(SecretsManagerClient);
     secrets.on(GetSecretValueCommand).resolves({ SecretString: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });

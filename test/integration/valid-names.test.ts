@@ -8,7 +8,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateRoleCommand, ListRoleTagsCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { LocalStack } from '../../local/stack';
-import { executionName, platformRoleName } from '../../functions/shared/identifiers';
+import { executionName, platformRoleName } from '#shared/identifiers';
 import { failure, nextEvent, startTestStack, type EnvClients } from './local-stack-helpers';
 
 let stack: LocalStack;

@@ -14,7 +14,7 @@ import {
   timesEntered,
   type ExecutionResult,
 } from './harness';
-import type { ApprovalPolicy } from '../../functions/shared/approval';
+import type { ApprovalPolicy } from '#shared/approval';
 
 let h: Harness;
 afterEach(async () => {

@@ -11,7 +11,7 @@
  * tokens) so the secret scan would notice one leaking into an execution's input, output or history.
  */
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { verifyCloudFrontUrl } from '../../functions/shared/url-signers';
+import { verifyCloudFrontUrl } from '#shared/url-signers';
 
 export const PLATFORM_ACCOUNT = '111111111111';
 export const CUSTOMER_ACCOUNT = '222222222222';

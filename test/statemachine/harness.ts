@@ -24,10 +24,10 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { auditSk, getOrgRecord, orgPk, type OrgRecord, type RecordStore } from '../../functions/shared/backend-records';
-import { clearCloudFrontKeyCache, loadCloudFrontKey } from '../../functions/shared/cloudfront-keys';
-import { CredentialBroker, type AwsCredentials } from '../../functions/shared/credential-broker';
-import { executionName as executionNameFor } from '../../functions/shared/identifiers';
+import { auditSk, getOrgRecord, orgPk, type OrgRecord, type RecordStore } from '#shared/backend-records';
+import { clearCloudFrontKeyCache, loadCloudFrontKey } from '#shared/cloudfront-keys';
+import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
+import { executionName as executionNameFor } from '#shared/identifiers';
 import { createHandler as recordConfigHandler } from '../../functions/onboarding/record-config/handler';
 import { createHandler as createPlatformRoleHandler } from '../../functions/onboarding/create-platform-role/handler';
 import { createHandler as checkTrustHandler } from '../../functions/onboarding/check-trust/handler';
@@ -51,7 +51,7 @@ import { TaskTokens, detachTaskTimeout, waitForTaskTokenFunction, type WaitingTa
 import { createHandler as requestApprovalHandler } from '../../functions/onboarding/request-approval/handler';
 import { createHandler as decideApprovalHandler } from '../../functions/approval/handler';
 import type { DecisionResult } from '../../functions/approval/decide-approval';
-import type { ApprovalPolicy } from '../../functions/shared/approval';
+import type { ApprovalPolicy } from '#shared/approval';
 
 export const ORG_ID = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 export const ROLE_NAME = 'prod';

@@ -20,7 +20,7 @@ import {
   type ExecutionResult,
 } from './harness';
 import { runtimePrivateKeyPem } from '../fixtures/private-key';
-import { remediationFor } from '../../functions/shared/errors';
+import { remediationFor } from '#shared/errors';
 
 let h: Harness;
 beforeEach(async () => {

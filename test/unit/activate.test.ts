@@ -12,12 +12,12 @@ import {
   getOrgRecord,
   recordChecks,
   writePendingConfig,
-} from '../../functions/shared/backend-records';
-import { ActivationConflictError, OnboardingFencedError, TransientError, ValidationError } from '../../functions/shared/errors';
+} from '#shared/backend-records';
+import { ActivationConflictError, OnboardingFencedError, TransientError, ValidationError } from '#shared/errors';
 import { EventBridgeServiceException } from '@aws-sdk/client-eventbridge';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { deactivateOrg, markAbandoned } from '../../functions/shared/backend-records';
-import { acquireClaims, bucketClaimPk } from '../../functions/shared/claims';
+import { deactivateOrg, markAbandoned } from '#shared/backend-records';
+import { acquireClaims, bucketClaimPk } from '#shared/claims';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, T0, config, context } from './helpers/fixtures';

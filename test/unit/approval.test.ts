@@ -6,9 +6,9 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { requestApproval, type RequestApprovalDeps } from '../../functions/onboarding/request-approval/request-approval';
 import { decideApproval, type DecideApprovalDeps } from '../../functions/approval/decide-approval';
 import { createHandler as createDecideHandler } from '../../functions/approval/handler';
-import { approvalPlan, approvalPolicyVariable, samePrincipal } from '../../functions/shared/approval';
-import { auditSk, ensureBackend, getOrgRecord, orgPk, writePendingConfig } from '../../functions/shared/backend-records';
-import { loadConfig } from '../../functions/shared/config';
+import { approvalPlan, approvalPolicyVariable, samePrincipal } from '#shared/approval';
+import { auditSk, ensureBackend, getOrgRecord, orgPk, writePendingConfig } from '#shared/backend-records';
+import { loadConfig } from '#shared/config';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { ORG_ID, PLATFORM_ACCOUNT, ROLE_NAME, STATE_MACHINE_ARN, T0, config, context } from './helpers/fixtures';
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERROR_NAMES, NOT_RAISED_BY_WORKFLOW } from '../../functions/shared/errors';
+import { ERROR_NAMES, NOT_RAISED_BY_WORKFLOW } from '#shared/errors';
 
 interface Retrier {
   ErrorEquals: string[];

@@ -19,8 +19,8 @@ import {
   writePendingConfig,
   type CheckResult,
   type ExecutionRef,
-} from '../../functions/shared/backend-records';
-import { RoleNameConflictError, StaleExecutionError, TransientError, ValidationError } from '../../functions/shared/errors';
+} from '#shared/backend-records';
+import { RoleNameConflictError, StaleExecutionError, TransientError, ValidationError } from '#shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { ORG_ID, ROLE_NAME, T0, config, context, executionArnFor, nameFor } from './helpers/fixtures';
 

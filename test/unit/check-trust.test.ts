@@ -8,7 +8,7 @@ import {
   type CheckTrustDeps,
 } from '../../functions/onboarding/check-trust/check-trust';
 import { createHandler } from '../../functions/onboarding/check-trust/handler';
-import { ensureBackend, getOrgRecord, writePendingConfig, type StepInput } from '../../functions/shared/backend-records';
+import { ensureBackend, getOrgRecord, writePendingConfig, type StepInput } from '#shared/backend-records';
 import {
   ExternalIdNotEnforcedError,
   PlatformRoleNotAssumableError,
@@ -18,7 +18,7 @@ import {
   TransientError,
   TrustPolicyTimeoutError,
   ValidationError,
-} from '../../functions/shared/errors';
+} from '#shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { evaluate, parsePolicy } from '../../local/policy';
 import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, context } from './helpers/fixtures';

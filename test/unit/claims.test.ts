@@ -11,9 +11,9 @@ import {
   releaseClaims,
   roleClaimPk,
   type ClaimRequest,
-} from '../../functions/shared/claims';
-import { activatePending, deactivateOrg, ensureBackend, writePendingConfig } from '../../functions/shared/backend-records';
-import { ClaimedByAnotherOrgError } from '../../functions/shared/errors';
+} from '#shared/claims';
+import { activatePending, deactivateOrg, ensureBackend, writePendingConfig } from '#shared/backend-records';
+import { ClaimedByAnotherOrgError } from '#shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, T0, config, executionArnFor } from './helpers/fixtures';
 

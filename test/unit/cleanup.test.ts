@@ -1,8 +1,8 @@
 import { DeleteObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { StepInput } from '../../functions/shared/backend-records';
-import { AssumeRoleDeniedError } from '../../functions/shared/errors';
+import type { StepInput } from '#shared/backend-records';
+import { AssumeRoleDeniedError } from '#shared/errors';
 import { cleanup, type CleanupDeps } from '../../functions/onboarding/cleanup/cleanup';
 import { createHandler } from '../../functions/onboarding/cleanup/handler';
 import { CANARY_PREFIX as PREFIX, NOW, stepInput } from './helpers/verify-fixtures';

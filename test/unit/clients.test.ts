@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import * as clients from '../../functions/shared/clients';
+import * as clients from '#shared/clients';
 import { AwsClients, CLI_INVOKE_TIMEOUTS } from '../../cli/aws';
 
 /** The `timeout:` of each function in serverless.yml's `functions:` section, by function key. */

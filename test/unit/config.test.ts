@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, commonConfig, env, loadConfig } from '../../functions/shared/config';
+import { ConfigurationError, commonConfig, env, loadConfig } from '#shared/config';
 
 describe('Function: loadConfig', () => {
   it('reads strings, defaults and seconds', () => {

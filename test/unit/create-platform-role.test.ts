@@ -20,8 +20,8 @@ import {
   type CreatePlatformRoleDeps,
 } from '../../functions/onboarding/create-platform-role/create-platform-role';
 import { createHandler } from '../../functions/onboarding/create-platform-role/handler';
-import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '../../functions/shared/backend-records';
-import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError } from '../../functions/shared/errors';
+import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '#shared/backend-records';
+import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError } from '#shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, context } from './helpers/fixtures';
 

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AssumeRoleCommand, RegionDisabledException, STSClient, STSServiceException } from '@aws-sdk/client-sts';
-import { CredentialBroker } from '../../functions/shared/credential-broker';
-import { AssumeRoleDeniedError, StsInvalidClientTokenError, StsRegionDisabledError, TransientError } from '../../functions/shared/errors';
+import { CredentialBroker } from '#shared/credential-broker';
+import { AssumeRoleDeniedError, StsInvalidClientTokenError, StsRegionDisabledError, TransientError } from '#shared/errors';
 
 const stsMock = mockClient(STSClient);
 const PLATFORM = 'arn:aws:iam::111111111111:role/binary_backend_org_prod';

@@ -6,8 +6,8 @@ import { SUPPORT_ARN, httpApiEvent } from './helpers/http-api';
 import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { deactivate, type DeactivateDeps } from '../../functions/deactivate/deactivate';
 import { createHandler } from '../../functions/deactivate/handler';
-import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '../../functions/shared/backend-records';
-import { TransientError, ValidationError } from '../../functions/shared/errors';
+import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '#shared/backend-records';
+import { TransientError, ValidationError } from '#shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { ORG_ID, ROLE_NAME, T0, config, context } from './helpers/fixtures';
 

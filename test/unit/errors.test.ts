@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import * as errors from '../../functions/shared/errors';
+import * as errors from '#shared/errors';
 
 const { ERROR_NAMES, REMEDIATIONS, asTransientOr, remediationFor, TransientError } = errors;
 

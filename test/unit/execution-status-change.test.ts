@@ -9,9 +9,9 @@ import {
   type ExecutionStatusChangeDeps,
 } from '../../functions/onboarding/execution-status-change/execution-status-change';
 import { createHandler } from '../../functions/onboarding/execution-status-change/handler';
-import { ensureBackend, getOrgRecord, recordFailure, writePendingConfig } from '../../functions/shared/backend-records';
-import { remediationFor, TransientError } from '../../functions/shared/errors';
-import { executionName } from '../../functions/shared/identifiers';
+import { ensureBackend, getOrgRecord, recordFailure, writePendingConfig } from '#shared/backend-records';
+import { remediationFor, TransientError } from '#shared/errors';
+import { executionName } from '#shared/identifiers';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { ORG_ID, ROLE_NAME, STATE_MACHINE_ARN, T0, config, executionArnFor, nameFor } from './helpers/fixtures';
 

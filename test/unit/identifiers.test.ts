@@ -10,7 +10,7 @@ import {
   roleNameTagValue,
   roleSessionName,
   roleSessionNameProblem,
-} from '../../functions/shared/identifiers';
+} from '#shared/identifiers';
 
 const orgId = fc.uuid({ version: 4 }).map((u) => u.toLowerCase());
 const roleName = fc.stringMatching(/^[A-Za-z0-9+=,.@_-]{1,10}$/);

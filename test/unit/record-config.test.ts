@@ -4,10 +4,10 @@ import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient, SFNServiceE
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { recordConfig } from '../../functions/onboarding/record-config/record-config';
 import { createHandler } from '../../functions/onboarding/record-config/handler';
-import { allocateConfigVersion, deactivateOrg, ensureBackend, getOrgRecord, writePendingConfig, activatePending } from '../../functions/shared/backend-records';
-import { OnboardingFencedError } from '../../functions/shared/errors';
-import { ClaimedByAnotherOrgError, OnboardingInProgressError, RoleNameConflictError, TransientError, ValidationError } from '../../functions/shared/errors';
-import { acquireClaims, bucketClaimPk } from '../../functions/shared/claims';
+import { allocateConfigVersion, deactivateOrg, ensureBackend, getOrgRecord, writePendingConfig, activatePending } from '#shared/backend-records';
+import { OnboardingFencedError } from '#shared/errors';
+import { ClaimedByAnotherOrgError, OnboardingInProgressError, RoleNameConflictError, TransientError, ValidationError } from '#shared/errors';
+import { acquireClaims, bucketClaimPk } from '#shared/claims';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ACCOUNT, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, executionArnFor, nameFor } from './helpers/fixtures';
 import { runtimePrivateKeyPem } from '../fixtures/private-key';

@@ -5,7 +5,7 @@
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { HttpRequest } from '@smithy/protocol-http';
 import { describe, expect, it } from 'vitest';
-import { configuredS3Endpoint, resolveS3Endpoint, type S3BucketEndpoint } from '../../functions/shared/s3-endpoint';
+import { configuredS3Endpoint, resolveS3Endpoint, type S3BucketEndpoint } from '#shared/s3-endpoint';
 
 const ENV_NAMES = [
   'AWS_ENDPOINT_URL_S3',

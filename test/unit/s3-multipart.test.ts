@@ -3,8 +3,8 @@
  * S3's XML answers. The same code runs against s3rver in test/integration/signing-s3.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TransientError } from '../../functions/shared/errors';
-import { s3ErrorOf, s3MultipartClient, xmlElement, xmlEscape, xmlText } from '../../functions/shared/s3-multipart';
+import { TransientError } from '#shared/errors';
+import { s3ErrorOf, s3MultipartClient, xmlElement, xmlEscape, xmlText } from '#shared/s3-multipart';
 
 const credentials = { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'secret', sessionToken: 'token+/=' };
 

@@ -12,8 +12,8 @@ import {
   cloudFrontKeyStats,
   loadCloudFrontKey,
   parseCloudFrontPrivateKey,
-} from '../../functions/shared/cloudfront-keys';
-import { CloudFrontKeyError, TransientError } from '../../functions/shared/errors';
+} from '#shared/cloudfront-keys';
+import { CloudFrontKeyError, TransientError } from '#shared/errors';
 import {
   cloudFrontBase64,
   cloudFrontUrl,
@@ -21,7 +21,7 @@ import {
   resolveS3BucketEndpoint,
   unsignedCloudFrontUrl,
   verifyCloudFrontUrl,
-} from '../../functions/shared/url-signers';
+} from '#shared/url-signers';
 
 const credentials = {
   accessKeyId: 'ASIAEXAMPLEEXAMPLE00',

@@ -12,9 +12,9 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { BackendConfig, DownloadConfig, OrgRecord } from '../../functions/shared/backend-records';
-import { clearCloudFrontKeyCache } from '../../functions/shared/cloudfront-keys';
-import { CredentialBroker, type AwsCredentials } from '../../functions/shared/credential-broker';
+import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/backend-records';
+import { clearCloudFrontKeyCache } from '#shared/cloudfront-keys';
+import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import {
   BackendNotFoundError,
   CloudFrontKeyError,
@@ -23,9 +23,9 @@ import {
   StoragePermissionError,
   TransientError,
   ValidationError,
-} from '../../functions/shared/errors';
-import { logger } from '../../functions/shared/logger';
-import { verifyCloudFrontUrl } from '../../functions/shared/url-signers';
+} from '#shared/errors';
+import { logger } from '#shared/logger';
+import { verifyCloudFrontUrl } from '#shared/url-signers';
 import { createHandler, signerDepsFromEnv } from '../../functions/signing/handler';
 import { createUrlSigner, type SignResponse, type SignerDeps } from '../../functions/signing/sign-url';
 import { sdkMultipart } from './helpers/sdk-multipart';

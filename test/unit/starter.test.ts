@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { startOnboarding, type StarterDeps } from '../../functions/starter/starter';
 import { createHandler } from '../../functions/starter/handler';
-import { ensureBackend, getOrgRecord, writePendingConfig } from '../../functions/shared/backend-records';
+import { ensureBackend, getOrgRecord, writePendingConfig } from '#shared/backend-records';
 import {
   CallerNotVerifiedError,
   ClaimedByAnotherOrgError,
@@ -23,9 +23,9 @@ import {
   RoleNameConflictError,
   TransientError,
   ValidationError,
-} from '../../functions/shared/errors';
+} from '#shared/errors';
 import { SUPPORT_ARN, httpApiEvent } from './helpers/http-api';
-import { acquireClaims } from '../../functions/shared/claims';
+import { acquireClaims } from '#shared/claims';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, STATE_MACHINE_ARN, T0, config, executionArnFor, nameFor } from './helpers/fixtures';
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { trustWaitSeconds } from '../../functions/onboarding/check-trust/check-trust';
-import { ValidationError } from '../../functions/shared/errors';
+import { ValidationError } from '#shared/errors';
 import {
   HISTORY_EVENT_LIMIT,
   HISTORY_EVENTS_OUTSIDE_LOOP,
@@ -14,8 +14,8 @@ import {
   HISTORY_EVENTS_PER_TRUST_LOOP,
   MAX_TRUST_DEADLINE_SECONDS,
   TRUST_LOOP_RETRY_EVENTS_PER_POLL,
-} from '../../functions/shared/trust-schedule';
-import { parseOnboardingRequest, TRUST_DEADLINE } from '../../functions/shared/validation';
+} from '#shared/trust-schedule';
+import { parseOnboardingRequest, TRUST_DEADLINE } from '#shared/validation';
 import { awsFigures } from '../statemachine/aws-history';
 import type { LoggedEvent } from '../statemachine/harness';
 import { CUSTOMER_ROLE_ARN, ORG_ID } from './helpers/fixtures';

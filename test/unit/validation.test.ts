@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ValidationError } from '../../functions/shared/errors';
+import { ValidationError } from '#shared/errors';
 import {
   bucketProblem,
   cloudFrontHostProblem,
@@ -16,7 +16,7 @@ import {
   REGIONS_BY_PARTITION,
   stackRuleProblems,
   type StackRules,
-} from '../../functions/shared/validation';
+} from '#shared/validation';
 import { pemBody, runtimePrivateKeyPem } from '../fixtures/private-key';
 
 const ORG = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';

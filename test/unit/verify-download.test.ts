@@ -1,7 +1,7 @@
 import { generateKeyPairSync, verify as cryptoVerify } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { DownloadConfig, StepInput } from '../../functions/shared/backend-records';
-import { AssumeRoleDeniedError, CloudFrontKeyError } from '../../functions/shared/errors';
+import type { DownloadConfig, StepInput } from '#shared/backend-records';
+import { AssumeRoleDeniedError, CloudFrontKeyError } from '#shared/errors';
 import { createHandler } from '../../functions/onboarding/verify-download/handler';
 import { propagationWaitSeconds, verifyDownload, type HttpFetch, type VerifyDownloadDeps } from '../../functions/onboarding/verify-download/verify-download';
 import { sha256Hex } from '../../functions/onboarding/verify-upload/canary';

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { AssumeRoleDeniedError } from '../../functions/shared/errors';
+import { AssumeRoleDeniedError } from '#shared/errors';
 import { createHandler } from '../../functions/onboarding/verify-upload/handler';
 import { verifyUpload, type VerifyUploadDeps } from '../../functions/onboarding/verify-upload/verify-upload';
 import { CANARY_PREFIX as PREFIX, FakeRecorder, NOW, stepInput } from './helpers/verify-fixtures';

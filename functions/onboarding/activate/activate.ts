@@ -21,11 +21,11 @@ import {
   type OrgRecord,
   type RecordStore,
   type StepInput,
-} from '../../shared/backend-records';
-import { DetailType, emitEvent } from '../../shared/events';
-import { ActivationConflictError, OnboardingFencedError, awsErrorName } from '../../shared/errors';
-import { logger } from '../../shared/logger';
-import { releaseClaims } from '../../shared/claims';
+} from '#shared/backend-records';
+import { DetailType, emitEvent } from '#shared/events';
+import { ActivationConflictError, OnboardingFencedError, awsErrorName } from '#shared/errors';
+import { logger } from '#shared/logger';
+import { releaseClaims } from '#shared/claims';
 import { syncPlatformRolePolicy } from '../create-platform-role/create-platform-role';
 
 export interface ActivateDeps {

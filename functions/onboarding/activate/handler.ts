@@ -1,9 +1,9 @@
 /** Activate Lambda: middy glue around `activate` (see activate.ts). */
-import { recordKeepingDeps } from '../../shared/deps';
-import { iam } from '../../shared/clients';
-import { handlerFor, once } from '../../shared/handler';
-import { eventProbe, tableProbes } from '../../shared/smoke-probes';
-import { parseStepInput } from '../../shared/backend-records';
+import { recordKeepingDeps } from '#shared/deps';
+import { iam } from '#shared/clients';
+import { handlerFor, once } from '#shared/handler';
+import { eventProbe, tableProbes } from '#shared/smoke-probes';
+import { parseStepInput } from '#shared/backend-records';
 import { activate, type ActivateDeps, type ActivationResult } from './activate';
 
 export const createHandler = handlerFor<ActivateDeps, ActivationResult>(

@@ -20,16 +20,16 @@ import {
   type RecordStore,
   type StepInput,
   type TrustCheckResult,
-} from '../../shared/backend-records';
-import { assumeRole, type AwsCredentials } from '../../shared/credential-broker';
+} from '#shared/backend-records';
+import { assumeRole, type AwsCredentials } from '#shared/credential-broker';
 import {
   AssumeRoleDeniedError,
   ExternalIdNotEnforcedError,
   PlatformRoleNotAssumableError,
   TrustPolicyTimeoutError,
-} from '../../shared/errors';
-import { externalIdFor, roleSessionName } from '../../shared/identifiers';
-import { trustWaitSeconds } from '../../shared/trust-schedule';
+} from '#shared/errors';
+import { externalIdFor, roleSessionName } from '#shared/identifiers';
+import { trustWaitSeconds } from '#shared/trust-schedule';
 
 export interface CheckTrustDeps {
   /** STS signing with the function's own credentials (hop 1). */
@@ -62,7 +62,7 @@ export function wrongExternalId(orgId: string, make: () => string = randomUUID):
 }
 
 // The polling schedule lives in shared/trust-schedule.ts, where the trust-deadline cap is derived from it.
-export { FIRST_WAIT_SECONDS, trustWaitSeconds, waitCapSeconds } from '../../shared/trust-schedule';
+export { FIRST_WAIT_SECONDS, trustWaitSeconds, waitCapSeconds } from '#shared/trust-schedule';
 
 type HopOutcome = { trusted: true } | { trusted: false; sentence: string };
 

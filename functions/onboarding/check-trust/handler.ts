@@ -1,9 +1,9 @@
 /** CheckTrust Lambda: middy glue around `checkTrust` (see check-trust.ts). */
-import { commonConfig, env, loadConfig } from '../../shared/config';
-import { dynamo, sts, stsWith } from '../../shared/clients';
-import { handlerFor, once } from '../../shared/handler';
-import { stsIdentityProbe, tableProbes } from '../../shared/smoke-probes';
-import { parseStepInput, type TrustCheckResult } from '../../shared/backend-records';
+import { commonConfig, env, loadConfig } from '#shared/config';
+import { dynamo, sts, stsWith } from '#shared/clients';
+import { handlerFor, once } from '#shared/handler';
+import { stsIdentityProbe, tableProbes } from '#shared/smoke-probes';
+import { parseStepInput, type TrustCheckResult } from '#shared/backend-records';
 import { checkTrust, type CheckTrustDeps } from './check-trust';
 
 export const createHandler = handlerFor<CheckTrustDeps, TrustCheckResult>(

@@ -15,10 +15,10 @@
  * permission to add in `notes`), and Cleanup still does not throw. Object Lock retention also keeps versions.
  */
 import { DeleteObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { awsErrorName } from '../../shared/errors';
-import { canaryPrefix } from '../../shared/identifiers';
+import { awsErrorName } from '#shared/errors';
+import { canaryPrefix } from '#shared/identifiers';
 import { awsMessage, canaryKeys, customerChain, type CustomerStorageDeps } from '../verify-upload/canary';
-import type { StepInput } from '../../shared/backend-records';
+import type { StepInput } from '#shared/backend-records';
 
 export type CleanupDeps = CustomerStorageDeps;
 

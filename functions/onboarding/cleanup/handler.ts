@@ -3,10 +3,10 @@
  * the failure path it may be the bare execution input (RecordConfig failed), and Cleanup must still end
  * quietly so the Fail state can carry the original error.
  */
-import { s3With, sts, stsWith } from '../../shared/clients';
-import { CredentialBroker } from '../../shared/credential-broker';
-import { handlerFor, once } from '../../shared/handler';
-import { stsIdentityProbe } from '../../shared/smoke-probes';
+import { s3With, sts, stsWith } from '#shared/clients';
+import { CredentialBroker } from '#shared/credential-broker';
+import { handlerFor, once } from '#shared/handler';
+import { stsIdentityProbe } from '#shared/smoke-probes';
 import { cleanup, type CleanupDeps, type CleanupResult } from './cleanup';
 
 export const createHandler = handlerFor<CleanupDeps, CleanupResult>((event, deps) => cleanup(event, deps), () => [stsIdentityProbe(sts())]);

@@ -38,10 +38,10 @@ import {
   type PlatformRoleResult,
   type RecordStore,
   type StepInput,
-} from '../../shared/backend-records';
-import { DetailType, emitEvent } from '../../shared/events';
-import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError, asTransientOr, awsErrorName } from '../../shared/errors';
-import { externalIdFor, iamRoleNameProblem, iamTagProblem, partitionOf, platformRoleName, roleNameTagValue } from '../../shared/identifiers';
+} from '#shared/backend-records';
+import { DetailType, emitEvent } from '#shared/events';
+import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError, asTransientOr, awsErrorName } from '#shared/errors';
+import { externalIdFor, iamRoleNameProblem, iamTagProblem, partitionOf, platformRoleName, roleNameTagValue } from '#shared/identifiers';
 
 export interface CreatePlatformRoleConfig {
   platformAccountId: string;

@@ -1,10 +1,10 @@
 /** CreatePlatformRole Lambda: middy glue around `createPlatformRole` (see create-platform-role.ts). */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { commonConfig, env, loadConfig } from '../../shared/config';
-import { dynamo, eventBridge, iam } from '../../shared/clients';
-import { handlerFor, once } from '../../shared/handler';
-import { eventProbe, getPlatformRoleProbe, tableProbes } from '../../shared/smoke-probes';
-import { parseStepInput, type PlatformRoleResult } from '../../shared/backend-records';
+import { commonConfig, env, loadConfig } from '#shared/config';
+import { dynamo, eventBridge, iam } from '#shared/clients';
+import { handlerFor, once } from '#shared/handler';
+import { eventProbe, getPlatformRoleProbe, tableProbes } from '#shared/smoke-probes';
+import { parseStepInput, type PlatformRoleResult } from '#shared/backend-records';
 import { createPlatformRole, type CreatePlatformRoleDeps } from './create-platform-role';
 
 /**

@@ -11,10 +11,10 @@
  * pending, so a failure after activation never marks it.
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { markAbandoned, writeAuditEvent, type ConfigError, type RecordStore } from '../../shared/backend-records';
-import { DetailType, emitEvent } from '../../shared/events';
-import { remediationFor } from '../../shared/errors';
-import { orgIdProblem, roleNameProblem } from '../../shared/validation';
+import { markAbandoned, writeAuditEvent, type ConfigError, type RecordStore } from '#shared/backend-records';
+import { DetailType, emitEvent } from '#shared/events';
+import { remediationFor } from '#shared/errors';
+import { orgIdProblem, roleNameProblem } from '#shared/validation';
 
 export interface ExecutionStatusChangeDeps {
   store: RecordStore;

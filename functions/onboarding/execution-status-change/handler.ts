@@ -1,7 +1,7 @@
 /** Status-change rule Lambda: middy glue around `executionStatusChange` (see execution-status-change.ts). */
-import { recordKeepingDeps } from '../../shared/deps';
-import { handlerFor, once } from '../../shared/handler';
-import { eventProbe, tableProbes } from '../../shared/smoke-probes';
+import { recordKeepingDeps } from '#shared/deps';
+import { handlerFor, once } from '#shared/handler';
+import { eventProbe, tableProbes } from '#shared/smoke-probes';
 import {
   executionStatusChange,
   type ExecutionStatusChangeDeps,

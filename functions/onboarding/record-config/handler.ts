@@ -1,10 +1,10 @@
 /** RecordConfig Lambda: middy glue around `recordConfig` (see record-config.ts). */
-import { commonConfig, env, inputRulesFromEnv, loadConfig } from '../../shared/config';
-import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, MAX_APPROVAL_TIMEOUT_SECONDS, approvalPolicyVariable } from '../../shared/approval';
-import { dynamo, stepFunctions } from '../../shared/clients';
-import { handlerFor, once } from '../../shared/handler';
-import { tableProbes } from '../../shared/smoke-probes';
-import type { OnboardingContext } from '../../shared/backend-records';
+import { commonConfig, env, inputRulesFromEnv, loadConfig } from '#shared/config';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, MAX_APPROVAL_TIMEOUT_SECONDS, approvalPolicyVariable } from '#shared/approval';
+import { dynamo, stepFunctions } from '#shared/clients';
+import { handlerFor, once } from '#shared/handler';
+import { tableProbes } from '#shared/smoke-probes';
+import type { OnboardingContext } from '#shared/backend-records';
 import { recordConfig, type RecordConfigDeps } from './record-config';
 
 export const createHandler = handlerFor<RecordConfigDeps, OnboardingContext>(

@@ -27,13 +27,13 @@ import {
   type DownloadConfig,
   type OnboardingContext,
   type RecordStore,
-} from '../../shared/backend-records';
-import { stackRulesFor, type InputRulesConfig } from '../../shared/config';
-import { OnboardingFencedError, OnboardingInProgressError } from '../../shared/errors';
-import { acquireClaims, releaseClaims } from '../../shared/claims';
-import { DEFAULT_APPROVAL_POLICY, DEFAULT_APPROVAL_TIMEOUT_SECONDS, approvalPlan, type ApprovalPlan, type ApprovalSettings } from '../../shared/approval';
-import { partitionOf, platformRoleArn } from '../../shared/identifiers';
-import { TRUST_DEADLINE, accountOfRoleArn, parseExecutionInput, parseOrThrow, type ExecutionInput } from '../../shared/validation';
+} from '#shared/backend-records';
+import { stackRulesFor, type InputRulesConfig } from '#shared/config';
+import { OnboardingFencedError, OnboardingInProgressError } from '#shared/errors';
+import { acquireClaims, releaseClaims } from '#shared/claims';
+import { DEFAULT_APPROVAL_POLICY, DEFAULT_APPROVAL_TIMEOUT_SECONDS, approvalPlan, type ApprovalPlan, type ApprovalSettings } from '#shared/approval';
+import { partitionOf, platformRoleArn } from '#shared/identifiers';
+import { TRUST_DEADLINE, accountOfRoleArn, parseExecutionInput, parseOrThrow, type ExecutionInput } from '#shared/validation';
 import { accountOfArn, describeExecutionState, executionNameOf } from '../../starter/executions';
 
 export interface RecordConfigEvent {

@@ -1,7 +1,7 @@
 /** RecordFailure Lambda: middy glue around `recordFailure` (see record-failure.ts). Takes any input. */
-import { recordKeepingDeps } from '../../shared/deps';
-import { handlerFor, once } from '../../shared/handler';
-import { eventProbe, tableProbes } from '../../shared/smoke-probes';
+import { recordKeepingDeps } from '#shared/deps';
+import { handlerFor, once } from '#shared/handler';
+import { eventProbe, tableProbes } from '#shared/smoke-probes';
 import { recordFailure, type RecordFailureDeps, type RecordFailureResult } from './record-failure';
 
 export const createHandler = handlerFor<RecordFailureDeps, RecordFailureResult>(

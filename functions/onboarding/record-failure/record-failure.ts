@@ -17,13 +17,13 @@
  * `alreadyActive: true`, and the ASL's AfterCleanup then ends the execution as a success.
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { getOrgRecord, recordFailure as writeFailure, writeAuditEvent, type RecordStore } from '../../shared/backend-records';
-import { DetailType, emitEvent } from '../../shared/events';
-import { releaseClaims } from '../../shared/claims';
-import { logger } from '../../shared/logger';
-import { remediationFor } from '../../shared/errors';
-import { executionName as executionNameFor } from '../../shared/identifiers';
-import { looksLikeKeyMaterial, orgIdProblem, roleNameProblem } from '../../shared/validation';
+import { getOrgRecord, recordFailure as writeFailure, writeAuditEvent, type RecordStore } from '#shared/backend-records';
+import { DetailType, emitEvent } from '#shared/events';
+import { releaseClaims } from '#shared/claims';
+import { logger } from '#shared/logger';
+import { remediationFor } from '#shared/errors';
+import { executionName as executionNameFor } from '#shared/identifiers';
+import { looksLikeKeyMaterial, orgIdProblem, roleNameProblem } from '#shared/validation';
 
 export interface RecordFailureDeps {
   store: RecordStore;

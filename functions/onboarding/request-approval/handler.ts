@@ -1,7 +1,7 @@
 /** RequestApproval Lambda (invoked with waitForTaskToken): middy glue around `requestApproval`. */
-import { recordKeepingDeps } from '../../shared/deps';
-import { handlerFor, once } from '../../shared/handler';
-import { eventProbe, tableProbes } from '../../shared/smoke-probes';
+import { recordKeepingDeps } from '#shared/deps';
+import { handlerFor, once } from '#shared/handler';
+import { eventProbe, tableProbes } from '#shared/smoke-probes';
 import { requestApproval, type ApprovalRequestResult, type RequestApprovalDeps } from './request-approval';
 
 export const createHandler = handlerFor<RequestApprovalDeps, ApprovalRequestResult>(

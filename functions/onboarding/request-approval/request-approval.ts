@@ -9,11 +9,11 @@
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import * as z from 'zod/mini';
-import { parseStepInput, writeAuditEvent, type RecordStore, type StepInput } from '../../shared/backend-records';
-import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, recordApprovalRequest } from '../../shared/approval';
-import { StaleExecutionError } from '../../shared/errors';
-import { DetailType, emitEvent } from '../../shared/events';
-import { parseOrThrow } from '../../shared/validation';
+import { parseStepInput, writeAuditEvent, type RecordStore, type StepInput } from '#shared/backend-records';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, recordApprovalRequest } from '#shared/approval';
+import { StaleExecutionError } from '#shared/errors';
+import { DetailType, emitEvent } from '#shared/events';
+import { parseOrThrow } from '#shared/validation';
 
 export interface RequestApprovalDeps {
   store: RecordStore;

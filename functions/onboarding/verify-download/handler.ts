@@ -2,13 +2,13 @@
  * VerifyDownload Lambda: middy glue around `verifyDownload`. `createHandler(deps)` lets tests and the
  * local stack inject clients, an HTTP fetch and a clock; `handler` builds the real ones on first use.
  */
-import { commonConfig, loadConfig } from '../../shared/config';
-import { dynamo, secretsManager, sts, stsWith } from '../../shared/clients';
-import { CredentialBroker } from '../../shared/credential-broker';
-import { recordStore } from '../../shared/deps';
-import { handlerFor, once } from '../../shared/handler';
-import { stsIdentityProbe, tableProbes } from '../../shared/smoke-probes';
-import { parseStepInput } from '../../shared/backend-records';
+import { commonConfig, loadConfig } from '#shared/config';
+import { dynamo, secretsManager, sts, stsWith } from '#shared/clients';
+import { CredentialBroker } from '#shared/credential-broker';
+import { recordStore } from '#shared/deps';
+import { handlerFor, once } from '#shared/handler';
+import { stsIdentityProbe, tableProbes } from '#shared/smoke-probes';
+import { parseStepInput } from '#shared/backend-records';
 import { recorderFor } from '../verify-upload/canary';
 import { cloudFrontKeyLoader, verifyDownload, type VerifyDownloadDeps, type VerifyDownloadResult } from './verify-download';
 

@@ -19,8 +19,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { CheckResult, StepInput } from '../../shared/backend-records';
-import { loadCloudFrontKey } from '../../shared/cloudfront-keys';
+import type { CheckResult, StepInput } from '#shared/backend-records';
+import { loadCloudFrontKey } from '#shared/cloudfront-keys';
 import {
   AssumeRoleDeniedError,
   BinaryBackendError,
@@ -34,8 +34,8 @@ import {
   TransientError,
   ValidationError,
   remediationFor,
-} from '../../shared/errors';
-import { cloudFrontUrl, presignS3Url, unsignedCloudFrontUrl } from '../../shared/url-signers';
+} from '#shared/errors';
+import { cloudFrontUrl, presignS3Url, unsignedCloudFrontUrl } from '#shared/url-signers';
 import {
   customerChain,
   executionRef,

@@ -16,9 +16,9 @@ import {
   type ExecutionRef,
   type RecordStore,
   type StepInput,
-} from '../../shared/backend-records';
-import type { AwsCredentials, CustomerChain } from '../../shared/credential-broker';
-import { canaryPrefix, externalIdFor, roleSessionName } from '../../shared/identifiers';
+} from '#shared/backend-records';
+import type { AwsCredentials, CustomerChain } from '#shared/credential-broker';
+import { canaryPrefix, externalIdFor, roleSessionName } from '#shared/identifiers';
 
 /** The two canaries of an execution: one plain PutObject, one completed multipart upload. */
 export function canaryKeys(ctx: Pick<StepInput, 'upload' | 'executionName'>): { single: string; multipart: string } {

@@ -2,13 +2,13 @@
  * VerifyUpload Lambda: middy glue around `verifyUpload`. `createHandler(deps)` lets tests and the local
  * stack inject clients and a clock; `handler` builds the real ones on first use.
  */
-import { commonConfig, loadConfig } from '../../shared/config';
-import { dynamo, s3With, sts, stsWith } from '../../shared/clients';
-import { CredentialBroker } from '../../shared/credential-broker';
-import { recordStore } from '../../shared/deps';
-import { handlerFor, once } from '../../shared/handler';
-import { stsIdentityProbe, tableProbes } from '../../shared/smoke-probes';
-import { parseStepInput } from '../../shared/backend-records';
+import { commonConfig, loadConfig } from '#shared/config';
+import { dynamo, s3With, sts, stsWith } from '#shared/clients';
+import { CredentialBroker } from '#shared/credential-broker';
+import { recordStore } from '#shared/deps';
+import { handlerFor, once } from '#shared/handler';
+import { stsIdentityProbe, tableProbes } from '#shared/smoke-probes';
+import { parseStepInput } from '#shared/backend-records';
 import { recorderFor, type VerifyUploadResult } from './canary';
 import { verifyUpload, type VerifyUploadDeps } from './verify-upload';
 

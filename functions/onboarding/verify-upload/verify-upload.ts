@@ -27,7 +27,7 @@ import {
   AbortMultipartUploadCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { CheckResult, StepInput } from '../../shared/backend-records';
+import type { CheckResult, StepInput } from '#shared/backend-records';
 import {
   AssumeRoleDeniedError,
   BinaryBackendError,
@@ -45,7 +45,7 @@ import {
   awsErrorName,
   httpStatus,
   isTransientAwsError,
-} from '../../shared/errors';
+} from '#shared/errors';
 import {
   awsMessage,
   canaryKeys,

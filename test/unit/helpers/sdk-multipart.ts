@@ -9,7 +9,7 @@ import {
   CreateMultipartUploadCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { S3MultipartApi } from '../../../functions/shared/s3-multipart';
+import type { S3MultipartApi } from '#shared/s3-multipart';
 
 export function sdkMultipart(client: S3Client): S3MultipartApi {
   return {
