@@ -63,7 +63,8 @@ function storeActions(): Map<string, Set<string>> {
 }
 
 const resolveImport = (from: string, spec: string): string | undefined => {
-  const base = resolve(dirname(from), spec);
+  // package.json `imports`: `#shared/x` is functions/shared/x.ts.
+  const base = spec.startsWith('#shared/') ? join(repoRoot, 'functions/shared', spec.slice('#shared/'.length)) : resolve(dirname(from), spec);
   return [`${base}.ts`, join(base, 'index.ts')].find(existsSync);
 };
 
@@ -83,7 +84,7 @@ export function dynamoActionsOf(handlerFile: string): string[] {
     seen.add(file);
     const text = readFileSync(file, 'utf8');
     for (const a of commandsIn(text)) actions.add(a);
-    for (const m of text.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'(\.[^']+)'/g)) {
+    for (const m of text.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'((?:\.|#shared\/)[^']+)'/g)) {
       const target = resolveImport(file, m[2]!);
       if (!target) continue;
       if (storeAbs.has(target)) {
