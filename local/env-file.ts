@@ -4,6 +4,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 
 export const DEFAULT_ENV_FILE = '.local/aws.env';
 
@@ -25,19 +26,13 @@ export function writeEnvFile(file: string, env: Record<string, string>, header: 
   renameSync(tmp, file);
 }
 
-/** Parses `KEY=value` lines (comments and blank lines ignored; surrounding quotes stripped). */
+/**
+ * Parses the env file with Node's own dotenv parser (`node:util` parseEnv, Node >= 20.12): comments, blank
+ * lines, `export ` prefixes and surrounding quotes are handled there. It treats an unquoted ` #` as a comment;
+ * formatEnvFile refuses `#` in values, so a file this module writes parses back exactly.
+ */
 export function parseEnvFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!m) continue;
-    let v = m[2]!;
-    if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) v = v.slice(1, -1);
-    out[m[1]!] = v;
-  }
-  return out;
+  return { ...parseEnv(text) } as Record<string, string>;
 }
 
 export function readEnvFile(file: string = DEFAULT_ENV_FILE): Record<string, string> {

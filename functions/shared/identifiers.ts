@@ -99,3 +99,16 @@ export function roleSessionNameProblem(name: string): string | undefined {
 export function roleNameTagValue(roleName: string): string {
   return roleName.replace(/,/g, ':');
 }
+
+/**
+ * Storage locations (issue 11): `default` for Peridio's default storage, or `b.<encoded role>.<configVersion>`
+ * for a config that has served. Opaque to callers, readable for operators.
+ * Note: encodeRoleNameForExecution expands each character outside [A-Za-z0-9-] to 3 characters, so a role name
+ * with many such characters can exceed the pattern's 30-character segment (the same assumption as executionName).
+ */
+export const DEFAULT_LOCATION = 'default';
+export const LOCATION_PATTERN = /^(default|b\.[A-Za-z0-9_-]{1,30}\.[1-9][0-9]{0,9})$/;
+
+export function locationFor(roleName: string, configVersion: number): string {
+  return `b.${encodeRoleNameForExecution(roleName)}.${configVersion}`;
+}

@@ -37,6 +37,6 @@ describe('local/main.ts', () => {
     expect(await exited).toBe(0);
     expect(out).toContain('stopped.');
     expect(existsSync(envFile)).toBe(false);
-    await expect(fetch(c.env.AWS_ENDPOINT_URL_STS!)).rejects.toThrow();
+    await expect(fetch(c.env.AWS_ENDPOINT_URL_STS!)).rejects.toThrow(/fetch failed/);
   }, 60_000);
 });

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   canaryPrefix,
+  DEFAULT_LOCATION,
+  LOCATION_PATTERN,
+  locationFor,
   encodeRoleNameForExecution,
   executionName,
   iamRoleNameProblem,
@@ -132,5 +135,21 @@ describe('Service name patterns: every value that becomes a role name, tag value
         }
       }),
     );
+  });
+});
+
+describe('storage locations', () => {
+  it('locationFor builds b.<encoded role>.<configVersion> and matches LOCATION_PATTERN', () => {
+    expect(locationFor('prod', 3)).toBe('b.prod.3');
+    expect(locationFor('my.role', 12)).toBe('b.my_2erole.12');
+    expect(LOCATION_PATTERN.test(DEFAULT_LOCATION)).toBe(true);
+    expect(LOCATION_PATTERN.test(locationFor('prod', 3))).toBe(true);
+    expect(LOCATION_PATTERN.test(locationFor('a'.repeat(30), 4294967295))).toBe(true);
+  });
+
+  it('LOCATION_PATTERN rejects other shapes', () => {
+    for (const bad of ['', 'Default', 'b.prod.0', 'b.prod.01', 'b..3', 'b.prod', `b.${'a'.repeat(31)}.1`, 'b.p.r.1', 'b.prod.12345678901']) {
+      expect(LOCATION_PATTERN.test(bad), bad).toBe(false);
+    }
   });
 });
