@@ -90,7 +90,7 @@ module.exports = async ({ resolveVariable }) => {
     'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'],
   });
 
-  /** key -> name suffix and its own grants (docs/build-plan.md "Functions"). */
+  /** key -> name suffix and its own grants (docs/deploy.md "What gets deployed"). */
   const grants = {
     starter: {
       suffix: 'starter',

@@ -1,6 +1,6 @@
 /**
  * Reading a synthesized CloudFormation template: IAM statements with where they came from, IAM action
- * matching with wildcards, and the contract tables (docs/build-plan.md "Functions") the template must meet.
+ * matching with wildcards, and the contract tables (docs/deploy.md "What gets deployed") the template must meet.
  */
 import type { CfnResource, CfnTemplate, Json } from '../../deploy/synth';
 
@@ -12,7 +12,7 @@ export interface FunctionContract {
   env: string[];
 }
 
-/** docs/build-plan.md, "Functions". */
+/** docs/deploy.md, "What gets deployed". */
 export const FUNCTIONS: FunctionContract[] = [
   { key: 'starter', handler: 'functions/starter/handler.handler', suffix: 'starter', env: ['STATE_MACHINE_ARN'] },
   { key: 'deactivate', handler: 'functions/deactivate/handler.handler', suffix: 'deactivate', env: [] },

@@ -1,7 +1,7 @@
 /**
  * The deployment's shape, proven without an AWS account: `osls package` synthesizes the CloudFormation
  * template offline (in a throwaway copy of the service, with no AWS environment at all), and these tests
- * read it. They cover the function contract (docs/build-plan.md), the state machine wiring, events, alarms,
+ * read it. They cover the function contract (docs/deploy.md "What gets deployed"), the state machine wiring, events, alarms,
  * data, and the IAM rules of issue 5, including what must NOT be allowed.
  */
 import { spawnSync } from 'node:child_process';

@@ -103,7 +103,7 @@ async function startTable(): Promise<RecordsTable> {
   };
 }
 
-/** The Task states and the serverless function key behind each (docs/build-plan.md). */
+/** The Task states and the serverless function key behind each (docs/deploy.md "What gets deployed"). */
 export const TASK_STATES = [
   'RecordConfig',
   'CreatePlatformRole',

@@ -51,7 +51,7 @@ const LAMBDA_SERVICE_ERRORS = [
   'Lambda.ClientExecutionTimeoutException',
 ];
 
-/** The serverless function keys of the workflow's steps (docs/build-plan.md "Functions"). */
+/** The serverless function keys of the workflow's steps (docs/deploy.md "What gets deployed"). */
 const TASK_FUNCTION_KEYS: Record<string, string> = {
   RecordConfig: 'recordConfig',
   CreatePlatformRole: 'createPlatformRole',
