@@ -15,7 +15,7 @@
  *   within 60 s to 7 days.
  *
  * Steady state makes no network call per URL: the route, the credentials, the S3 endpoint and the parsed
- * CloudFront key are all cached (see the README for each cache's lifetime).
+ * CloudFront key are all cached (docs/signer.md gives each cache's lifetime).
  */
 import type { KeyObject } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
