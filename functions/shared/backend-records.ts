@@ -94,6 +94,8 @@ export interface BackendConfig {
   createdAt: string;
   updatedAt: string;
   activatedAt?: string;
+  /** Set by Activate: this config's storage location (location-record.ts, `locationFor`). */
+  location?: string;
   /**
    * The org's `fenceEpoch` RecordConfig saw when it wrote this config (absent = 0). Activate requires the
    * org's epoch to be unchanged, so a deactivation during the onboarding is never undone by it.

@@ -327,6 +327,27 @@ export class BackendNotFoundError extends BinaryBackendError {
   }
 }
 
+/**
+ * A download (or multipart completion) named a storage location that was offboarded: its storage is
+ * disconnected for good. The message says when, by whom and why. Never answered with another location.
+ */
+export class LocationOffboardedError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'LocationOffboardedError';
+  }
+}
+
+/** Offboarding was asked for the config that serves the org now: deactivate or re-onboard first. */
+export class ConfigStillServingError extends BinaryBackendError {
+  readonly retryable = false;
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = 'ConfigStillServingError';
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Approval before an active org's storage changes
 // ---------------------------------------------------------------------------------------------
@@ -412,6 +433,8 @@ export const ERROR_NAMES = [
   'OnboardingFencedError',
   'ClaimedByAnotherOrgError',
   'BackendNotFoundError',
+  'LocationOffboardedError',
+  'ConfigStillServingError',
   'ApprovalRejectedError',
   'ApprovalExpiredError',
   'ApprovalNotAllowedError',
@@ -424,6 +447,8 @@ export type ErrorName = (typeof ERROR_NAMES)[number];
 export const NOT_RAISED_BY_WORKFLOW: readonly ErrorName[] = [
   'CustomerTrustBrokenError',
   'BackendNotFoundError',
+  'LocationOffboardedError',
+  'ConfigStillServingError',
   'CallerNotVerifiedError',
   'ApprovalNotAllowedError',
   'ApprovalNotPendingError',
@@ -435,6 +460,10 @@ export const NOT_RAISED_BY_WORKFLOW: readonly ErrorName[] = [
  */
 export const REMEDIATIONS: Record<ErrorName | 'Unknown', string> = {
   ValidationError: 'Correct the field named in the message and start the onboarding again.',
+  LocationOffboardedError:
+    'That storage location was offboarded (the message says when and by whom): its binaries are no longer reachable through Peridio. Upload the binary again (it goes to the current storage), or ask whoever offboarded it.',
+  ConfigStillServingError:
+    'The config still serves the org. Deactivate the org (binary-backends deactivate) or re-onboard the backend first, then offboard the retired config.',
   CallerNotVerifiedError:
     "The request reached the service without an IAM identity AWS verified. Call it through the stack's API (binary-backends onboard / deactivate sign the request with your AWS credentials); a route without AWS_IAM authorization is a deployment fault.",
   OnboardingInProgressError:

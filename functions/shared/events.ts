@@ -13,6 +13,8 @@ export const DetailType = {
   BackendActivated: 'Backend Activated',
   OnboardingFailed: 'Onboarding Failed',
   BackendDeactivated: 'Backend Deactivated',
+  /** Configs of a backend were offboarded (issue 11): their storage is disconnected for good. */
+  BackendOffboarded: 'Backend Offboarded',
   /** An onboarding waits for a second principal before Activate (carries no task token). */
   ApprovalRequested: 'Approval Requested',
 } as const;

@@ -1,0 +1,127 @@
+/**
+ * Storage locations (docs/locations.md): where a binary really lives. `default` is Peridio's default storage
+ * (`orgs/<orgId>/` in the default bucket); every config that has ever served has its own location,
+ * `b.<encoded role name>.<configVersion>` (identifiers.ts `locationFor`), kept as ONE immutable item per config:
+ *
+ *   pk "ORG#<orgId>"  sk "LOCATION#<location>"      LocationRecord below (~1-2 KB, so hundreds of
+ *                                                   re-onboardings never approach DynamoDB's 400 KB item limit)
+ *
+ * The org item (org-record.ts) stays the truth for *routing*: the current route is its active backend's
+ * serving config, whose `location` field names it. A location item only ever changes `state` (and the
+ * who/when/why fields of that change): serving -> retired -> offboarded. Its `upload`/`download`/
+ * `platformRoleArn` are a copy of the config as it served and never change.
+ *
+ * This module has no zod and no write, so the signer can bundle it; writes live in locations.ts.
+ * Nothing secret is stored: CloudFront keys are referenced by Secrets Manager ARN (+ version).
+ */
+import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DownloadConfig, UploadConfig } from './backend-records';
+import { asTransientOr } from './errors';
+import { orgPk } from './org-record';
+
+export { DEFAULT_LOCATION, LOCATION_PATTERN, locationFor } from './identifiers';
+
+export const LOCATION_SK_PREFIX = 'LOCATION#';
+
+export function locationSk(location: string): string {
+  return `${LOCATION_SK_PREFIX}${location}`;
+}
+
+/** serving: the org's current route; retired: downloads only; offboarded: disconnected for good. */
+export type LocationState = 'serving' | 'retired' | 'offboarded';
+
+/** Why a location stopped serving. */
+export type RetiredReason = 'replaced' | 'deactivated';
+
+export interface LocationRecord {
+  pk: string;
+  sk: string;
+  orgId: string;
+  location: string;
+  /** The backend (customer role name as support typed it). */
+  roleName: string;
+  configVersion: number;
+  state: LocationState;
+  /** The onboarding that produced this config, and who asked for it. */
+  executionName: string;
+  requestedBy: string;
+  /** The platform role in Peridio's account: `binary_backend_<orgId>_<roleName>` (one per backend). */
+  platformRoleArn: string;
+  /** Immutable copy of the config as it served. */
+  upload: UploadConfig;
+  download: DownloadConfig;
+  activatedAt: string;
+  retiredAt?: string;
+  retiredReason?: RetiredReason;
+  /** Who caused the retirement (the re-onboarding's requester, or the deactivation's caller). */
+  retiredBy?: string;
+  /** The location that replaced this one (reason `replaced`). */
+  replacedBy?: string;
+  offboardedAt?: string;
+  offboardedBy?: string;
+  offboardReason?: string;
+  /** When the CloudFront private key's secret was scheduled for deletion, and the date it goes. */
+  keyDeletionScheduledAt?: string;
+  keyDeletionDate?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/**
+ * The one read the signer needs. The signer may back it with something smaller than the SDK's DocumentClient
+ * (issue 12.9); everything else uses `documentClientReader`.
+ */
+export interface ItemReader {
+  getItem(tableName: string, key: { pk: string; sk: string }, consistent: boolean): Promise<Record<string, unknown> | undefined>;
+}
+
+/** An ItemReader over the SDK's DocumentClient. Throws TransientError on throttling. */
+export function documentClientReader(ddb: DynamoDBDocumentClient): ItemReader {
+  return {
+    async getItem(tableName, key, consistent) {
+      try {
+        const out = await ddb.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: consistent }));
+        return out.Item;
+      } catch (err) {
+        throw asTransientOr(err, 'DynamoDB GetItem');
+      }
+    },
+  };
+}
+
+/** One location of one org, or undefined. Isolation by construction: the key carries the org. */
+export async function getLocationRecord(
+  reader: ItemReader,
+  tableName: string,
+  orgId: string,
+  location: string,
+  consistent = true,
+): Promise<LocationRecord | undefined> {
+  const item = await reader.getItem(tableName, { pk: orgPk(orgId), sk: locationSk(location) }, consistent);
+  return item as LocationRecord | undefined;
+}
+
+/** Every location item of an org (all backends), oldest config first within a backend. Pages through Query. */
+export async function listLocations(ddb: DynamoDBDocumentClient, tableName: string, orgId: string): Promise<LocationRecord[]> {
+  const out: LocationRecord[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    let page;
+    try {
+      page = await ddb.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :sk)',
+          ExpressionAttributeValues: { ':pk': orgPk(orgId), ':sk': LOCATION_SK_PREFIX },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+    } catch (err) {
+      throw asTransientOr(err, 'DynamoDB Query (locations)');
+    }
+    out.push(...((page.Items ?? []) as LocationRecord[]));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return out.sort((a, b) => (a.roleName === b.roleName ? a.configVersion - b.configVersion : a.roleName < b.roleName ? -1 : 1));
+}
