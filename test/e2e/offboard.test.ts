@@ -155,6 +155,20 @@ describe('Offboarding through the front door', () => {
     expect((await item(key)).state).toBe('offboarded');
   });
 
+  it.each([
+    [['offboard', '--backend', 'prod', '--yes'], '--org: required'],
+    [['offboard', '--org', '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a', '--yes'], '--backend: required'],
+    [['offboard', '--org', '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a', '--backend', 'much-too-long-name', '--yes'], '--backend: must be 1-10 characters'],
+    [['offboard', '--org', '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a', '--backend', 'prod', '--config-version', '0', '--yes'], '--config-version: must be a whole number of at least 1'],
+    [['offboard', '--org', '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a', '--backend', 'prod', '--reason', 'x'.repeat(501), '--yes'], '--reason: must be at most 500 characters'],
+  ])('refuses bad flags with exit 2 before sending anything: %j', async (argv, message) => {
+    const before = offboardInvocations();
+    const c = capture(e.env);
+    expect(await runCli(argv, c.io)).toBe(2);
+    expect(c.stderr()).toContain(message);
+    expect(offboardInvocations()).toBe(before);
+  });
+
   it('answers a refusal with its remediation (the serving config cannot be offboarded)', async () => {
     const orgId = newOrgId();
     await retiredBackend(orgId);

@@ -419,6 +419,14 @@ describe('Function: offboard', () => {
     expect((await getItem(1))!.offboardedBy).toBe(SUPPORT_ARN);
   });
 
+  it('answers the serving config on the HTTP API with 409 ConfigStillServingError', async () => {
+    await serve(1);
+    const handler = createHandler(deps());
+    const res = (await handler(httpApiEvent('POST /offboardings', { orgId: ORG_ID, roleName: ROLE_NAME, configVersion: 1 }), {} as never)) as { statusCode: number; body: string };
+    expect(res.statusCode).toBe(409);
+    expect(JSON.parse(res.body)).toMatchObject({ errorType: 'ConfigStillServingError' });
+  });
+
   it('computes the customer roles still needed from the org item and the location items', () => {
     const item = (v: number, state: LocationRecord['state'], roleArn: string) =>
       ({ roleName: ROLE_NAME, configVersion: v, state, upload: { roleArn } }) as LocationRecord;
