@@ -1,6 +1,6 @@
 /** The smoke probes the functions pick from (smoke.ts says what a probe is and why each one is harmless). */
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { GetRoleCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { GetRoleCommand, ListRolePoliciesCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -75,6 +75,15 @@ export function getPlatformRoleProbe(iam: IAMClient): SmokeProbe {
     action: 'iam:GetRole',
     authorizedWhen: ['NoSuchEntity', 'NoSuchEntityException'],
     run: () => iam.send(new GetRoleCommand({ RoleName: `binary_backend_${SMOKE_ORG_ID}_smoke` })),
+  };
+}
+
+/** ListRolePolicies of a platform role name no org has (offboard: the read before it deletes a role's policies). */
+export function listPlatformRolePoliciesProbe(iam: IAMClient): SmokeProbe {
+  return {
+    action: 'iam:ListRolePolicies',
+    authorizedWhen: ['NoSuchEntity', 'NoSuchEntityException'],
+    run: () => iam.send(new ListRolePoliciesCommand({ RoleName: `binary_backend_${SMOKE_ORG_ID}_smoke` })),
   };
 }
 
