@@ -4,7 +4,7 @@
  * location cache, the race against a re-onboarding's Activate, and org isolation as a property.
  * The table is in memory (MemoryItems), STS and S3 are aws-sdk-client-mock fakes, the clock is injected.
  */
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
