@@ -19,7 +19,9 @@
  * - Events go out only with source `peridio.binary-backends`.
  */
 
-const SERVICE = 'binary-backends';
+const catalog = require('../../functions/catalog.cjs');
+
+const { SERVICE } = catalog;
 const EVENT_SOURCE = 'peridio.binary-backends';
 // Tag keys CreatePlatformRole puts on platform roles (functions/onboarding/create-platform-role).
 const TAG_SERVICE = 'peridio:service';
@@ -32,9 +34,8 @@ const sub = (s) => ({ 'Fn::Sub': s });
 const arn = (service, rest, regional = true) =>
   sub(`arn:\${AWS::Partition}:${service}:${regional ? '${AWS::Region}' : ''}:\${AWS::AccountId}:${rest}`);
 
-function logicalIdFor(key) {
-  return `${key[0].toUpperCase()}${key.slice(1)}Role`;
-}
+/** The role's logical ID, which the catalog gives each function as its `role` (`fooBar` -> `FooBarRole`). */
+const logicalIdFor = catalog.roleLogicalId;
 
 module.exports = async ({ resolveVariable }) => {
   const stage = await resolveVariable('sls:stage');
@@ -42,7 +43,7 @@ module.exports = async ({ resolveVariable }) => {
   const tracing = String(await resolveVariable('param:tracing')) === 'true';
   const stateMachineName = await resolveVariable('self:custom.stateMachineName');
 
-  const fn = (suffix) => `${SERVICE}-${stage}-${suffix}`;
+  const fn = (suffix) => catalog.functionName(stage, suffix);
   const table = { 'Fn::GetAtt': ['BackendsTable', 'Arn'] };
   const stateMachine = arn('states', `stateMachine:${stateMachineName}`);
   // Built from the name, not `Ref OnboardingStateMachine`: the state machine depends on these functions,
@@ -90,10 +91,9 @@ module.exports = async ({ resolveVariable }) => {
     'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'],
   });
 
-  /** key -> name suffix and its own grants (docs/deploy.md "What gets deployed"). */
+  /** Catalog key -> its own grants (docs/deploy.md "What gets deployed"). Names come from functions/catalog.cjs. */
   const grants = {
     starter: {
-      suffix: 'starter',
       statements: [
         allow('StartOnboarding', ['states:StartExecution'], stateMachine),
         // Dedupe: a double submit returns the running execution; a stopped holder is taken over.
@@ -102,14 +102,12 @@ module.exports = async ({ resolveVariable }) => {
         deadLetter,
       ],
     },
-    deactivate: { suffix: 'deactivate', statements: [writeTable, emitEvents] },
+    deactivate: { statements: [writeTable, emitEvents] },
     recordConfig: {
-      suffix: 'record-config',
       // DescribeExecution: a holder that is no longer running is taken over (marked ABANDONED).
       statements: [writeTable, describeExecutions],
     },
     createPlatformRole: {
-      suffix: 'create-platform-role',
       statements: [
         allow('CreatePlatformRoleOnlyWithBoundary', ['iam:CreateRole'], platformRoles, {
           StringEquals: {
@@ -142,13 +140,12 @@ module.exports = async ({ resolveVariable }) => {
         emitEvents,
       ],
     },
-    checkTrust: { suffix: 'check-trust', statements: [assumePlatformRoles, tableActions('UpdateItem', 'PutItem')] },
-    verifyUpload: { suffix: 'verify-upload', statements: [assumePlatformRoles, tableActions('GetItem', 'UpdateItem')] },
-    verifyDownload: { suffix: 'verify-download', statements: [assumePlatformRoles, readCloudFrontKeys, tableActions('GetItem', 'UpdateItem')] },
+    checkTrust: { statements: [assumePlatformRoles, tableActions('UpdateItem', 'PutItem')] },
+    verifyUpload: { statements: [assumePlatformRoles, tableActions('GetItem', 'UpdateItem')] },
+    verifyDownload: { statements: [assumePlatformRoles, readCloudFrontKeys, tableActions('GetItem', 'UpdateItem')] },
     // Only the customer's bucket, through the role chain: Cleanup keeps no record.
-    cleanup: { suffix: 'cleanup', statements: [assumePlatformRoles] },
+    cleanup: { statements: [assumePlatformRoles] },
     activate: {
-      suffix: 'activate',
       statements: [
         // Drops the old customer role ARN from the platform role's inline policy once the new one serves.
         allow('PutPolicyOnlyOnBoundedPlatformRoles', ['iam:PutRolePolicy'], platformRoles, boundaryCondition),
@@ -157,11 +154,10 @@ module.exports = async ({ resolveVariable }) => {
       ],
     },
     // GetItem: recognises a config this execution already activated, and reads the claims it releases.
-    recordFailure: { suffix: 'record-failure', statements: [tableActions('GetItem', 'UpdateItem', 'PutItem'), emitEvents] },
+    recordFailure: { statements: [tableActions('GetItem', 'UpdateItem', 'PutItem'), emitEvents] },
     // Records AWAITING_APPROVAL and the task token; emits Approval Requested. It cannot complete its own wait.
-    requestApproval: { suffix: 'request-approval', statements: [tableActions('UpdateItem', 'PutItem'), emitEvents] },
+    requestApproval: { statements: [tableActions('UpdateItem', 'PutItem'), emitEvents] },
     decideApproval: {
-      suffix: 'decide-approval',
       statements: [
         // The only role that may end an approval wait, and only of this stage's onboarding state machine.
         allow('DecideOnboardingApprovalsOnly', ['states:SendTaskSuccess', 'states:SendTaskFailure'], stateMachine),
@@ -170,12 +166,10 @@ module.exports = async ({ resolveVariable }) => {
       ],
     },
     executionStatusChange: {
-      suffix: 'execution-status-change',
       // Marks the config ABANDONED and emits Onboarding Failed.
       statements: [tableActions('UpdateItem', 'PutItem'), emitEvents, deadLetter],
     },
     signUrl: {
-      suffix: 'sign-url',
       statements: [
         readTable,
         allow('AssumePlatformRolesAndDefaultStorageSigner', ['sts:AssumeRole'], [
@@ -187,9 +181,19 @@ module.exports = async ({ resolveVariable }) => {
     },
   };
 
+  // One role per catalog function, and no grants for a function the catalog does not have.
+  const missing = catalog.FUNCTIONS.filter((f) => !grants[f.key]).map((f) => f.key);
+  const unknown = Object.keys(grants).filter((key) => !catalog.FUNCTIONS.some((f) => f.key === key));
+  if (missing.length > 0 || unknown.length > 0) {
+    throw new Error(
+      `deploy/iam/function-roles.cjs and functions/catalog.cjs disagree: no grants for [${missing.join(', ')}]; ` +
+        `grants for functions not in the catalog: [${unknown.join(', ')}]`,
+    );
+  }
+
   const resources = {};
-  for (const [key, { suffix, statements }] of Object.entries(grants)) {
-    const name = fn(suffix);
+  for (const [key, { statements }] of Object.entries(grants)) {
+    const name = fn(catalog.FUNCTIONS.find((f) => f.key === key).suffix);
     resources[logicalIdFor(key)] = {
       Type: 'AWS::IAM::Role',
       Properties: {

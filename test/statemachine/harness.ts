@@ -45,6 +45,7 @@ import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createRecordsTable } from '../../local/records-table';
+import { FUNCTIONS as CATALOG } from '../../functions/catalog.cjs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CUSTOMER_ROLE_ARN, FakeCloud, PLATFORM_ACCOUNT, SimClock, awsError, fakeClient } from './fake-cloud';
 import { TaskTokens, detachTaskTimeout, waitForTaskTokenFunction, type WaitingTask } from '../../local/task-tokens';
@@ -103,19 +104,14 @@ async function startTable(): Promise<RecordsTable> {
   };
 }
 
-/** The Task states and the serverless function key behind each (docs/deploy.md "What gets deployed"). */
-export const TASK_STATES = [
-  'RecordConfig',
-  'CreatePlatformRole',
-  'CheckTrust',
-  'VerifyUpload',
-  'VerifyDownload',
-  'Cleanup',
-  'Activate',
-  'RecordFailure',
-  'RequestApproval',
-] as const;
-export type TaskState = (typeof TASK_STATES)[number];
+/**
+ * The Task states, from the function catalog (each function's `task`; test/unit/function-catalog.test.ts
+ * checks them against the ASL). The harness wires each one's real handler in `bindHandlers`, and refuses to
+ * start when that wiring and the catalog disagree.
+ */
+export const TASK_STATES = CATALOG.flatMap((f) => (f.task ? [f.task] : []));
+/** A Task state name (the catalog's `task`, e.g. `RecordConfig`). */
+export type TaskState = string;
 
 /** What a test reads after an execution: its status, output or error, and the whole event log. */
 export interface ExecutionResult {
@@ -244,6 +240,10 @@ export class Harness {
     this.cloud.secrets.set(CLOUDFRONT_SECRET_ARN, this.cloud.cloudFront.privateKeyPem);
     this.sfn = this.fakeSfn();
     this.handlers = this.bindHandlers();
+    const wired = Object.keys(this.handlers).sort();
+    if (JSON.stringify(wired) !== JSON.stringify([...TASK_STATES].sort())) {
+      throw new Error(`Harness: the wired Task handlers [${wired.join(', ')}] are not the catalog's Tasks [${[...TASK_STATES].sort().join(', ')}]`);
+    }
   }
 
   static async start(opts: HarnessOptions = {}): Promise<Harness> {
