@@ -8,8 +8,10 @@
  * CheckTrust runs. So a 7-day wait runs in well under a second, and every handler sees the time it would
  * see in AWS. Retry intervals are overridden to 0 ms (their seconds are not added to the clock).
  *
- * How Lambda is modelled: input and output go through JSON (as over the Invoke API); a thrown error keeps
- * only its `name` and `message` (Lambda drops custom properties, and the Catch sees `{Error, Cause}`).
+ * How Lambda is modelled: each Task runs through local/task-bridge.ts, the bridge the local stack uses too:
+ * input and output go through JSON (as over the Invoke API), and a thrown error reaches the Catch as AWS
+ * passes it, Error = its name, Cause = the JSON `{errorType, errorMessage, trace}` (Lambda drops custom
+ * properties).
  * `failInvocations` makes the Lambda service itself fail an invocation (e.g. `Lambda.ServiceException`)
  * before the handler runs.
  */
@@ -49,6 +51,7 @@ import { FUNCTIONS as CATALOG } from '../../functions/catalog.cjs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CUSTOMER_ROLE_ARN, FakeCloud, PLATFORM_ACCOUNT, SimClock, awsError, fakeClient } from './fake-cloud';
 import { TaskTokens, detachTaskTimeout, waitForTaskTokenFunction, type WaitingTask } from '../../local/task-tokens';
+import { lambdaErrorPayload, runLambdaTask } from '../../local/task-bridge';
 import { createHandler as requestApprovalHandler } from '../../functions/onboarding/request-approval/handler';
 import { createHandler as decideApprovalHandler } from '../../functions/approval/handler';
 import type { DecisionResult } from '../../functions/approval/decide-approval';
@@ -185,10 +188,14 @@ function lambdaContext(state: string): Context {
   };
 }
 
-/** The error Step Functions sees from a Lambda: only the name and the message survive. */
-function asLambdaError(err: unknown): Error {
-  const e = new Error(err instanceof Error ? err.message : String(err));
-  e.name = err instanceof Error ? err.name : 'Error';
+/**
+ * The error the caller of a direct Invoke (the CLI, the HTTP API) sees: the function's errorType and
+ * errorMessage, as Lambda reports them; nothing else survives. (Tasks fail through local/task-bridge.ts.)
+ */
+function asInvokeError(err: unknown): Error {
+  const { errorType, errorMessage } = lambdaErrorPayload(err);
+  const e = new Error(errorMessage);
+  e.name = errorType;
   return e;
 }
 
@@ -352,12 +359,7 @@ export class Harness {
           if (state === 'VerifyDownload') this.waitUntilNextCheck(event, 'verifyDownload');
           await this.beforeTask[state]?.(event, execution);
           counts[state] = (counts[state] ?? 0) + 1;
-          let result: unknown;
-          try {
-            result = json(await this.handlers[state](event, lambdaContext(state)));
-          } catch (err) {
-            throw asLambdaError(err);
-          }
+          const result = await runLambdaTask((e) => this.handlers[state]!(e, lambdaContext(state)), event);
           const after = this.failAfterTask[state]?.shift();
           if (after) {
             const e = new Error(`Injected: ${state} ran, then failed with ${after}`);
@@ -385,11 +387,7 @@ export class Harness {
     await this.beforeTask[state]?.(payload, execution);
     counts[state] = (counts[state] ?? 0) + 1;
     const token = String(payload.taskToken);
-    try {
-      await this.handlers[state](payload, lambdaContext(state));
-    } catch (err) {
-      throw asLambdaError(err);
-    }
+    await runLambdaTask((e) => this.handlers[state]!(e, lambdaContext(state)), payload);
     const outcome = await this.tokens.wait(token, { executionArn: execution.arn, stateName: state, now: this.clock.now() });
     if (outcome.ok) return JSON.parse(outcome.output) as unknown;
     const e = new Error(outcome.cause);
@@ -436,7 +434,7 @@ export class Harness {
     try {
       response = await handler(event, lambdaContext('DecideApproval'));
     } catch (err) {
-      throw asLambdaError(err);
+      throw asInvokeError(err);
     }
     // The function answers the HTTP API with an HTTP response (http-api.ts): a refusal is `{errorType, errorMessage}`.
     if ('statusCode' in response) {
@@ -506,7 +504,7 @@ export class Harness {
     try {
       return json(await handler(json(request), lambdaContext('Starter'))) as StartResult; // a direct invoke: never the HTTP API shape
     } catch (err) {
-      throw asLambdaError(err);
+      throw asInvokeError(err);
     }
   }
 
