@@ -8,7 +8,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { remediationFor } from '#shared/errors';
+import { remediationFor } from '../functions/public';
 import { CommandFailure, EXIT, UsageError, printable, printableWriter, styleFor, writeJson, type CliIo } from './io';
 import { LambdaFunctionError } from './lambda';
 
