@@ -33,7 +33,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl as s3PresignerGetSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
-import BUNDLE_EXCLUDE from '../deploy/esbuild-exclude.json';
+import { buildOptions } from '../deploy/esbuild-options.cjs';
 import type { DownloadConfig, OrgRecord } from '#shared/backend-records';
 import { clearCloudFrontKeyCache } from '#shared/cloudfront-keys';
 import type { LocationRecord } from '#shared/location-record';
@@ -373,24 +373,16 @@ async function benchBatches(): Promise<void> {
 const SIGNER_BUNDLE_TARGET_BYTES = 200 * 1024;
 const SIGNER_INIT_TARGET_MS = 50;
 
-/** A bundle of `entry` as serverless.yml builds it (node esm, module-first, minified). Returns its size. */
-async function bundle(entry: string, outfile: string, stdin?: string, external: string[] = BUNDLE_EXCLUDE): Promise<number> {
+/** A bundle of `entry` as serverless.yml builds it (deploy/esbuild-options.cjs). Returns its size. */
+async function bundle(entry: string, outfile: string, stdin?: string, external: string[] = buildOptions.external): Promise<number> {
   await build({
+    // As serverless.yml builds it (deploy/esbuild-options.cjs): node24 esm, module-first, minified, with
+    // the createRequire banner.
+    ...buildOptions,
     ...(stdin ? { stdin: { contents: stdin, resolveDir: join(here, '..'), loader: 'ts' } } : { entryPoints: [entry] }),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    // As serverless.yml builds it: the SDK's ES module builds, which esbuild can tree-shake.
-    mainFields: ['module', 'main'],
-    minify: true,
     outfile,
     logLevel: 'silent',
-    // As serverless.yml's `exclude`: credential providers reached only without environment credentials.
     external,
-    // CommonJS code inside an ESM bundle calls require() for Node built-ins ("Dynamic require of
-    // "node:https" is not supported" otherwise); the deployed bundle needs the same banner.
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   return statSync(outfile).size;
 }
@@ -436,7 +428,7 @@ async function benchColdStart(): Promise<void> {
     const kb = (n: number) => `${(n / 1024).toFixed(0)} KB`;
     record('Signer bundle before 12.9 (signer + S3Client, rebuilt in this run)', kb(baselineBytes));
     record(
-      'Signer bundle (esbuild as deployed: node20 esm, module-first, minified)',
+      'Signer bundle (esbuild as deployed: node24 esm, module-first, minified)',
       `${kb(bytes)}, ${(baselineBytes / bytes).toFixed(2)}x smaller than before`,
       `<= ${kb(SIGNER_BUNDLE_TARGET_BYTES)}`,
       bytes <= SIGNER_BUNDLE_TARGET_BYTES,

@@ -9,7 +9,7 @@ import {
   type Backend,
   type BackendConfig,
   type OrgRecord,
-} from '#shared/backend-records';
+} from '../functions/public';
 
 export { findBackendIgnoringCase };
 export type { Backend, BackendConfig, OrgRecord };

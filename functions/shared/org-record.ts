@@ -4,7 +4,7 @@
  * only and vanish from bundles.
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Backend, OrgRecord } from './backend-records';
+import type { Backend, OrgRecord } from './record-types';
 import { asTransientOr } from './errors';
 import type { ItemReader } from './location-record';
 

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import BUNDLE_EXCLUDE from '../../deploy/esbuild-exclude.json';
+import { buildOptions } from '../../deploy/esbuild-options.cjs';
 import { FUNCTIONS } from '../deploy/cfn';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -25,20 +25,13 @@ const SIGNER_CEILING_BYTES = 360 * 1024;
 
 async function bundle(entry: string): Promise<{ bytes: number; inputs: string[] }> {
   const result = await build({
+    // As serverless.yml builds it (deploy/esbuild-options.cjs).
+    ...buildOptions,
     entryPoints: [join(root, entry)],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    // As serverless.yml builds it: the SDK's ES module builds, which esbuild can tree-shake.
-    mainFields: ['module', 'main'],
-    minify: true,
     write: false,
     metafile: true,
     outfile: 'handler.mjs',
     logLevel: 'silent',
-    // As serverless.yml's `exclude`: credential providers reached only without environment credentials.
-    external: BUNDLE_EXCLUDE,
   });
   // Files that contribute bytes to the output (metafile.inputs also lists files parsed, then tree-shaken away).
   const output = Object.values((result.metafile as Metafile).outputs)[0]!;

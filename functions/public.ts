@@ -1,0 +1,25 @@
+/**
+ * What the CLI (cli/) may use of functions/: the one module it imports from here, so the surface the
+ * CLI depends on is listed in one place and the lint (biome.jsonc) can refuse any other path into
+ * functions/. Nothing in functions/ imports this file, so it adds nothing to any Lambda bundle.
+ *
+ * Add an export here when the CLI needs more; keep it to what the CLI shares with the functions by
+ * design (error names and remediation, validation rules, name encodings, record shapes and reads).
+ */
+export { ValidationError, remediationFor } from '#shared/errors';
+export { encodeRoleNameForExecution } from '#shared/identifiers';
+export { parseCloudFrontPrivateKey } from '#shared/cloudfront-keys';
+export { findBackendIgnoringCase, getOrgRecord } from '#shared/org-record';
+export type { Backend, BackendConfig, OrgRecord } from '#shared/record-types';
+export type { ApprovalRecord } from '#shared/approval';
+export {
+  hasControlCharacters,
+  orgIdProblem,
+  parseOnboardingRequest,
+  partitionOfRegion,
+  roleNameProblem,
+  type OnboardingRequest,
+  type StackRules,
+} from '#shared/validation';
+export type { SmokeCheck, SmokeReport } from '#shared/smoke';
+export type { DecisionResult } from './approval/decide-approval';
