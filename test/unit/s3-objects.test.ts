@@ -29,7 +29,7 @@ interface Sent {
 interface Answer {
   status: number;
   body?: string;
-  headers?: Record<string, string>;
+  headers?: Record<string, string | undefined>;
 }
 
 function fakeFetch(answer: (req: Sent, n: number) => Answer | Error) {
@@ -40,7 +40,7 @@ function fakeFetch(answer: (req: Sent, n: number) => Answer | Error) {
     const a = answer(req, sent.length);
     if (a instanceof Error) throw a;
     const nullBody = a.status === 204 || a.status === 304 || req.method === 'HEAD';
-    return new Response(nullBody ? null : (a.body ?? ''), { status: a.status, headers: { 'x-amz-request-id': 'REQ1', ...a.headers } });
+    return new Response(nullBody ? null : (a.body ?? ''), { status: a.status, headers: { 'x-amz-request-id': 'REQ1', ...(a.headers as Record<string, string>) } });
   }) as unknown as typeof fetch;
   return { sent, impl };
 }
@@ -198,7 +198,7 @@ describe('Function: s3ObjectsClient errors', () => {
       maxAttempts: 1,
       requestHandler: {
         handle: async () => ({
-          response: new HttpResponse({ statusCode: answer.status, headers: { 'x-amz-request-id': 'REQ1', ...answer.headers }, body: Readable.from(answer.body ? [Buffer.from(answer.body)] : []) }),
+          response: new HttpResponse({ statusCode: answer.status, headers: { 'x-amz-request-id': 'REQ1', ...(answer.headers as Record<string, string>) }, body: Readable.from(answer.body ? [Buffer.from(answer.body)] : []) }),
         }),
       },
     });
