@@ -152,7 +152,9 @@ export async function sendSignedS3(
   let res: Response;
   let text: string;
   try {
-    res = await doFetch(url, { method: req.method, headers: sentHeaders, body, signal: AbortSignal.timeout(options.timeoutMs) });
+    // redirect: 'manual', as the SDK's node handler: S3's 301/307 answers (wrong region, a new bucket's DNS) are
+    // answers to read, and a followed redirect would carry this signature to another host.
+    res = await doFetch(url, { method: req.method, headers: sentHeaders, body, redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs) });
     text = await res.text();
   } catch (err) {
     const e = err as { name?: string; cause?: { code?: string } };
