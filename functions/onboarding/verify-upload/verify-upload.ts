@@ -276,7 +276,7 @@ async function putCanary(s3: S3ObjectsApi, bucket: string, key: string, body: Bu
 }
 
 /**
- * Create, one part, Complete. A part that fails is retried once (the SDK has already retried transient
+ * Create, one part, Complete. A part that fails is retried once (s3-objects.ts has already retried transient
  * errors). If it still fails, nothing can be completed (S3 refuses a Complete with no parts), so an abort
  * is attempted as a best effort: the seed's policy does not grant it, and when it is denied the incomplete
  * upload stays invisible in the bucket until a lifecycle rule (AbortIncompleteMultipartUpload) removes it.
