@@ -57,6 +57,7 @@ import { createHandler as requestApprovalHandler } from '../../functions/onboard
 import { createHandler as decideApprovalHandler } from '../../functions/approval/handler';
 import type { DecisionResult } from '../../functions/approval/decide-approval';
 import type { ApprovalPolicy } from '#shared/approval';
+import { sdkS3Objects } from '../unit/helpers/sdk-s3-objects';
 
 export const ORG_ID = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 export const ROLE_NAME = 'prod';
@@ -291,7 +292,7 @@ export class Harness {
       const b = broker();
       return (chain: Parameters<CredentialBroker['customerCredentials']>[0]) => b.customerCredentials(chain);
     };
-    const s3 = (region: string, credentials: AwsCredentials) => cloud.s3<S3Client>(region, credentials);
+    const s3 = (region: string, credentials: AwsCredentials) => sdkS3Objects(cloud.s3<S3Client>(region, credentials));
     const secrets = cloud.secretsManager<SecretsManagerClient>();
     return {
       RecordConfig: recordConfigHandler({ store, sfn: this.sfn, clock, platformAccountId: PLATFORM_ACCOUNT, approval: this.approval }),
