@@ -35,7 +35,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
 import BUNDLE_EXCLUDE from '../deploy/esbuild-exclude.json';
 import type { DownloadConfig, OrgRecord } from '#shared/backend-records';
-import { clearCloudFrontKeyCache } from '#shared/cloudfront-keys';
+import { clearCloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
+import { documentClientReader } from '#shared/location-record';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { cannedPolicy, cloudFrontUrl, presignS3Url, unsignedCloudFrontUrl } from '#shared/url-signers';
 import { createUrlSigner, type SignerDeps } from '../functions/signing/sign-url';
@@ -155,9 +156,9 @@ secretsMock.on(GetSecretValueCommand).resolves({ SecretString: rsaPem });
 
 function signerDeps(): SignerDeps {
   return {
-    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+    items: documentClientReader(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }))),
     tableName: 'bench',
-    secrets: new SecretsManagerClient({ region: 'us-east-1' }),
+    getSecret: sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' })),
     broker: new CredentialBroker({
       sts: () => new STSClient({ region: 'us-east-1' }),
       stsWith: (c) => new STSClient({ region: 'us-east-1', credentials: c }),

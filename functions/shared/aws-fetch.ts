@@ -24,9 +24,9 @@
  *     `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` (the SDK's `getEndpointUrlConfig`; Lambda has no shared
  *     config file). Suffixes: the SDK service id upper-cased, spaces as `_`: `S3`, `DYNAMODB`, `STS`,
  *     `SECRETS_MANAGER`.
- *   ruleSetEndpoint(bdd, params, env?): a service's own endpoint rule set evaluated without a client
- *     (the engine s3-endpoint.ts uses), `UseFIPS`/`UseDualStack` from `AWS_USE_FIPS_ENDPOINT` /
- *     `AWS_USE_DUALSTACK_ENDPOINT`, `Endpoint` from configuredEndpoint. Returns the URL string.
+ *   ruleSetEndpoint(bdd, envSuffix, region, env?, extra?): {url, signingRegion} from a service's own endpoint
+ *     rule set evaluated without a client (the engine s3-endpoint.ts uses), `UseFIPS`/`UseDualStack` from `AWS_USE_FIPS_ENDPOINT` /
+ *     `AWS_USE_DUALSTACK_ENDPOINT`, `Endpoint` from configuredEndpoint.
  *   envCredentials(env?): the function's own credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
  *     AWS_SESSION_TOKEN), as the SDK's fromEnv reads them in Lambda. Read per call: Lambda never rotates them
  *     inside a running container, and reading three variables costs nothing.
@@ -150,8 +150,7 @@ function signerFor(credentials: AwsFetchCredentials, signingName: string, region
       region,
       credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, sessionToken: credentials.sessionToken },
       sha256,
-      // As the SDK's clients for these services: no x-amz-content-sha256 header (only S3 wants one).
-      applyChecksum: false,
+      // applyChecksum left on: x-amz-content-sha256 is sent and signed, as the SDK's clients send it.
     });
     byScope.set(scope, signer);
   }
@@ -289,10 +288,17 @@ export function configuredEndpoint(envSuffix: string, env: Env = process.env): s
   return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
 }
 
+/** Where to send a service's requests, and the region to sign them for (the rule set may say another). */
+export interface ServiceEndpoint {
+  url: string;
+  signingRegion: string;
+}
+
 /**
  * A service's endpoint from its own rule set (the client package's compiled `dist-es/endpoint/bdd.js`), with
  * `Region`, `UseFIPS`, `UseDualStack` and `Endpoint` filled as the SDK client fills them from the environment;
- * `extra` adds service parameters (e.g. DynamoDB's AccountIdEndpointMode). Throws the rule set's error.
+ * `extra` adds service parameters (e.g. DynamoDB's AccountIdEndpointMode). The signing region is the rule's
+ * `authSchemes` one when it names one (STS's global endpoint signs for us-east-1). Throws the rule set's error.
  */
 export function ruleSetEndpoint(
   bdd: unknown,
@@ -300,7 +306,7 @@ export function ruleSetEndpoint(
   region: string,
   env: Env = process.env,
   extra: Record<string, string | boolean | undefined> = {},
-): string {
+): ServiceEndpoint {
   const params: Record<string, string | boolean | undefined> = {
     Region: region,
     UseFIPS: envBoolean(env, 'AWS_USE_FIPS_ENDPOINT') ?? false,
@@ -309,7 +315,9 @@ export function ruleSetEndpoint(
     ...extra,
   };
   for (const k of Object.keys(params)) if (params[k] === undefined) delete params[k];
-  return decideEndpoint(bdd as never, { endpointParams: params as never }).url.href;
+  const decided = decideEndpoint(bdd as never, { endpointParams: params as never });
+  const schemes = (decided.properties?.authSchemes ?? []) as { signingRegion?: string }[];
+  return { url: decided.url.href, signingRegion: schemes[0]?.signingRegion ?? region };
 }
 
 let lastEnvCredentials: AwsFetchCredentials | undefined;

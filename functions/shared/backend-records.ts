@@ -13,7 +13,8 @@ import * as z from 'zod/mini';
 import { RoleNameConflictError, StaleExecutionError, TransientError, asTransientOr, awsErrorName } from './errors';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from './validation';
 import type { ApprovalPlan, ApprovalRecord } from './approval';
-import { ORG_SK, auditSk, findBackendIgnoringCase, getOrgRecord, orgPk } from './org-record';
+import { ORG_SK, auditSk, findBackendIgnoringCase, orgPk } from './org-record';
+import { getOrgRecord } from './org-record-sdk';
 
 export type ConfigStatus =
   | 'PENDING'
@@ -168,7 +169,8 @@ export interface AuditEvent {
 }
 
 // Keys and the read live in org-record.ts, which has no zod, so the signer can share them.
-export { ORG_SK, auditSk, findBackendIgnoringCase, getOrgRecord, orgPk } from './org-record';
+export { ORG_SK, auditSk, findBackendIgnoringCase, orgPk } from './org-record';
+export { getOrgRecord } from './org-record-sdk';
 
 // =============================================================================================
 // The workflow's context: what RecordConfig returns and every later state receives.

@@ -7,10 +7,10 @@
  * time, and at one GetItem per org per 30 s per container the table cost is negligible. Concurrent
  * misses for the same org share one GetItem.
  */
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DownloadConfig, OrgRecord } from '#shared/backend-records';
 import { BackendNotFoundError } from '#shared/errors';
-import { getOrgRecord } from '#shared/org-record';
+import type { ItemReader } from '#shared/location-record';
+import { readOrgRecord } from '#shared/org-record';
 import { defaultStoragePrefix } from '#shared/identifiers';
 
 export interface DefaultRoute {
@@ -92,7 +92,7 @@ interface RouteEntry {
 }
 
 export interface RouteCacheDeps {
-  ddb: DynamoDBDocumentClient;
+  items: ItemReader;
   tableName: string;
   defaults: DefaultStorage;
   ttlSeconds: number;
@@ -115,7 +115,7 @@ export class RouteCache {
     const next: RouteEntry = entry ?? { fetchedAtMs: 0 };
     this.entries.set(orgId, next);
     this.getItemCalls += 1;
-    const inflight = getOrgRecord(this.deps.ddb, this.deps.tableName, orgId).then(
+    const inflight = readOrgRecord(this.deps.items, this.deps.tableName, orgId).then(
       (record) => {
         const route = routeFor(orgId, record, this.deps.defaults);
         next.route = route;

@@ -18,10 +18,9 @@
  * CloudFront key are all cached (docs/signer.md gives each cache's lifetime).
  */
 import type { KeyObject } from 'node:crypto';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { cloudFrontKeyStats, loadCloudFrontKey } from '#shared/cloudfront-keys';
-import type { AwsCredentials, CredentialBroker } from '#shared/credential-broker';
+import { cloudFrontKeyStats, loadCloudFrontKey, type GetSecretValue } from '#shared/cloudfront-keys';
+import type { AwsCredentials, RoleBroker } from '#shared/credential-broker';
+import type { ItemReader } from '#shared/location-record';
 import {
   AssumeRoleDeniedError,
   BinaryBackendError,
@@ -129,11 +128,16 @@ export interface SignerSettings {
 }
 
 export interface SignerDeps {
-  ddb: DynamoDBDocumentClient;
+  /**
+   * The org record's read (one GetItem). The handler gives a signed fetch (dynamodb-fetch.ts), tests may give
+   * location-record.ts `documentClientReader` over an SDK DocumentClient.
+   */
+  items: ItemReader;
   tableName: string;
-  secrets: SecretsManagerClient;
+  /** GetSecretValue for CloudFront keys: secrets-fetch.ts in the handler, `sdkGetSecret(client)` in tests. */
+  getSecret: GetSecretValue;
   /** Caches credentials; its refresh threshold is CREDENTIAL_REFRESH_THRESHOLD_SECONDS. */
-  broker: CredentialBroker;
+  broker: RoleBroker;
   /**
    * The multipart calls for a region and credentials. Default: s3-multipart.ts (SigV4-signed fetch, no
    * S3Client, which would triple the signer's bundle). Tests may adapt an SDK S3Client here.
@@ -159,7 +163,7 @@ export interface UrlSigner {
 /** Builds a signer with its caches. One per container; tests build their own with injected deps. */
 export function createUrlSigner(deps: SignerDeps): UrlSigner {
   const routes = new RouteCache({
-    ddb: deps.ddb,
+    items: deps.items,
     tableName: deps.tableName,
     ttlSeconds: deps.settings.configCacheTtlSeconds,
     clock: deps.clock,
@@ -268,7 +272,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
           'ttlSeconds',
         ]);
       }
-      const privateKey: KeyObject = await loadCloudFrontKey(deps.secrets, cf.privateKeySecretArn, cf.privateKeySecretVersionId, {
+      const privateKey: KeyObject = await loadCloudFrontKey(deps.getSecret, cf.privateKeySecretArn, cf.privateKeySecretVersionId, {
         now: () => deps.clock().getTime(),
       });
       const expiresEpochSeconds = nowSec + ttl;

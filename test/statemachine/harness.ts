@@ -25,7 +25,8 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { auditSk, getOrgRecord, orgPk, type OrgRecord, type RecordStore } from '#shared/backend-records';
-import { clearCloudFrontKeyCache, loadCloudFrontKey } from '#shared/cloudfront-keys';
+import { clearCloudFrontKeyCache, loadCloudFrontKey, sdkGetSecret } from '#shared/cloudfront-keys';
+import { documentClientReader } from '#shared/location-record';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { executionName as executionNameFor } from '#shared/identifiers';
 import { createHandler as recordConfigHandler } from '../../functions/onboarding/record-config/handler';
@@ -314,7 +315,7 @@ export class Harness {
       VerifyUpload: verifyUploadHandler({ customerCredentials: customer(), s3, clock, records: recorderFor(store) }),
       VerifyDownload: verifyDownloadHandler({
         customerCredentials: customer(),
-        cloudFrontKey: (arn, versionId) => loadCloudFrontKey(secrets, arn, versionId),
+        cloudFrontKey: (arn, versionId) => loadCloudFrontKey(sdkGetSecret(secrets), arn, versionId),
         fetch: (url) => cloud.fetch(url),
         clock,
         records: recorderFor(store),
@@ -529,9 +530,9 @@ export class Harness {
   async deviceDownload(key: string): Promise<{ response: SignResponse; status: number; body: string }> {
     const cloud = this.cloud;
     const signer = createUrlSigner({
-      ddb: this.store.ddb,
+      items: documentClientReader(this.store.ddb),
       tableName: this.store.tableName,
-      secrets: cloud.secretsManager<SecretsManagerClient>(),
+      getSecret: sdkGetSecret(cloud.secretsManager<SecretsManagerClient>()),
       broker: new CredentialBroker({ sts: () => cloud.sts<STSClient>(), stsWith: (c) => cloud.sts<STSClient>(c), clock: this.clock.now }),
       clock: this.clock.now,
       settings: {

@@ -85,7 +85,7 @@ const noSleep = () => {
 };
 
 describe('Function: awsFetch', () => {
-  it('sends a SigV4-signed request (signature recomputed independently) with the session token and no content-sha256 header', async () => {
+  it('sends a SigV4-signed request (signature recomputed independently) with the session token and the payload hash, as the SDK', async () => {
     const f = fakeFetch([{ status: 200, body: '{"Item":{}}' }]);
     const out = await awsFetch(request({ query: { 'a b': 'c/d' }, path: '/x' }), { fetch: f.impl });
     expect(out.status).toBe(200);
@@ -93,7 +93,7 @@ describe('Function: awsFetch', () => {
     const sent = f.sent[0]!;
     expect(sent.url).toBe('https://dynamodb.eu-west-1.amazonaws.com/x?a%20b=c%2Fd');
     expect(sent.headers['x-amz-security-token']).toBe('tok+/=');
-    expect(sent.headers['x-amz-content-sha256']).toBeUndefined();
+    expect(sent.headers['x-amz-content-sha256']).toBe(createHash('sha256').update('{"TableName":"t"}').digest('hex'));
     expect(sent.headers.host).toBeUndefined();
     const auth = sent.headers.authorization!;
     expect(auth).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/dynamodb\/aws4_request, SignedHeaders=/);

@@ -12,6 +12,7 @@ import {
   cloudFrontKeyStats,
   loadCloudFrontKey,
   parseCloudFrontPrivateKey,
+  sdkGetSecret,
 } from '#shared/cloudfront-keys';
 import { CloudFrontKeyError, TransientError } from '#shared/errors';
 import {
@@ -330,7 +331,7 @@ describe('Function: parseCloudFrontPrivateKey', () => {
 
 describe('Function: loadCloudFrontKey', () => {
   const secrets = mockClient(SecretsManagerClient);
-  const client = new SecretsManagerClient({ region: 'us-east-1' });
+  const client = sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' }));
   const arn = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:cf-key-abc';
   beforeEach(() => {
     secrets.reset();

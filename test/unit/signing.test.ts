@@ -13,7 +13,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/backend-records';
-import { clearCloudFrontKeyCache } from '#shared/cloudfront-keys';
+import { clearCloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
+import { documentClientReader } from '#shared/location-record';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import {
   BackendNotFoundError,
@@ -88,9 +89,9 @@ function customRecord(orgId: string, serving: BackendConfig | undefined, pending
 
 function deps(overrides: Partial<SignerDeps['settings']> = {}, threshold = 900): SignerDeps {
   return {
-    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+    items: documentClientReader(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }))),
     tableName: TABLE,
-    secrets: new SecretsManagerClient({ region: 'us-east-1' }),
+    getSecret: sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' })),
     broker: new CredentialBroker({
       sts: () => new STSClient({ region: 'us-east-1' }),
       stsWith: (c: AwsCredentials) => new STSClient({ region: 'us-east-1', credentials: c }),
