@@ -17,6 +17,9 @@
  *     TransientError, a service error is thrown as parsed (asTransientOr makes throttling/5xx transient).
  *     Each attempt is bounded by `timeoutMs` (default 4 s: three attempts and their waits fit the signer's
  *     15 s Lambda timeout, as clients.ts's HTTP_TIMEOUTS do for the SDK clients).
+ *     `path` is sent as given (already URI-encoded); it is signed encoded once more for every service but
+ *     `s3`, whose canonical path is the path as sent. `x-amz-content-sha256` is always sent and signed (S3
+ *     requires it; the SDK sends it to the other services too).
  *   AwsServiceError: `new AwsServiceError(code, message, status, requestId?)`.
  *   jsonError(status, headers, text): parses the JSON 1.0/1.1 protocols' errors (`__type`, `x-amzn-errortype`)
  *     to the code the SDK would name its error after.
@@ -151,6 +154,8 @@ function signerFor(credentials: AwsFetchCredentials, signingName: string, region
       credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, sessionToken: credentials.sessionToken },
       sha256,
       // applyChecksum left on: x-amz-content-sha256 is sent and signed, as the SDK's clients send it.
+      // S3 signs the path as sent (encoded once); every other service signs it encoded twice (SigV4).
+      uriEscapePath: signingName !== 's3',
     });
     byScope.set(scope, signer);
   }

@@ -110,6 +110,19 @@ describe('Function: awsFetch', () => {
     );
   });
 
+  it('signs an S3 path as sent (encoded once) and other services\' paths encoded twice, as SigV4 wants', async () => {
+    const f = fakeFetch([{ status: 200 }, { status: 200 }]);
+    await awsFetch(request({ signingName: 's3', method: 'GET', body: undefined, path: '/bucket/a%20b/c%2Bd' }), { fetch: f.impl });
+    const s3 = f.sent[0]!;
+    expect(s3.url).toBe('https://dynamodb.eu-west-1.amazonaws.com/bucket/a%20b/c%2Bd');
+    expect(/Signature=([0-9a-f]{64})/.exec(s3.headers.authorization!)![1]).toBe(expectedSignature(s3, 'eu-west-1', 's3', credentials.secretAccessKey));
+    await awsFetch(request({ path: '/a%20b' }), { fetch: f.impl });
+    const other = f.sent[1]!;
+    // The canonical path of a non-S3 service is the sent path encoded once more: '/a%2520b'.
+    const doubled = { ...other, url: other.url.replace('/a%20b', '/a%2520b') };
+    expect(/Signature=([0-9a-f]{64})/.exec(other.headers.authorization!)![1]).toBe(expectedSignature(doubled, 'eu-west-1', 'dynamodb', credentials.secretAccessKey));
+  });
+
   it('throws the parsed service error with its code as name and the status, without retrying a client error', async () => {
     const f = fakeFetch([
       { status: 400, body: '{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}', headers: { 'x-amzn-requestid': 'R1' } },
