@@ -79,7 +79,8 @@ export interface AwsFetchRequest {
   path?: string;
   query?: Record<string, string>;
   headers?: Record<string, string>;
-  body?: string;
+  /** A string, or bytes (e.g. an S3 object body); hashed into the signature. */
+  body?: string | Uint8Array;
   /** Turns a non-2xx answer into the error the SDK would throw (jsonError, or the protocol's own). */
   parseError: (status: number, headers: Headers, text: string) => Error;
   /** For messages: `DynamoDB GetItem`. */

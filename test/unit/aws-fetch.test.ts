@@ -20,7 +20,7 @@ interface Sent {
   url: string;
   method: string;
   headers: Record<string, string>;
-  body?: string;
+  body?: string | Uint8Array;
 }
 
 type Answer = { status: number; body?: string; headers?: Record<string, string> } | Error;
@@ -28,7 +28,7 @@ type Answer = { status: number; body?: string; headers?: Record<string, string> 
 function fakeFetch(answers: Answer[]) {
   const sent: Sent[] = [];
   const impl = (async (url: string, init: RequestInit) => {
-    sent.push({ url, method: init.method!, headers: init.headers as Record<string, string>, body: init.body as string | undefined });
+    sent.push({ url, method: init.method!, headers: init.headers as Record<string, string>, body: init.body as string | Uint8Array | undefined });
     const a = answers[Math.min(sent.length - 1, answers.length - 1)]!;
     if (a instanceof Error) throw a;
     return new Response(a.body ?? '', { status: a.status, headers: a.headers });
@@ -121,6 +121,17 @@ describe('Function: awsFetch', () => {
     // The canonical path of a non-S3 service is the sent path encoded once more: '/a%2520b'.
     const doubled = { ...other, url: other.url.replace('/a%20b', '/a%2520b') };
     expect(/Signature=([0-9a-f]{64})/.exec(other.headers.authorization!)![1]).toBe(expectedSignature(doubled, 'eu-west-1', 'dynamodb', credentials.secretAccessKey));
+  });
+
+  it('signs a bytes body by its hash (an S3 object upload)', async () => {
+    const f = fakeFetch([{ status: 200 }]);
+    const bytes = new Uint8Array([0, 1, 2, 255]);
+    await awsFetch(request({ signingName: 's3', method: 'PUT', path: '/b/k', body: bytes }), { fetch: f.impl });
+    const sent = f.sent[0]!;
+    expect(sent.headers['x-amz-content-sha256']).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(/Signature=([0-9a-f]{64})/.exec(sent.headers.authorization!)![1]).toBe(
+      expectedSignature({ ...sent, body: sent.body }, 'eu-west-1', 's3', credentials.secretAccessKey),
+    );
   });
 
   it('throws the parsed service error with its code as name and the status, without retrying a client error', async () => {
