@@ -290,7 +290,7 @@ async function serverlessFunctions({ resolveVariable }) {
   for (const f of FUNCTIONS) {
     const environment = {};
     for (const [name, value] of Object.entries(f.environment ?? {})) {
-      environment[name] = value && value.chainWalkerRoleArns ? chainWalkerRoleArns : await resolveDeep(value, resolveVariable);
+      environment[name] = value?.chainWalkerRoleArns ? chainWalkerRoleArns : await resolveDeep(value, resolveVariable);
     }
     out[f.key] = {
       handler: f.handler,

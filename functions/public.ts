@@ -9,7 +9,8 @@
 export { ValidationError, remediationFor } from '#shared/errors';
 export { encodeRoleNameForExecution } from '#shared/identifiers';
 export { parseCloudFrontPrivateKey } from '#shared/cloudfront-keys';
-export { findBackendIgnoringCase, getOrgRecord } from '#shared/org-record';
+export { findBackendIgnoringCase } from '#shared/org-record';
+export { getOrgRecord } from '#shared/org-record-sdk';
 export type { Backend, BackendConfig, OrgRecord } from '#shared/record-types';
 export type { ApprovalRecord } from '#shared/approval';
 export {
@@ -23,3 +24,4 @@ export {
 } from '#shared/validation';
 export type { SmokeCheck, SmokeReport } from '#shared/smoke';
 export type { DecisionResult } from './approval/decide-approval';
+export type { OffboardResult } from './offboard/offboard';

@@ -14,7 +14,8 @@ import { RoleNameConflictError, StaleExecutionError, TransientError, asTransient
 import { locationFor } from './identifiers';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from './validation';
 import type { ApprovalPlan } from './approval';
-import { ORG_SK, auditSk, findBackendIgnoringCase, getOrgRecord, orgPk } from './org-record';
+import { ORG_SK, auditSk, findBackendIgnoringCase, orgPk } from './org-record';
+import { getOrgRecord } from './org-record-sdk';
 
 // The item shapes live in record-types.ts (no imports of this folder, so nothing here is circular).
 export type {
@@ -46,7 +47,8 @@ import type {
 } from './record-types';
 
 // Keys and the read live in org-record.ts, which has no zod, so the signer can share them.
-export { ORG_SK, auditSk, findBackendIgnoringCase, getOrgRecord, orgPk } from './org-record';
+export { ORG_SK, auditSk, findBackendIgnoringCase, orgPk } from './org-record';
+export { getOrgRecord } from './org-record-sdk';
 
 // =============================================================================================
 // The workflow's context: what RecordConfig returns and every later state receives.

@@ -176,3 +176,11 @@ export interface RecordStore {
   ddb: DynamoDBDocumentClient;
   tableName: string;
 }
+
+/**
+ * The one read the signer needs. The signer may back it with something smaller than the SDK's DocumentClient
+ * (issue 12.9); everything else uses location-record-sdk.ts `documentClientReader`.
+ */
+export interface ItemReader {
+  getItem(tableName: string, key: { pk: string; sk: string }, consistent: boolean): Promise<Record<string, unknown> | undefined>;
+}

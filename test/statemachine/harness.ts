@@ -27,9 +27,9 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { auditSk, getOrgRecord, orgPk, type OrgRecord, type RecordStore } from '#shared/backend-records';
-import { clearCloudFrontKeyCache, loadCloudFrontKey } from '#shared/cloudfront-keys';
+import { clearCloudFrontKeyCache, loadCloudFrontKey, sdkGetSecret } from '#shared/cloudfront-keys';
+import { documentClientReader } from '#shared/location-record-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
-import { documentClientReader } from '#shared/location-record';
 import { executionName as executionNameFor } from '#shared/identifiers';
 import { createHandler as recordConfigHandler } from '../../functions/onboarding/record-config/handler';
 import { createHandler as createPlatformRoleHandler } from '../../functions/onboarding/create-platform-role/handler';
@@ -323,7 +323,7 @@ export class Harness {
       VerifyUpload: verifyUploadHandler({ customerCredentials: customer(), s3, clock, records: recorderFor(store) }),
       VerifyDownload: verifyDownloadHandler({
         customerCredentials: customer(),
-        cloudFrontKey: (arn, versionId) => loadCloudFrontKey(secrets, arn, versionId),
+        cloudFrontKey: (arn, versionId) => loadCloudFrontKey(sdkGetSecret(secrets), arn, versionId),
         fetch: (url) => cloud.fetch(url),
         clock,
         records: recorderFor(store),
@@ -531,7 +531,7 @@ export class Harness {
     const signer = createUrlSigner({
       items: documentClientReader(this.store.ddb),
       tableName: this.store.tableName,
-      secrets: cloud.secretsManager<SecretsManagerClient>(),
+      getSecret: sdkGetSecret(cloud.secretsManager<SecretsManagerClient>()),
       broker: new CredentialBroker({ sts: () => cloud.sts<STSClient>(), stsWith: (c) => cloud.sts<STSClient>(c), clock: this.clock.now }),
       clock: this.clock.now,
       settings: {
