@@ -18,7 +18,7 @@
  * CloudFront key are all cached (docs/signer.md gives each cache's lifetime).
  */
 import type { KeyObject } from 'node:crypto';
-import { cloudFrontKeyStats, loadCloudFrontKey, type GetSecretValue } from '#shared/cloudfront-keys';
+import { CloudFrontKeyCache, type GetSecretValue } from '#shared/cloudfront-keys';
 import type { AwsCredentials, RoleBroker } from '#shared/credential-broker';
 import type { ItemReader } from '#shared/location-record';
 import {
@@ -180,7 +180,8 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
   });
   const s3Clients = new WeakMap<AwsCredentials, Map<string, S3MultipartApi>>();
   const makeS3 = deps.s3Multipart ?? ((region: string, credentials: AwsCredentials) => s3MultipartClient(region, credentials));
-  const gsvAtStart = cloudFrontKeyStats.getSecretValueCalls;
+  // The CloudFront keys are this signer's, like its other caches (no module-global state).
+  const cloudFrontKeys = new CloudFrontKeyCache({ getSecret: deps.getSecret, now: () => deps.clock().getTime() });
 
   function s3ClientFor(region: string, credentials: AwsCredentials): S3MultipartApi {
     let byRegion = s3Clients.get(credentials);
@@ -277,9 +278,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
           'ttlSeconds',
         ]);
       }
-      const privateKey: KeyObject = await loadCloudFrontKey(deps.getSecret, cf.privateKeySecretArn, cf.privateKeySecretVersionId, {
-        now: () => deps.clock().getTime(),
-      });
+      const privateKey: KeyObject = await cloudFrontKeys.get(cf.privateKeySecretArn, cf.privateKeySecretVersionId);
       const expiresEpochSeconds = nowSec + ttl;
       const expiresAt = new Date(expiresEpochSeconds * 1000).toISOString();
       const out = base(route, 'cloudfront');
@@ -481,7 +480,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
       return {
         getItemCalls: routes.getItemCalls,
         assumeRoleCalls: deps.broker.assumeRoleCalls,
-        getSecretValueCalls: cloudFrontKeyStats.getSecretValueCalls - gsvAtStart,
+        getSecretValueCalls: cloudFrontKeys.getSecretValueCalls,
       };
     },
   };

@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/backend-records';
-import { clearCloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
+import { sdkGetSecret } from '#shared/cloudfront-keys';
 import { documentClientReader } from '#shared/location-record-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import {
@@ -118,7 +118,6 @@ beforeEach(() => {
   sts.reset();
   s3.reset();
   secrets.reset();
-  clearCloudFrontKeyCache();
   delete process.env.AWS_ENDPOINT_URL_S3;
   delete process.env.AWS_ENDPOINT_URL;
   nowMs = Date.parse('2026-11-30T07:00:00.400Z');
