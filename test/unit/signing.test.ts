@@ -298,6 +298,21 @@ describe('Function: sign (caches)', () => {
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     expect(signer.stats()).toEqual({ getItemCalls: 1, assumeRoleCalls: 0, getSecretValueCalls: 1 });
   });
+
+  it('keeps the CloudFront key per signer instance: a new signer reads it afresh, no module-global cache', async () => {
+    records[`ORG#${ORG}`] = customRecord(
+      ORG,
+      config({ download: { type: 'cloudfront', host: 'cdn.acme.example', keyPairId: KEY_PAIR_ID, hashAlgorithm: 'SHA1', privateKeySecretArn: SECRET_ARN, privateKeySecretVersionId: SECRET_VERSION } }),
+    );
+    const first = createUrlSigner(deps());
+    await first.sign({ orgId: ORG, operation: 'download', keys: ['a'] });
+    const second = createUrlSigner(deps());
+    await second.sign({ orgId: ORG, operation: 'download', keys: ['a'] });
+    await first.sign({ orgId: ORG, operation: 'download', keys: ['b'] });
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(first.stats().getSecretValueCalls).toBe(1);
+    expect(second.stats().getSecretValueCalls).toBe(1);
+  });
 });
 
 describe('Function: sign (honest expiry)', () => {
