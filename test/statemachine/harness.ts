@@ -27,7 +27,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { auditSk, getOrgRecord, orgPk, type OrgRecord, type RecordStore } from '#shared/backend-records';
-import { clearCloudFrontKeyCache, loadCloudFrontKey, sdkGetSecret } from '#shared/cloudfront-keys';
+import { CloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
 import { documentClientReader } from '#shared/location-record-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { executionName as executionNameFor } from '#shared/identifiers';
@@ -256,7 +256,6 @@ export class Harness {
   }
 
   static async start(opts: HarnessOptions = {}): Promise<Harness> {
-    clearCloudFrontKeyCache();
     return new Harness(await startTable(), opts);
   }
 
@@ -294,6 +293,8 @@ export class Harness {
     };
     const s3 = (region: string, credentials: AwsCredentials) => sdkS3Objects(cloud.s3<S3Client>(region, credentials));
     const secrets = cloud.secretsManager<SecretsManagerClient>();
+    // This harness's own key cache, as each VerifyDownload container has its own.
+    const cloudFrontKeys = new CloudFrontKeyCache({ getSecret: sdkGetSecret(secrets) });
     return {
       RecordConfig: recordConfigHandler({ store, sfn: this.sfn, clock, platformAccountId: PLATFORM_ACCOUNT, approval: this.approval }),
       RequestApproval: requestApprovalHandler({ store, events: cloud.eventBridge<EventBridgeClient>(), eventBusName: 'binary-backends-local', clock }),
@@ -323,7 +324,7 @@ export class Harness {
       VerifyUpload: verifyUploadHandler({ customerCredentials: customer(), s3, clock, records: recorderFor(store) }),
       VerifyDownload: verifyDownloadHandler({
         customerCredentials: customer(),
-        cloudFrontKey: (arn, versionId) => loadCloudFrontKey(sdkGetSecret(secrets), arn, versionId),
+        cloudFrontKey: (arn, versionId) => cloudFrontKeys.get(arn, versionId),
         fetch: (url) => cloud.fetch(url),
         clock,
         records: recorderFor(store),
