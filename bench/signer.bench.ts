@@ -37,6 +37,7 @@ import BUNDLE_EXCLUDE from '../deploy/esbuild-exclude.json';
 import type { DownloadConfig, OrgRecord } from '#shared/backend-records';
 import { clearCloudFrontKeyCache } from '#shared/cloudfront-keys';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
+import { documentClientReader } from '#shared/location-record';
 import { cannedPolicy, cloudFrontUrl, presignS3Url, unsignedCloudFrontUrl } from '#shared/url-signers';
 import { createUrlSigner, type SignerDeps } from '../functions/signing/sign-url';
 
@@ -155,7 +156,7 @@ secretsMock.on(GetSecretValueCommand).resolves({ SecretString: rsaPem });
 
 function signerDeps(): SignerDeps {
   return {
-    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+    items: documentClientReader(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }))),
     tableName: 'bench',
     secrets: new SecretsManagerClient({ region: 'us-east-1' }),
     broker: new CredentialBroker({

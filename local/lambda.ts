@@ -16,6 +16,7 @@ import { authenticate, REST_JSON_AUTH_ERRORS, REGION, type KeyRegistry } from '.
 export const FUNCTIONS = [
   { key: 'starter', handler: 'functions/starter/handler.ts', suffix: 'starter' },
   { key: 'deactivate', handler: 'functions/deactivate/handler.ts', suffix: 'deactivate' },
+  { key: 'offboard', handler: 'functions/offboard/handler.ts', suffix: 'offboard' },
   { key: 'recordConfig', handler: 'functions/onboarding/record-config/handler.ts', suffix: 'record-config' },
   { key: 'createPlatformRole', handler: 'functions/onboarding/create-platform-role/handler.ts', suffix: 'create-platform-role' },
   { key: 'checkTrust', handler: 'functions/onboarding/check-trust/handler.ts', suffix: 'check-trust' },

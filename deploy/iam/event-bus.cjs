@@ -28,7 +28,7 @@ const ONBOARDING_REQUESTED = 'Onboarding Requested';
  * Name suffixes of the functions whose roles put events (the roles with `EmitOwnEventsOnly` in
  * function-roles.cjs; test/deploy/template.test.ts checks the two lists agree).
  */
-const EMITTING_FUNCTIONS = ['deactivate', 'create-platform-role', 'activate', 'record-failure', 'execution-status-change', 'request-approval'];
+const EMITTING_FUNCTIONS = ['deactivate', 'offboard', 'create-platform-role', 'activate', 'record-failure', 'execution-status-change', 'request-approval'];
 
 const sub = (s) => ({ 'Fn::Sub': s });
 

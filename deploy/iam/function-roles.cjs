@@ -11,11 +11,14 @@
  *   `dev-eu` is not admitted by stage `dev`), and a redeploy that recreates a role (new unique ID) breaks no
  *   trust: condition keys are compared as ARNs, not converted to unique IDs.
  * - No Action "*"; no Resource "*" except X-Ray (below), which has no resource-level permissions.
- * - Only createPlatformRole and activate touch IAM, only on `role/binary_backend_*`, and CreateRole /
- *   PutRolePolicy only when the role has (or gets) the platform permissions boundary and this stage's tags;
+ * - Only createPlatformRole, activate and offboard touch IAM, only on `role/binary_backend_*`, and CreateRole /
+ *   PutRolePolicy / DeleteRolePolicy only when the role has (or gets) the platform permissions boundary and this
+ *   stage's tags;
  *   TagRole / UpdateAssumeRolePolicy only on roles tagged for this service and stage; no UntagRole.
  * - Every role explicitly denies changing or removing any role's permissions boundary, and deleting roles
- *   (DESIGN: platform roles are never deleted and recreated; that would silently break customer trust).
+ *   (DESIGN: platform roles are never deleted and recreated; that would silently break customer trust). The one
+ *   exception is offboard, which deletes a platform role once no config needs it (never to recreate it in the
+ *   same run): its Deny of iam:DeleteRole covers every role not tagged for this service and stage.
  * - Events go out only with source `peridio.binary-backends`.
  */
 
@@ -103,6 +106,28 @@ module.exports = async ({ resolveVariable }) => {
       ],
     },
     deactivate: { suffix: 'deactivate', statements: [writeTable, emitEvents] },
+    // Offboarding (docs/locations.md): marks retired location items offboarded (GetItem/Query read the org and its
+    // locations, UpdateItem/PutItem mark them and write the audit event), deletes or narrows the backend's platform
+    // role, schedules deletion of CloudFront key secrets (with a recovery window: the code never forces it).
+    offboard: {
+      suffix: 'offboard',
+      statements: [
+        tableActions('GetItem', 'Query', 'UpdateItem', 'PutItem'),
+        // Read-only, and answered NoSuchEntity for a role already gone; no tag condition so the smoke probe (a role
+        // that does not exist) is authorized.
+        allow('ListPlatformRolePolicies', ['iam:ListRolePolicies'], platformRoles),
+        // Narrowing the policy and deleting it: only roles that carry this stage's boundary and tags, like the
+        // other PutRolePolicy grants (DeleteRolePolicy has the iam:PermissionsBoundary key too).
+        allow('PutOrDeletePolicyOnlyOnBoundedPlatformRoles', ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'], platformRoles, boundaryCondition),
+        // The one role that may delete a role: only binary_backend_* roles tagged for this service and stage.
+        allow('DeleteOwnPlatformRolesOnly', ['iam:DeleteRole'], platformRoles, { StringEquals: ownTags }),
+        allow('ScheduleDeletionOfCloudFrontKeys', ['secretsmanager:DeleteSecret'], cloudFrontKeySecrets),
+        emitEvents,
+      ],
+      // Its Deny keeps boundaries untouchable; DeleteRole is instead denied on every role not tagged for this
+      // service and stage (a missing tag counts as not matching), one statement per tag so either mismatch denies.
+      mayDeleteOwnPlatformRoles: true,
+    },
     recordConfig: {
       suffix: 'record-config',
       // DescribeExecution: a holder that is no longer running is taken over (marked ABANDONED).
@@ -188,7 +213,7 @@ module.exports = async ({ resolveVariable }) => {
   };
 
   const resources = {};
-  for (const [key, { suffix, statements }] of Object.entries(grants)) {
+  for (const [key, { suffix, statements, mayDeleteOwnPlatformRoles }] of Object.entries(grants)) {
     const name = fn(suffix);
     resources[logicalIdFor(key)] = {
       Type: 'AWS::IAM::Role',
@@ -213,12 +238,30 @@ module.exports = async ({ resolveVariable }) => {
               Statement: [
                 allow('OwnLogGroupOnly', ['logs:CreateLogStream', 'logs:PutLogEvents'], arn('logs', `log-group:/aws/lambda/${name}:*`)),
                 ...statements,
-                {
-                  Sid: 'NeverTouchBoundariesOrDeleteRoles',
-                  Effect: 'Deny',
-                  Action: ['iam:DeleteRolePermissionsBoundary', 'iam:PutRolePermissionsBoundary', 'iam:DeleteRole'],
-                  Resource: anyRole,
-                },
+                ...(mayDeleteOwnPlatformRoles
+                  ? [
+                      {
+                        Sid: 'NeverTouchBoundaries',
+                        Effect: 'Deny',
+                        Action: ['iam:DeleteRolePermissionsBoundary', 'iam:PutRolePermissionsBoundary'],
+                        Resource: anyRole,
+                      },
+                      ...[TAG_SERVICE, TAG_STAGE].map((tag) => ({
+                        Sid: tag === TAG_SERVICE ? 'NeverDeleteRolesOfOtherServices' : 'NeverDeleteRolesOfOtherStages',
+                        Effect: 'Deny',
+                        Action: ['iam:DeleteRole'],
+                        Resource: anyRole,
+                        Condition: { StringNotEquals: { [`aws:ResourceTag/${tag}`]: ownTags[`aws:ResourceTag/${tag}`] } },
+                      })),
+                    ]
+                  : [
+                      {
+                        Sid: 'NeverTouchBoundariesOrDeleteRoles',
+                        Effect: 'Deny',
+                        Action: ['iam:DeleteRolePermissionsBoundary', 'iam:PutRolePermissionsBoundary', 'iam:DeleteRole'],
+                        Resource: anyRole,
+                      },
+                    ]),
                 // Resource "*" exception: X-Ray's PutTraceSegments/PutTelemetryRecords support no
                 // resource-level permissions, so AWS requires "*" (it is what AWSXRayDaemonWriteAccess grants).
                 ...(tracing

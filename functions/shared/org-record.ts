@@ -6,6 +6,7 @@
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Backend, OrgRecord } from './backend-records';
 import { asTransientOr } from './errors';
+import type { ItemReader } from './location-record';
 
 export const ORG_SK = 'BACKENDS' as const;
 
@@ -32,6 +33,15 @@ export async function getOrgRecord(
   } catch (err) {
     throw asTransientOr(err, 'DynamoDB GetItem');
   }
+}
+
+/**
+ * The org's record through an ItemReader (location-record.ts), or undefined if the org never onboarded. The
+ * signer reads this way, so its DynamoDB client can be something smaller than the DocumentClient; the reader
+ * throws TransientError on throttling.
+ */
+export async function readOrgRecord(reader: ItemReader, tableName: string, orgId: string, consistent = true): Promise<OrgRecord | undefined> {
+  return (await reader.getItem(tableName, { pk: orgPk(orgId), sk: ORG_SK }, consistent)) as OrgRecord | undefined;
 }
 
 /** The backend whose name equals `roleName` ignoring case (IAM role names are case-insensitive). */

@@ -1,9 +1,9 @@
 /** The smoke probes the functions pick from (smoke.ts says what a probe is and why each one is harmless). */
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { GetRoleCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { GetRoleCommand, ListRolePoliciesCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { RecordStore } from './backend-records';
 import { EVENT_SOURCE } from './events';
 import { SMOKE_ORG_ID, type SmokeProbe } from './smoke';
@@ -13,7 +13,7 @@ export { SMOKE_ORG_ID };
 /** The key the DynamoDB probes use: no org record or audit event has this partition key. */
 export const SMOKE_KEY = { pk: 'SMOKE#probe', sk: 'SMOKE' } as const;
 
-type TableAction = 'GetItem' | 'UpdateItem' | 'PutItem';
+type TableAction = 'GetItem' | 'UpdateItem' | 'PutItem' | 'Query';
 
 /** One probe per DynamoDB action, each writing nothing (see the module comment). */
 export function tableProbes(store: RecordStore, actions: TableAction[]): SmokeProbe[] {
@@ -32,6 +32,13 @@ export function tableProbes(store: RecordStore, actions: TableAction[]): SmokePr
       action: 'dynamodb:PutItem',
       authorizedWhen: ['ConditionalCheckFailedException'],
       run: () => store.ddb.send(new PutCommand({ TableName: store.tableName, Item: { ...SMOKE_KEY }, ...never })),
+    },
+    Query: {
+      action: 'dynamodb:Query',
+      run: () =>
+        store.ddb.send(
+          new QueryCommand({ TableName: store.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': SMOKE_KEY.pk }, Limit: 1 }),
+        ),
     },
   };
   return actions.map((a) => probes[a]);
@@ -67,6 +74,15 @@ export function getPlatformRoleProbe(iam: IAMClient): SmokeProbe {
     action: 'iam:GetRole',
     authorizedWhen: ['NoSuchEntity', 'NoSuchEntityException'],
     run: () => iam.send(new GetRoleCommand({ RoleName: `binary_backend_${SMOKE_ORG_ID}_smoke` })),
+  };
+}
+
+/** ListRolePolicies of a platform role name no org has (offboard: the read before it deletes a role's policies). */
+export function listPlatformRolePoliciesProbe(iam: IAMClient): SmokeProbe {
+  return {
+    action: 'iam:ListRolePolicies',
+    authorizedWhen: ['NoSuchEntity', 'NoSuchEntityException'],
+    run: () => iam.send(new ListRolePoliciesCommand({ RoleName: `binary_backend_${SMOKE_ORG_ID}_smoke` })),
   };
 }
 

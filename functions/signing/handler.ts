@@ -8,6 +8,7 @@
 import { dynamo, secretsManager, sts, stsWith } from '#shared/clients';
 import { commonConfig, env, loadConfig } from '#shared/config';
 import { CredentialBroker } from '#shared/credential-broker';
+import { documentClientReader } from '#shared/location-record';
 import { lambdaHandler, once } from '#shared/handler';
 import { logger } from '#shared/logger';
 import { SMOKE_ORG_ID, tableProbes } from '#shared/smoke-probes';
@@ -39,7 +40,7 @@ export function signerDepsFromEnv(processEnv: Record<string, string | undefined>
   const config = loadSignerConfig(processEnv);
   const clock = () => new Date();
   return {
-    ddb: dynamo(),
+    items: documentClientReader(dynamo()),
     tableName: config.TABLE_NAME,
     secrets: secretsManager(),
     broker: new CredentialBroker({
@@ -91,8 +92,10 @@ export function createHandler(deps: SignerDeps | UrlSigner | (() => SignerDeps))
 
 /** The org route (GetItem), the default-storage signer role (AssumeRole), then a real download URL for an org no one has. */
 function signerSmokeProbes(deps: SignerDeps | undefined, signer: () => UrlSigner): SmokeProbe[] {
+  // The table probe needs a DocumentClient; `deps.items` is only an ItemReader.
+  const store = deps && { ddb: dynamo(), tableName: deps.tableName };
   return [
-    ...(deps ? tableProbes(deps, ['GetItem']) : []),
+    ...(store ? tableProbes(store, ['GetItem']) : []),
     ...(deps
       ? [{ action: 'sts:AssumeRole', run: () => deps.broker.roleCredentials('signer', deps.settings.defaultSignerRoleArn, 'binary-backends-smoke') }]
       : []),

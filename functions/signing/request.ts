@@ -12,6 +12,7 @@
  */
 import * as z from 'zod/mini';
 import { ValidationError } from '#shared/errors';
+import { LOCATION_PATTERN } from '#shared/identifiers';
 import { hasControlCharacters, issuesToValidationError, orgIdProblem, shown } from '#shared/rules';
 
 export const OPERATIONS = ['download', 'upload', 'multipart-start', 'multipart-complete', 'multipart-abort'] as const;
@@ -54,6 +55,24 @@ function rule(problem: (v: string) => string | undefined) {
 const orgIdSchema = rule(orgIdProblem);
 const objectKey = rule(objectKeyProblem);
 
+/**
+ * Why a `location` (docs/locations.md) is refused, or undefined when its syntax is fine. Whether the org has
+ * that location is decided later, by sign-url.ts's resolution (still before anything is signed).
+ */
+export function locationProblem(v: string): string | undefined {
+  if (LOCATION_PATTERN.test(v)) return undefined;
+  return `must be a storage location as an upload answered it: "default" or b.<backend>.<configVersion> (got ${shown(v)})`;
+}
+
+/** Where to sign for (docs/locations.md); omitted: the org's current route, as before locations existed. */
+const location = z.optional(rule(locationProblem));
+/** `upload` refuses any `location`, whatever its value: uploads always land in the current route. */
+const UPLOAD_LOCATION_MESSAGE =
+  'uploads always go to the current storage; upload takes no location (send the one its answer carries with the download)';
+const noLocation = z.optional(
+  z.unknown().check(z.superRefine((v, ctx) => ctx.addIssue({ code: 'custom', message: UPLOAD_LOCATION_MESSAGE, input: v }))),
+);
+
 function intBetween(min: number, max: number, what: string, typeError: string) {
   return z
     .number({ error: typeError })
@@ -79,8 +98,8 @@ const uploadId = z
 
 const partNumber = intBetween(1, MAX_PARTS, '', 'must be a number');
 
-const downloadRequest = z.strictObject({ orgId: orgIdSchema, operation: z.literal('download'), keys, ttlSeconds });
-const uploadRequest = z.strictObject({ orgId: orgIdSchema, operation: z.literal('upload'), keys, ttlSeconds });
+const downloadRequest = z.strictObject({ orgId: orgIdSchema, operation: z.literal('download'), keys, ttlSeconds, location });
+const uploadRequest = z.strictObject({ orgId: orgIdSchema, operation: z.literal('upload'), keys, ttlSeconds, location: noLocation });
 const multipartStartRequest = z.strictObject({
   orgId: orgIdSchema,
   operation: z.literal('multipart-start'),
@@ -94,12 +113,16 @@ const multipartStartRequest = z.strictObject({
    */
   firstPart: z.optional(partNumber),
   uploadId: z.optional(uploadId),
+  /** Only with `uploadId` (a later page continues the upload where the first page started it). */
+  location,
 });
 const multipartCompleteRequest = z.strictObject({
   orgId: orgIdSchema,
   operation: z.literal('multipart-complete'),
   key: objectKey,
   uploadId,
+  /** Where the upload was started (the multipart-start answer's `location`); omitted: the current route. */
+  location,
   parts: z
     .array(
       z.strictObject({
@@ -129,6 +152,7 @@ const multipartAbortRequest = z.strictObject({
   operation: z.literal('multipart-abort'),
   key: objectKey,
   uploadId,
+  location,
 });
 
 export const signRequestSchema = z.discriminatedUnion(
@@ -162,6 +186,12 @@ export function parseSignRequest(input: unknown): SignRequest {
 
 /** The paging fields of multipart-start fit together. Throws ValidationError naming the field. */
 function checkPaging(req: MultipartStartRequest): void {
+  if (req.location !== undefined && req.uploadId === undefined) {
+    throw new ValidationError(
+      'location: only a later page (with uploadId) may name one; a new upload always goes to the current storage',
+      ['location'],
+    );
+  }
   if (req.uploadId !== undefined && req.firstPart === undefined) {
     throw new ValidationError('firstPart: is required with uploadId (the first part number of the page to sign)', ['firstPart']);
   }

@@ -19,7 +19,6 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { cloudFrontKeyStats, loadCloudFrontKey } from '#shared/cloudfront-keys';
 import type { AwsCredentials, CredentialBroker } from '#shared/credential-broker';
 import {
@@ -37,6 +36,7 @@ import {
   httpStatus,
 } from '#shared/errors';
 import { externalIdFor, roleSessionName } from '#shared/identifiers';
+import type { ItemReader } from '#shared/location-record';
 import { s3MultipartClient, type S3MultipartApi } from '#shared/s3-multipart';
 import { cloudFrontUrl, s3Presigner } from '#shared/url-signers';
 import {
@@ -47,7 +47,7 @@ import {
   type MultipartStartRequest,
   type SignRequest,
 } from './request';
-import { RouteCache, type CustomRoute, type Route } from './routing';
+import { Router, type CustomRoute, type Route } from './routing';
 import { CLOUDFRONT_TTL } from '#shared/rules';
 
 /** CloudFront URL lifetime: 60 s to 7 days, default 3600 s (the same bounds onboarding validates). */
@@ -102,7 +102,12 @@ export interface SignedUrl {
 
 export interface SignResponse {
   storage: 'default' | 'custom';
-  /** The active backend's name (custom storage only). */
+  /**
+   * Where the URLs point (docs/locations.md): the current route's location, or the one asked for. Callers keep
+   * the one an upload answered with and send it back with the download.
+   */
+  location: string;
+  /** The backend's name (custom storage only). */
   roleName?: string;
   via: 's3' | 'cloudfront';
   urls: SignedUrl[];
@@ -129,7 +134,11 @@ export interface SignerSettings {
 }
 
 export interface SignerDeps {
-  ddb: DynamoDBDocumentClient;
+  /**
+   * The signer's one DynamoDB read (GetItem of the org item and of location items). handler.ts passes
+   * `documentClientReader(dynamo())`; anything smaller that keeps the contract will do.
+   */
+  items: ItemReader;
   tableName: string;
   secrets: SecretsManagerClient;
   /** Caches credentials; its refresh threshold is CREDENTIAL_REFRESH_THRESHOLD_SECONDS. */
@@ -158,8 +167,8 @@ export interface UrlSigner {
 
 /** Builds a signer with its caches. One per container; tests build their own with injected deps. */
 export function createUrlSigner(deps: SignerDeps): UrlSigner {
-  const routes = new RouteCache({
-    ddb: deps.ddb,
+  const routes = new Router({
+    items: deps.items,
     tableName: deps.tableName,
     ttlSeconds: deps.settings.configCacheTtlSeconds,
     clock: deps.clock,
@@ -247,8 +256,8 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
 
   function base(route: Route, via: 's3' | 'cloudfront'): SignResponse {
     return route.storage === 'custom'
-      ? { storage: 'custom', roleName: route.roleName, via, urls: [] }
-      : { storage: 'default', via, urls: [] };
+      ? { storage: 'custom', location: route.location, roleName: route.roleName, via, urls: [] }
+      : { storage: 'default', location: route.location, via, urls: [] };
   }
 
   async function signObjects(
@@ -460,7 +469,10 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
   return {
     async sign(input: unknown): Promise<SignResponse> {
       const req = parseSignRequest(input);
-      const route = await routes.get(req.orgId);
+      // Uploads (and a first page of multipart-start, which the request contract refuses a location) always
+      // go to the current route; everything else may name where the object lives.
+      const location = req.operation === 'upload' ? undefined : req.location;
+      const route = location === undefined ? await routes.current(req.orgId) : await routes.forLocation(req.orgId, location);
       const out = await dispatch(req, route);
       checkResponseSize(req, out);
       return out;

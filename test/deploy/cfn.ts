@@ -16,6 +16,7 @@ export interface FunctionContract {
 export const FUNCTIONS: FunctionContract[] = [
   { key: 'starter', handler: 'functions/starter/handler.handler', suffix: 'starter', env: ['STATE_MACHINE_ARN'] },
   { key: 'deactivate', handler: 'functions/deactivate/handler.handler', suffix: 'deactivate', env: [] },
+  { key: 'offboard', handler: 'functions/offboard/handler.handler', suffix: 'offboard', env: [] },
   {
     key: 'recordConfig',
     handler: 'functions/onboarding/record-config/handler.handler',

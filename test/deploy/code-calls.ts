@@ -1,7 +1,7 @@
 /**
  * Which DynamoDB actions a function's code really calls, read from its sources (no AWS, no bundling): the
  * relative imports reachable from its handler, and the record-store functions (functions/shared/backend-records.ts,
- * org-record.ts, claims.ts) they import and call, each resolved to the SDK commands it sends, transitively. An
+ * org-record.ts, claims.ts, location-record.ts) they import and call, each resolved to the SDK commands it sends, transitively. An
  * over-approximation by design (a function that is imported and called anywhere in the reachable files counts),
  * so a grant it finds missing is really missing; code that never builds a DynamoDB client (`dynamo()`) calls none.
  */
@@ -9,7 +9,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { repoRoot } from '../../deploy/synth';
 
-const STORE_FILES = ['functions/shared/backend-records.ts', 'functions/shared/org-record.ts', 'functions/shared/claims.ts'];
+const STORE_FILES = [
+  'functions/shared/backend-records.ts',
+  'functions/shared/org-record.ts',
+  'functions/shared/claims.ts',
+  // The signer imports its ItemReader and one read from here, not listLocations' Query.
+  'functions/shared/location-record.ts',
+];
 const COMMAND_ACTIONS: Record<string, string> = {
   GetCommand: 'GetItem',
   GetItemCommand: 'GetItem',

@@ -549,28 +549,26 @@ describe('Deploy: IAM', () => {
     const put = allows(statements, 'iam:PutRolePolicy');
     expect(put.length).toBeGreaterThan(0);
     for (const s of put) {
-      expect([roleOf('createPlatformRole'), roleOf('activate')]).toContain(s.owner);
+      expect([roleOf('createPlatformRole'), roleOf('activate'), roleOf('offboard')]).toContain(s.owner);
       expect(s.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
       expect(s.Condition.StringEquals['iam:PermissionsBoundary']).toEqual(BOUNDARY);
     }
   });
 
-  it('touches IAM only in CreatePlatformRole and Activate, and only binary_backend_* roles', () => {
+  it('touches IAM only in CreatePlatformRole, Activate and Offboard, and only binary_backend_* roles', () => {
     const iamStatements = statements.filter((s) => s.Effect === 'Allow' && s.Action.some((a) => a.toLowerCase().startsWith('iam:')));
     for (const s of iamStatements) {
-      expect([roleOf('createPlatformRole'), roleOf('activate')], `${s.owner} ${s.Sid}`).toContain(s.owner);
+      expect([roleOf('createPlatformRole'), roleOf('activate'), roleOf('offboard')], `${s.owner} ${s.Sid}`).toContain(s.owner);
       expect(s.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
     }
   });
 
-  it('lets no one remove or change a permissions boundary, delete a role, or attach policies', () => {
+  it('lets no one remove or change a permissions boundary or attach policies, and no one but Offboard delete a role', () => {
     for (const action of [
       'iam:DeleteRolePermissionsBoundary',
       'iam:PutRolePermissionsBoundary',
-      'iam:DeleteRole',
       'iam:AttachRolePolicy',
       'iam:DetachRolePolicy',
-      'iam:DeleteRolePolicy',
       'iam:PassRole',
       'iam:CreatePolicyVersion',
     ]) {
@@ -580,7 +578,37 @@ describe('Deploy: IAM', () => {
       const denied = denies(roleStatements(roleId), 'iam:PutRolePermissionsBoundary');
       expect(denied.length, roleId).toBe(1);
       expect(denies(roleStatements(roleId), 'iam:DeleteRolePermissionsBoundary').length, roleId).toBe(1);
+      const deleteDenied = denies(roleStatements(roleId), 'iam:DeleteRole');
+      if (roleId === roleOf('offboard')) continue;
+      // Every other role: an unconditional Deny of DeleteRole on every role.
+      expect(deleteDenied.map((d) => [d.Resource.map(resourceText), d.Condition]), roleId).toEqual([[['arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*'], undefined]]);
     }
+  });
+
+  it('lets only Offboard delete roles and their inline policies: binary_backend_* roles of this service and stage', () => {
+    const del = allows(statements, 'iam:DeleteRole');
+    expect(del.map((s) => s.owner)).toEqual([roleOf('offboard')]);
+    expect(del[0]!.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
+    expect(del[0]!.Condition).toEqual({ StringEquals: { [`aws:ResourceTag/${TAG_SERVICE}`]: SERVICE_TAG_VALUE, [`aws:ResourceTag/${TAG_STAGE}`]: STAGE } });
+    const delPolicy = allows(statements, 'iam:DeleteRolePolicy');
+    expect(delPolicy.map((s) => s.owner)).toEqual([roleOf('offboard')]);
+    expect(delPolicy[0]!.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
+    expect(delPolicy[0]!.Condition.StringEquals['iam:PermissionsBoundary']).toEqual(BOUNDARY);
+    const list = allows(statements, 'iam:ListRolePolicies');
+    expect(list.map((s) => [s.owner, s.Resource.map(resourceText)])).toEqual([[roleOf('offboard'), [PLATFORM_ROLES]]]);
+    // Its own Deny: DeleteRole on any role whose service or stage tag is not ours (a missing tag does not match).
+    const denied = denies(roleStatements(roleOf('offboard')), 'iam:DeleteRole');
+    expect(denied.map((d) => [d.Resource.map(resourceText), d.Condition]).sort()).toEqual(
+      [
+        [['arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*'], { StringNotEquals: { [`aws:ResourceTag/${TAG_SERVICE}`]: SERVICE_TAG_VALUE } }],
+        [['arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*'], { StringNotEquals: { [`aws:ResourceTag/${TAG_STAGE}`]: STAGE } }],
+      ].sort(),
+    );
+  });
+
+  it('lets only Offboard delete secrets, only the stage\'s CloudFront key secrets', () => {
+    const del = allows(statements, 'secretsmanager:DeleteSecret');
+    expect(del.map((s) => [s.owner, s.Resource.map(resourceText)])).toEqual([[roleOf('offboard'), [SECRETS]]]);
   });
 
   it('bounds platform roles to sts:AssumeRole, never into the platform\'s own account', () => {

@@ -21,6 +21,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/backend-records';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
+import { documentClientReader } from '#shared/location-record';
 import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from '../../functions/signing/sign-url';
 
 const require = createRequire(import.meta.url);
@@ -88,7 +89,7 @@ function activate(orgId: string, bucket: string, prefix?: string, download?: Dow
 
 function newSigner(): UrlSigner {
   const deps: SignerDeps = {
-    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+    items: documentClientReader(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }))),
     tableName: 'it',
     secrets: new SecretsManagerClient({ region: 'us-east-1' }),
     broker: new CredentialBroker({

@@ -27,6 +27,7 @@ import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { auditSk, getOrgRecord, orgPk, type OrgRecord, type RecordStore } from '#shared/backend-records';
 import { clearCloudFrontKeyCache, loadCloudFrontKey } from '#shared/cloudfront-keys';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
+import { documentClientReader } from '#shared/location-record';
 import { executionName as executionNameFor } from '#shared/identifiers';
 import { createHandler as recordConfigHandler } from '../../functions/onboarding/record-config/handler';
 import { createHandler as createPlatformRoleHandler } from '../../functions/onboarding/create-platform-role/handler';
@@ -529,7 +530,7 @@ export class Harness {
   async deviceDownload(key: string): Promise<{ response: SignResponse; status: number; body: string }> {
     const cloud = this.cloud;
     const signer = createUrlSigner({
-      ddb: this.store.ddb,
+      items: documentClientReader(this.store.ddb),
       tableName: this.store.tableName,
       secrets: cloud.secretsManager<SecretsManagerClient>(),
       broker: new CredentialBroker({ sts: () => cloud.sts<STSClient>(), stsWith: (c) => cloud.sts<STSClient>(c), clock: this.clock.now }),

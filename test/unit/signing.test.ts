@@ -15,6 +15,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/backend-records';
 import { clearCloudFrontKeyCache } from '#shared/cloudfront-keys';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
+import { documentClientReader } from '#shared/location-record';
 import {
   BackendNotFoundError,
   CloudFrontKeyError,
@@ -88,7 +89,7 @@ function customRecord(orgId: string, serving: BackendConfig | undefined, pending
 
 function deps(overrides: Partial<SignerDeps['settings']> = {}, threshold = 900): SignerDeps {
   return {
-    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+    items: documentClientReader(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }))),
     tableName: TABLE,
     secrets: new SecretsManagerClient({ region: 'us-east-1' }),
     broker: new CredentialBroker({
