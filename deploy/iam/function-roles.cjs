@@ -79,6 +79,8 @@ module.exports = async ({ resolveVariable }) => {
   const tableActions = (...actions) => allow('BackendRecords', actions.map((a) => `dynamodb:${a}`), table);
   const readTable = tableActions('GetItem');
   const writeTable = tableActions('GetItem', 'UpdateItem', 'PutItem');
+  // Plus Query: the org's location items (pk ORG#<orgId>, sk LOCATION#...; functions/shared/location-record.ts).
+  const writeTableAndLocations = tableActions('GetItem', 'UpdateItem', 'PutItem', 'Query');
   // One value per PutEvents entry: EventBridge authorizes each entry on its own source, and its user guide's
   // condition-key table and examples use StringEquals on `events:source` (docs/deploy.md "IAM").
   const emitEvents = allow('EmitOwnEventsOnly', ['events:PutEvents'], eventBus, {
@@ -105,7 +107,8 @@ module.exports = async ({ resolveVariable }) => {
         deadLetter,
       ],
     },
-    deactivate: { suffix: 'deactivate', statements: [writeTable, emitEvents] },
+    // Query: lists the org's location items to retire them (docs/locations.md).
+    deactivate: { suffix: 'deactivate', statements: [writeTableAndLocations, emitEvents] },
     // Offboarding (docs/locations.md): marks retired location items offboarded (GetItem/Query read the org and its
     // locations, UpdateItem/PutItem mark them and write the audit event), deletes or narrows the backend's platform
     // role, schedules deletion of CloudFront key secrets (with a recovery window: the code never forces it).
@@ -163,7 +166,8 @@ module.exports = async ({ resolveVariable }) => {
           StringEquals: { [`aws:RequestTag/${TAG_SERVICE}`]: SERVICE, [`aws:RequestTag/${TAG_STAGE}`]: stage },
           StringEqualsIfExists: ownTags,
         }),
-        writeTable,
+        // Query: the location items whose customer roles the inline policy keeps assumable.
+        writeTableAndLocations,
         emitEvents,
       ],
     },
@@ -175,9 +179,10 @@ module.exports = async ({ resolveVariable }) => {
     activate: {
       suffix: 'activate',
       statements: [
-        // Drops the old customer role ARN from the platform role's inline policy once the new one serves.
+        // Rewrites the platform role's inline policy from the records once the new config serves.
         allow('PutPolicyOnlyOnBoundedPlatformRoles', ['iam:PutRolePolicy'], platformRoles, boundaryCondition),
-        writeTable,
+        // Query, PutItem, UpdateItem: materialises, puts and retires location items (docs/locations.md).
+        writeTableAndLocations,
         emitEvents,
       ],
     },

@@ -4,11 +4,17 @@
  * onboarding running at that moment can activate afterwards (Activate: OnboardingFencedError); plus an audit
  * event and a *Backend Deactivated* event. The result names the onboardings it fenced. Serving configs stay
  * in the record (support can still see what was active), and binaries stored in the customer's bucket stay
- * there: the result says so.
+ * there and stay downloadable through their location (docs/locations.md): the result says so.
+ *
+ * Storage locations: before the write, every config that has served gets its location item (materialise);
+ * after it, every `serving` item is retired (`deactivated`, retiredBy = the caller). Both are conditional and
+ * idempotent, so a repeated deactivation converges (it reconciles even when the fence is already written). An
+ * org on default storage with nothing to retire writes nothing.
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import * as z from 'zod/mini';
-import { deactivateOrg, writeAuditEvent, type FencedOnboarding, type RecordStore } from '#shared/backend-records';
+import { deactivateOrg, getOrgRecord, writeAuditEvent, type FencedOnboarding, type RecordStore } from '#shared/backend-records';
+import { materializeLocations, reconcileLocations } from '#shared/locations';
 import { DetailType, emitEvent } from '#shared/events';
 import { orgIdSchema, parseOrThrow } from '#shared/validation';
 
@@ -27,6 +33,8 @@ export interface DeactivateResult {
   deactivatedAt: string;
   /** Onboardings that were in progress and can no longer activate (each ends with OnboardingFencedError). */
   fencedOnboardings: FencedOnboarding[];
+  /** The storage locations this call retired (`deactivated`): binaries there stay downloadable through them. */
+  retired: Array<{ location: string; reason: 'deactivated' }>;
   warning?: string;
 }
 
@@ -42,17 +50,24 @@ const requestSchema = z.strictObject({
 export async function deactivate(event: unknown, deps: DeactivateDeps): Promise<DeactivateResult> {
   const request = parseOrThrow(requestSchema, event);
   const now = deps.clock();
+  const by = request.requestedBy ?? 'unknown';
+  await materializeLocations(deps.store, await getOrgRecord(deps.store.ddb, deps.store.tableName, request.orgId), now);
   const { previousActive, fenced, fenceEpoch, before } = await deactivateOrg(deps.store, { orgId: request.orgId, now });
+  const retired = (
+    await reconcileLocations(deps.store, { orgId: request.orgId, currentLocation: undefined, reason: 'deactivated', by, now })
+  ).map((r) => ({ location: r.location, reason: 'deactivated' as const }));
   const at = now.toISOString();
-  if (fenceEpoch === undefined) {
-    return { orgId: request.orgId, deactivated: false, previousActive: null, deactivatedAt: at, fencedOnboardings: [] };
+  if (fenceEpoch === undefined && retired.length === 0) {
+    return { orgId: request.orgId, deactivated: false, previousActive: null, deactivatedAt: at, fencedOnboardings: [], retired };
   }
 
   const serving = previousActive ? before?.backends?.[previousActive]?.serving : undefined;
   const where = serving ? `s3://${serving.upload.bucket}/${serving.upload.prefix ?? ''}` : `the bucket of backend ${previousActive}`;
   const warning = previousActive
-    ? `Org ${request.orgId} now uses Peridio's default storage. Binaries already stored in ${where} stay there: ` +
-      'they are not copied, and devices asking for them will not find them in default storage until they are uploaded again.'
+    ? `Org ${request.orgId} now uses Peridio's default storage for new uploads. Binaries already stored in ${where} stay there ` +
+      '(they are not copied) and stay downloadable through their storage location' +
+      (retired.length > 0 ? ` (${retired.map((r) => r.location).join(', ')})` : '') +
+      ' until that config is offboarded.'
     : undefined;
 
   await writeAuditEvent(deps.store, {
@@ -63,10 +78,12 @@ export async function deactivate(event: unknown, deps: DeactivateDeps): Promise<
     at,
     detail: {
       previousActive: previousActive ?? null,
-      requestedBy: request.requestedBy ?? 'unknown',
+      requestedBy: by,
       bucket: serving?.upload.bucket ?? null,
-      fenceEpoch,
+      // null: the fence was already written (a repeated deactivation that only retired locations).
+      fenceEpoch: fenceEpoch ?? null,
       fenced: fenced.map((f) => f.executionArn),
+      retired,
     },
   });
   if (previousActive) {
@@ -86,6 +103,7 @@ export async function deactivate(event: unknown, deps: DeactivateDeps): Promise<
     previousActive: previousActive ?? null,
     deactivatedAt: at,
     fencedOnboardings: fenced,
+    retired,
     ...(warning ? { warning } : {}),
   };
 }

@@ -15,7 +15,7 @@ export const createHandler = handlerFor<DeactivateDeps, DeactivateResult | HttpA
     const { body, caller } = requestWithCaller(event);
     return deactivate({ ...body, requestedBy: caller.arn }, deps);
   }),
-  (deps) => [...tableProbes(deps.store, ['GetItem', 'UpdateItem', 'PutItem']), eventProbe(deps.events, deps.eventBusName)],
+  (deps) => [...tableProbes(deps.store, ['GetItem', 'UpdateItem', 'PutItem', 'Query']), eventProbe(deps.events, deps.eventBusName)],
 );
 
 export const handler = createHandler(once(recordKeepingDeps));

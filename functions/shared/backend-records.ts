@@ -11,6 +11,7 @@
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
 import { RoleNameConflictError, StaleExecutionError, TransientError, asTransientOr, awsErrorName } from './errors';
+import { locationFor } from './identifiers';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from './validation';
 import type { ApprovalPlan, ApprovalRecord } from './approval';
 import { ORG_SK, auditSk, findBackendIgnoringCase, getOrgRecord, orgPk } from './org-record';
@@ -623,7 +624,7 @@ export function isFenced(record: Pick<OrgRecord, 'fenceEpoch'>, config: Pick<Bac
 /**
  * Activation, as ONE conditional write: succeeds only if the pending config is this execution's, its
  * status is VERIFIED, no check failed, and the org's fence epoch is the one the config was recorded under
- * (no deactivation since). Moves pending -> serving (status ACTIVE, activatedAt) and points `active` at
+ * (no deactivation since). Moves pending -> serving (status ACTIVE, activatedAt, location) and points `active` at
  * this backend. Returns undefined when it may not (the caller explains why, from a fresh read). A retry
  * after success (the serving config is this execution's) returns `alreadyActive: true`, whatever happened
  * since.
@@ -653,7 +654,14 @@ export async function activatePending(
     }
     // Approval was skipped because the org served from default storage: it still must (approval.ts).
     if (opts.requireDefaultStorage && record.active !== undefined) return undefined;
-    const serving: BackendConfig = { ...pending, status: 'ACTIVE', activatedAt: now.toISOString(), updatedAt: now.toISOString() };
+    const serving: BackendConfig = {
+      ...pending,
+      status: 'ACTIVE',
+      activatedAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      // Names the current route's storage location (docs/locations.md); the signer reads it from here.
+      location: locationFor(ref.roleName, pending.configVersion),
+    };
     delete serving.nextCheckAt;
     const e = new Expr();
     const expression =

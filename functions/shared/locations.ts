@@ -86,15 +86,20 @@ async function putIfAbsent(store: RecordStore, item: LocationRecord): Promise<bo
  * Gives every backend's serving config in the org item that has no location item yet its item: `serving` for
  * the current route, else `retired` (`replaced` by the current route when the org routes to another backend,
  * `deactivated` when it uses default storage; retiredAt = now, retiredBy `unknown`: the retirement happened
- * before location items existed). Never overwrites an item. Returns the locations it wrote.
+ * before location items existed). Lists the org's items first and puts only the missing ones (each still with
+ * `attribute_not_exists`, so a racing writer's item is never overwritten). Returns the locations it wrote.
  */
 export async function materializeLocations(store: RecordStore, record: OrgRecord | undefined, now: Date): Promise<string[]> {
   if (!record) return [];
+  const served = Object.values(record.backends ?? {}).filter((b) => b.serving);
+  if (served.length === 0) return [];
+  // Only the missing ones are put: a deactivation or Activate with nothing to materialise writes nothing.
+  const existing = new Set((await listLocations(store.ddb, store.tableName, record.orgId)).map((i) => i.location));
   const current = currentLocationOf(record);
   const written: string[] = [];
-  for (const backend of Object.values(record.backends ?? {})) {
-    const config = backend.serving;
-    if (!config) continue;
+  for (const backend of served) {
+    const config = backend.serving!;
+    if (existing.has(locationOfConfig(backend.roleName, config))) continue;
     const platformRoleArn = backend.platformRoleArn ?? '';
     const item = locationItem({ orgId: record.orgId, roleName: backend.roleName, config, platformRoleArn, now });
     if (item.location !== current) {

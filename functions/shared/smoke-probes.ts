@@ -33,6 +33,7 @@ export function tableProbes(store: RecordStore, actions: TableAction[]): SmokePr
       authorizedWhen: ['ConditionalCheckFailedException'],
       run: () => store.ddb.send(new PutCommand({ TableName: store.tableName, Item: { ...SMOKE_KEY }, ...never })),
     },
+    // A read of the probe's own partition (no org's items live there).
     Query: {
       action: 'dynamodb:Query',
       run: () =>

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { IAMClient, IAMServiceException, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { materializeLocations } from '#shared/locations';
 import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { activate, type ActivateDeps } from '../../functions/onboarding/activate/activate';
 import { createHandler } from '../../functions/onboarding/activate/handler';
@@ -82,13 +83,15 @@ describe('Function: activate', () => {
       configVersion: 1,
       previousActive: null,
       alreadyActive: false,
+      location: `b.${ROLE_NAME}.1`,
+      retired: [],
       platformPolicyNarrowed: true,
       eventEmitted: true,
       auditWritten: true,
     });
     const record = await read();
     expect(record.active).toBe(ROLE_NAME);
-    expect(record.backends[ROLE_NAME]?.serving).toMatchObject({ status: 'ACTIVE', configVersion: 1 });
+    expect(record.backends[ROLE_NAME]?.serving).toMatchObject({ status: 'ACTIVE', configVersion: 1, location: `b.${ROLE_NAME}.1` });
     expect(record.backends[ROLE_NAME]?.pending).toBeUndefined();
   });
 
@@ -100,8 +103,10 @@ describe('Function: activate', () => {
     expect(JSON.parse(entry.Detail!)).toMatchObject({ orgId: ORG_ID, roleName: ROLE_NAME, configVersion: 1, via: 's3' });
   });
 
-  it('drops the old customer role from the platform role policy after a re-onboarding', async () => {
-    // Prepare: v1 active with OLD_ARN, v2 verified with CUSTOMER_ROLE_ARN
+  // Issue 11: "A re-onboarding of the same backend name with another customer role keeps the older customer
+  // role assumable by the platform role until that config is offboarded" (it used to be dropped here).
+  it('keeps the old customer role assumable after a re-onboarding, retiring the old config', async () => {
+    // Prepare: v1 active with OLD_ARN (activated before location items existed), v2 verified with CUSTOMER_ROLE_ARN
     await pending(1, { status: 'VERIFIED', upload: { ...config().upload, roleArn: OLD_ARN } });
     await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: config({ configVersion: 1 }).executionArn }, T0);
     await pending(2, { status: 'VERIFIED' });
@@ -109,8 +114,32 @@ describe('Function: activate', () => {
     const result = await activate(context({ configVersion: 2 }), deps());
     // Assess
     expect(result.previousActive).toBe(ROLE_NAME);
+    expect(result.retired).toEqual([{ location: `b.${ROLE_NAME}.1`, reason: 'replaced' }]);
     const policy = JSON.parse(iamMock.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument!);
-    expect(policy.Statement).toEqual([{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: CUSTOMER_ROLE_ARN }]);
+    expect(policy.Statement).toEqual([{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: [OLD_ARN, CUSTOMER_ROLE_ARN].sort() }]);
+  });
+
+  it('drops a customer role from the platform role policy once its config is offboarded', async () => {
+    // Prepare: v1 (OLD_ARN) replaced by v2, then v1 offboarded (the offboard function's write, as it does it)
+    await pending(1, { status: 'VERIFIED', upload: { ...config().upload, roleArn: OLD_ARN } });
+    await activate(context(), deps());
+    await pending(2, { status: 'VERIFIED' });
+    await activate(context({ configVersion: 2 }), deps());
+    await table.ddb.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { pk: `ORG#${ORG_ID}`, sk: `LOCATION#b.${ROLE_NAME}.1` },
+        UpdateExpression: 'SET #s = :o',
+        ConditionExpression: '#s = :r',
+        ExpressionAttributeNames: { '#s': 'state' },
+        ExpressionAttributeValues: { ':o': 'offboarded', ':r': 'retired' },
+      }),
+    );
+    iamMock.resetHistory();
+    // Act: a retried Activate of v2 rewrites the policy from the records
+    await activate(context({ configVersion: 2 }), deps());
+    // Assess
+    expect(policyArns(0)).toEqual([CUSTOMER_ROLE_ARN]);
   });
 
   it('still reports success when narrowing the platform policy fails', async () => {
@@ -197,11 +226,11 @@ describe('Function: activate', () => {
   });
 
   it('reports success when the audit item cannot be written', async () => {
-    // Prepare: the audit PutItem is throttled, everything else goes to dynalite
+    // Prepare: the audit PutItem is throttled, everything else (the location item's PutItem too) goes to dynalite
     await pending(1, { status: 'VERIFIED' });
     const ddb = {
       send: (command: unknown) =>
-        command instanceof PutCommand
+        command instanceof PutCommand && String(command.input.Item?.sk).startsWith('EVENT#')
           ? Promise.reject(new ProvisionedThroughputExceededException({ message: 'slow', $metadata: {} }))
           : table.ddb.send(command as never),
     } as unknown as DynamoDBDocumentClient;
@@ -220,12 +249,23 @@ describe('Function: activate', () => {
     await expect(activate(context(), deps())).resolves.toMatchObject({ alreadyActive: true, configVersion: 1 });
   });
 
-  it('never drops a newer pending customer role from the platform policy while narrowing', async () => {
-    // Prepare: v1 served OLD_ARN; v2 (CUSTOMER_ROLE_ARN) activates; while Activate writes the policy, a newer
-    // onboarding v3 with a third role records its pending config (its own CreatePlatformRole wrote first).
+  it('never drops a newer pending customer role from the platform policy while rewriting it', async () => {
+    // Prepare: v1 served OLD_ARN, then was offboarded (so only the newer roles remain); v2 (CUSTOMER_ROLE_ARN)
+    // activates; while Activate writes the policy, a newer onboarding v3 with a third role records its pending
+    // config (its own CreatePlatformRole wrote first).
     const NEWER_ARN = 'arn:aws:iam::222222222222:role/NewerPeridioRole';
     await pending(1, { status: 'VERIFIED', upload: { ...config().upload, roleArn: OLD_ARN } });
     await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: config({ configVersion: 1 }).executionArn }, T0);
+    await materializeLocations(table, await read(), T0);
+    await table.ddb.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { pk: `ORG#${ORG_ID}`, sk: `LOCATION#b.${ROLE_NAME}.1` },
+        UpdateExpression: 'SET #s = :o',
+        ExpressionAttributeNames: { '#s': 'state' },
+        ExpressionAttributeValues: { ':o': 'offboarded' },
+      }),
+    );
     await pending(2, { status: 'VERIFIED' });
     let first = true;
     iamMock.on(PutRolePolicyCommand).callsFake(async () => {

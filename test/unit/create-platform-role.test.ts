@@ -15,12 +15,15 @@ import {
 } from '@aws-sdk/client-iam';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
+  allowedCustomerRoleArns,
   createPlatformRole,
   customerTrustPolicy,
   type CreatePlatformRoleDeps,
 } from '../../functions/onboarding/create-platform-role/create-platform-role';
 import { createHandler } from '../../functions/onboarding/create-platform-role/handler';
 import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '#shared/backend-records';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { putServingLocation, reconcileLocations } from '#shared/locations';
 import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError } from '#shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, context } from './helpers/fixtures';
@@ -264,6 +267,62 @@ describe('Function: createPlatformRole', () => {
     const inline = JSON.parse(iamMock.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument!);
     expect(inline.Statement[0].Resource).toEqual([CUSTOMER_ROLE_ARN, oldArn].sort());
     expect((await read()).active).toBe(ROLE_NAME);
+  });
+
+  // Issue 11: "A re-onboarding of the same backend name with another customer role keeps the older customer
+  // role assumable by the platform role until that config is offboarded."
+  it('keeps the customer role of every config of the backend that is not offboarded, and only of this backend', async () => {
+    // Prepare: v1 (OLD) served, v2 (MID) replaced it, v3 (CUSTOMER_ROLE_ARN) is pending; another backend's item
+    const oldArn = 'arn:aws:iam::222222222222:role/OldPeridioRole';
+    const midArn = 'arn:aws:iam::222222222222:role/MidPeridioRole';
+    const otherArn = 'arn:aws:iam::333333333333:role/OtherBackend';
+    await table.clear();
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+    for (const [version, roleArn] of [[1, oldArn], [2, midArn]] as const) {
+      const c = config({ configVersion: version, status: 'VERIFIED', upload: { ...config().upload, roleArn } });
+      await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: c, now: T0 });
+      await activatePending(table, { orgId: ORG_ID, roleName: ROLE_NAME, executionArn: c.executionArn }, T0);
+      await putServingLocation(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: (await read()).backends[ROLE_NAME]!.serving!, platformRoleArn: PLATFORM_ROLE_ARN, now: T0 });
+      await reconcileLocations(table, { orgId: ORG_ID, currentLocation: `b.${ROLE_NAME}.${version}`, reason: 'replaced', by: 'support', now: T0 });
+    }
+    const other = config({ configVersion: 7, upload: { ...config().upload, roleArn: otherArn }, activatedAt: T0.toISOString() });
+    await putServingLocation(table, { orgId: ORG_ID, roleName: 'other', config: other, platformRoleArn: 'arn:aws:iam::111111111111:role/x', now: T0 });
+    await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: 3 }), now: T0 });
+    iamMock.on(CreateRoleCommand).rejects(new EntityAlreadyExistsException({ message: 'exists', $metadata: {} }));
+    iamMock.on(GetRoleCommand).resolves(role(3600));
+    // Act
+    await createPlatformRole(context({ configVersion: 3 }), deps());
+    // Assess: retired v1 still assumable (binaries there stay downloadable)
+    const allowed = (i: number) => [JSON.parse(iamMock.commandCalls(PutRolePolicyCommand)[i]!.args[0].input.PolicyDocument!).Statement[0].Resource].flat();
+    expect(allowed(0)).toEqual([CUSTOMER_ROLE_ARN, midArn, oldArn].sort());
+    // Act: v1 is offboarded (the offboard function's write), then the step runs again
+    await table.ddb.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { pk: `ORG#${ORG_ID}`, sk: `LOCATION#b.${ROLE_NAME}.1` },
+        UpdateExpression: 'SET #s = :o',
+        ExpressionAttributeNames: { '#s': 'state' },
+        ExpressionAttributeValues: { ':o': 'offboarded' },
+      }),
+    );
+    iamMock.resetHistory();
+    await createPlatformRole(context({ configVersion: 3 }), deps());
+    // Assess
+    expect(allowed(0)).toEqual([CUSTOMER_ROLE_ARN, midArn].sort());
+  });
+
+  it('allowedCustomerRoleArns: a serving config whose item was offboarded (org deactivated, then offboarded) is not allowed', () => {
+    const serving = config({ configVersion: 1, status: 'ACTIVE', location: `b.${ROLE_NAME}.1` });
+    const backend = { roleName: ROLE_NAME, lastConfigVersion: 1, serving };
+    const item = (state: 'retired' | 'offboarded') => ({
+      pk: `ORG#${ORG_ID}`, sk: `LOCATION#b.${ROLE_NAME}.1`, orgId: ORG_ID, location: `b.${ROLE_NAME}.1`, roleName: ROLE_NAME, configVersion: 1, state,
+      executionName: serving.executionName, requestedBy: 'support', platformRoleArn: PLATFORM_ROLE_ARN, upload: serving.upload, download: serving.download,
+      activatedAt: T0.toISOString(), createdAt: T0.toISOString(), updatedAt: T0.toISOString(),
+    });
+    expect(allowedCustomerRoleArns(backend, [item('retired')])).toEqual([CUSTOMER_ROLE_ARN]);
+    expect(allowedCustomerRoleArns(backend, [item('offboarded')])).toEqual([]);
+    // A record from before locations (no item yet): the serving config is still allowed.
+    expect(allowedCustomerRoleArns(backend, [])).toEqual([CUSTOMER_ROLE_ARN]);
   });
 
   it('retries (TransientError) when PutRolePolicy does not see the new role yet', async () => {

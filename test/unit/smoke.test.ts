@@ -51,14 +51,15 @@ describe('Function: smoke mode', () => {
     expect(report.checks[2]!.message).toContain('events:PutEvents');
   });
 
-  it('exercises GetItem, UpdateItem and PutItem on the real table and writes nothing', async () => {
-    const report = await runProbes(tableProbes(table, ['GetItem', 'UpdateItem', 'PutItem']));
+  it('exercises GetItem, UpdateItem, PutItem and Query on the real table and writes nothing', async () => {
+    const report = await runProbes(tableProbes(table, ['GetItem', 'UpdateItem', 'PutItem', 'Query']));
     expect(report).toEqual({
       smoke: 'PASS',
       checks: [
         { action: 'dynamodb:GetItem', result: 'PASS' },
         { action: 'dynamodb:UpdateItem', result: 'PASS' },
         { action: 'dynamodb:PutItem', result: 'PASS' },
+        { action: 'dynamodb:Query', result: 'PASS' },
       ],
     });
     expect(await table.ddb.send(new (await import('@aws-sdk/lib-dynamodb')).GetCommand({ TableName: table.tableName, Key: SMOKE_KEY }))).not.toHaveProperty('Item');

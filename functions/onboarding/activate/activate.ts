@@ -5,11 +5,21 @@
  * routing (`active`) at this backend. A stale or duplicate execution gets ActivationConflictError, a fenced
  * one OnboardingFencedError; a retry of this step after success is recognised and succeeds again.
  *
- * Once the write succeeded, nothing may report the activation as failed:
+ * Storage locations (docs/locations.md) are part of the activation, not side effects: before the write, every
+ * config that has served gets its location item (materialise); after it, the new config's item is put
+ * (`serving`) and every other `serving` item is retired (reconcile: `replaced`, replacedBy, retiredBy = the
+ * execution's requestedBy). Each of those is conditional and idempotent; one that fails throws (TransientError
+ * on throttling: the state machine retries the step), and the retry, finding the config already active
+ * (`alreadyActive`), runs them again and converges. The org item, the routing truth, is right throughout: it
+ * is written once, and the current route needs no location item.
+ *
+ * Once the location items are settled, nothing may report the activation as failed:
  * - *Backend Activated* and the audit item are tried a few times (injected sleep), then given up with an
  *   error log line and an EMF metric (`BinaryBackends/ActivationSideEffectFailures`), never an exception;
- * - the platform role's inline policy is narrowed from the record as the write left it (serving ARN plus
- *   any newer in-progress pending ARN), re-checked after writing (syncPlatformRolePolicy), best effort.
+ * - the platform role's inline policy is rewritten from the records (every customer role of a config of the
+ *   backend that is not offboarded, plus a newer in-progress pending one), re-checked after writing
+ *   (syncPlatformRolePolicy), best effort. A re-onboarding with another customer role therefore keeps the
+ *   old one assumable until its config is offboarded.
  */
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -18,11 +28,21 @@ import {
   getOrgRecord,
   isFenced,
   writeAuditEvent,
+  type Activation,
   type OrgRecord,
   type RecordStore,
   type StepInput,
 } from '#shared/backend-records';
 import { DetailType, emitEvent } from '#shared/events';
+import { listLocations } from '#shared/location-record';
+import {
+  currentLocationOf,
+  locationOfConfig,
+  materializeLocations,
+  putServingLocation,
+  reconcileLocations,
+  type RetiredLocation,
+} from '#shared/locations';
 import { ActivationConflictError, OnboardingFencedError, awsErrorName } from '#shared/errors';
 import { logger } from '#shared/logger';
 import { releaseClaims } from '#shared/claims';
@@ -47,6 +67,10 @@ export interface ActivationResult {
   previousActive: string | null;
   /** True when this execution had already activated (a retried step). */
   alreadyActive: boolean;
+  /** The storage location of the activated config (docs/locations.md). */
+  location: string;
+  /** The locations this activation retired (a retried step also reports those retired in its favour before). */
+  retired: Array<{ location: string; reason: RetiredLocation['reason'] }>;
   /** Whether the platform role's inline policy now names only the allowed customer roles. */
   platformPolicyNarrowed: boolean;
   /** Whether *Backend Activated* was emitted (false: given up after retries; logged and counted). */
@@ -67,8 +91,14 @@ export async function activate(input: StepInput, deps: ActivateDeps): Promise<Ac
   // Under `when-active`, skipping approval was decided while the org served from default storage. If
   // another backend activated since, this activation would re-point an active org unapproved: refuse it.
   const requireDefaultStorage = input.approval?.policy === 'when-active' && !input.approval.required;
+  // (1) Materialise: the configs that served so far (the current route included) get their location items,
+  // so the reconcile below can retire the one this activation replaces.
+  await materializeLocations(deps.store, await getOrgRecord(deps.store.ddb, deps.store.tableName, input.orgId), now);
+  // (2) The one conditional activation write (stores `serving.location`).
   const activation = await activatePending(deps.store, ref, now, { requireDefaultStorage });
   if (!activation) throw await refusal(deps, input);
+  // (3) + (4): throw on failure (the step retries and converges; see the module comment).
+  const { location, retired } = await settleLocations(deps, input, activation, now);
 
   // From here on the activation happened: every failure below is logged and counted, never thrown.
   const platformPolicyNarrowed = await narrowPlatformPolicy(deps, input, activation.alreadyActive ? undefined : activation.record);
@@ -105,6 +135,8 @@ export async function activate(input: StepInput, deps: ActivateDeps): Promise<Ac
         configVersion: activation.serving.configVersion,
         previousActive: activation.previousActive ?? null,
         previousConfigVersion: activation.previousServing?.configVersion ?? null,
+        location,
+        retired,
         platformPolicyNarrowed,
         eventEmitted,
       },
@@ -115,10 +147,48 @@ export async function activate(input: StepInput, deps: ActivateDeps): Promise<Ac
     configVersion: activation.serving.configVersion,
     previousActive: activation.previousActive ?? null,
     alreadyActive: activation.alreadyActive,
+    location,
+    retired,
     platformPolicyNarrowed,
     eventEmitted,
     auditWritten,
   };
+}
+
+/**
+ * After the activation write: puts the activated config's location item (`serving`, or, for a retried step
+ * overtaken by a newer activation or a deactivation, materialises it as retired) and retires every other
+ * `serving` item. Returns the activated config's location and what was retired in its favour.
+ */
+async function settleLocations(
+  deps: ActivateDeps,
+  input: StepInput,
+  activation: Activation,
+  now: Date,
+): Promise<{ location: string; retired: ActivationResult['retired'] }> {
+  const location = locationOfConfig(input.roleName, activation.serving);
+  const current = currentLocationOf(activation.record);
+  if (current === location) {
+    const platformRoleArn = activation.record.backends?.[input.roleName]?.platformRoleArn ?? input.platformRole?.roleArn ?? input.platformRoleArn;
+    await putServingLocation(deps.store, { orgId: input.orgId, roleName: input.roleName, config: activation.serving, platformRoleArn, now });
+  } else {
+    await materializeLocations(deps.store, activation.record, now);
+  }
+  const reconciled = await reconcileLocations(deps.store, {
+    orgId: input.orgId,
+    currentLocation: current,
+    reason: current === undefined ? 'deactivated' : 'replaced',
+    by: input.requestedBy,
+    now,
+  });
+  const retired = new Map(reconciled.map((r) => [r.location, r.reason]));
+  if (activation.alreadyActive) {
+    // A retried step: an earlier attempt (or a racing reconcile) may have retired them already.
+    for (const item of await listLocations(deps.store.ddb, deps.store.tableName, input.orgId)) {
+      if (item.replacedBy === location && item.retiredReason && !retired.has(item.location)) retired.set(item.location, item.retiredReason);
+    }
+  }
+  return { location, retired: [...retired].map(([l, reason]) => ({ location: l, reason })).sort((a, b) => (a.location < b.location ? -1 : 1)) };
 }
 
 /** Explains why activation was refused, from a fresh read. */

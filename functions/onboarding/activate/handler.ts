@@ -8,7 +8,7 @@ import { activate, type ActivateDeps, type ActivationResult } from './activate';
 
 export const createHandler = handlerFor<ActivateDeps, ActivationResult>(
   (event, deps) => activate(parseStepInput(event), deps),
-  (deps) => [...tableProbes(deps.store, ['GetItem', 'UpdateItem', 'PutItem']), eventProbe(deps.events, deps.eventBusName)],
+  (deps) => [...tableProbes(deps.store, ['GetItem', 'UpdateItem', 'PutItem', 'Query']), eventProbe(deps.events, deps.eventBusName)],
 );
 
 export const handler = createHandler(once(() => ({ ...recordKeepingDeps(), iam: iam() })));

@@ -7,8 +7,10 @@
  *   only when its tags say it is ours (service, org, backend, stage); otherwise PlatformRoleConflictError.
  * - Its trust policy names the platform account root, limited by `ArnLike aws:PrincipalArn` to the
  *   service's function roles (survives a redeploy that recreates a function role).
- * - Its inline policy allows only sts:AssumeRole on the customer role ARN(s): the pending one and, during
- *   a re-onboarding that changes it, the serving one too (Activate drops the old one).
+ * - Its inline policy allows only sts:AssumeRole on the customer role ARN(s) of the backend's connected
+ *   configs: the in-progress pending one, the serving one, and every config whose location item is not
+ *   offboarded (docs/locations.md). A re-onboarding that changes the customer role keeps the old one
+ *   assumable until that config is offboarded.
  * - It gets the permissions boundary and tags. An adopted role must already carry this stage's boundary
  *   (the service never changes boundaries; the function roles deny it): otherwise PlatformRoleConflictError.
  * - It waits until GetRole succeeds, then a propagation delay (a customer console answers "Invalid
@@ -40,6 +42,8 @@ import {
   type StepInput,
 } from '#shared/backend-records';
 import { DetailType, emitEvent } from '#shared/events';
+import { listLocations, type LocationRecord } from '#shared/location-record';
+import { connectedCustomerRoleArns, locationOfConfig } from '#shared/locations';
 import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError, asTransientOr, awsErrorName } from '#shared/errors';
 import { externalIdFor, iamRoleNameProblem, iamTagProblem, partitionOf, platformRoleName, roleNameTagValue } from '#shared/identifiers';
 
@@ -226,11 +230,21 @@ export async function createPlatformRole(input: StepInput, deps: CreatePlatformR
   return { roleArn: platformRoleArn, trustPolicyReadyAt: now.toISOString() };
 }
 
-/** The customer role ARNs a backend's platform role may assume: the serving config's and an in-progress pending one's. */
-export function allowedCustomerRoleArns(backend: Backend | undefined): string[] {
-  const arns = new Set<string>();
-  if (backend?.serving) arns.add(backend.serving.upload.roleArn);
-  if (backend?.pending && IN_PROGRESS_STATUSES.includes(backend.pending.status)) arns.add(backend.pending.upload.roleArn);
+/**
+ * The customer role ARNs a backend's platform role may assume: those of every location item of the backend
+ * that is not offboarded (serving and retired configs: binaries stay downloadable from them), the serving
+ * config's (unless its item says it was offboarded; records from before locations have no item), and an
+ * in-progress pending one's. `locations` are the org's location items (any backend; filtered here).
+ */
+export function allowedCustomerRoleArns(backend: Backend | undefined, locations: readonly LocationRecord[] = []): string[] {
+  if (!backend) return [];
+  const arns = new Set<string>(connectedCustomerRoleArns(locations, backend.roleName));
+  if (backend.serving) {
+    const location = locationOfConfig(backend.roleName, backend.serving);
+    const item = locations.find((l) => l.location === location);
+    if (item?.state !== 'offboarded') arns.add(backend.serving.upload.roleArn);
+  }
+  if (backend.pending && IN_PROGRESS_STATUSES.includes(backend.pending.status)) arns.add(backend.pending.upload.roleArn);
   return [...arns].sort();
 }
 
@@ -240,7 +254,8 @@ function ownsPending(record: OrgRecord | undefined, ref: ExecutionRef): boolean 
 }
 
 /**
- * Writes the platform role's inline policy from the org record (allowedCustomerRoleArns), then reads the
+ * Writes the platform role's inline policy from the org record and the org's location items
+ * (allowedCustomerRoleArns), then reads the
  * record again and rewrites while the allowed ARNs changed meanwhile, up to `rounds` writes. So the last
  * write always reflects a read made after the previous write: a newer onboarding's pending ARN, recorded
  * while we wrote, is never left out. `record` saves the first read (the record as a write just left it).
@@ -266,7 +281,9 @@ export async function syncPlatformRolePolicy(
       if (round === 0) throw staleRoleWriter(opts.owner);
       lostOwnership = true;
     }
-    const arns = allowedCustomerRoleArns(record?.backends?.[roleName]);
+    const backend = record?.backends?.[roleName];
+    // The location items are listed every round too: an offboarding or a reconcile may change them meanwhile.
+    const arns = allowedCustomerRoleArns(backend, backend ? await listLocations(store.ddb, store.tableName, orgId) : []);
     if (round > 0 && arns.join('\n') === written.join('\n')) break;
     if (arns.length === 0) break;
     try {
@@ -286,7 +303,7 @@ export async function syncPlatformRolePolicy(
 function staleRoleWriter(ref: ExecutionRef): StaleExecutionError {
   return new StaleExecutionError(
     `Execution ${ref.executionArn} no longer owns the pending config of backend ${ref.roleName} of org ${ref.orgId}; ` +
-      "the platform role's policy is left as the record says (serving and in-progress customer roles only)",
+      "the platform role's policy is left as the records say (connected and in-progress customer roles only)",
   );
 }
 

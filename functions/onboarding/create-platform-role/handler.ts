@@ -20,7 +20,7 @@ export function trustedPrincipalPatterns(raw: string): string[] {
 
 export const createHandler = handlerFor<CreatePlatformRoleDeps, PlatformRoleResult>(
   (event, deps) => createPlatformRole(parseStepInput(event), deps),
-  (deps) => [...tableProbes(deps.store, ['GetItem', 'UpdateItem', 'PutItem']), eventProbe(deps.events, deps.config.eventBusName), getPlatformRoleProbe(deps.iam)],
+  (deps) => [...tableProbes(deps.store, ['GetItem', 'UpdateItem', 'PutItem', 'Query']), eventProbe(deps.events, deps.config.eventBusName), getPlatformRoleProbe(deps.iam)],
 );
 
 function defaultDeps(): CreatePlatformRoleDeps {
