@@ -15,6 +15,13 @@ export interface CliIo {
   stderr: Writable;
   /** Colour and tables only on a terminal. Defaults to false (plain text, as in a pipe). */
   isTTY?: boolean;
+  /**
+   * Whether stdin is a terminal a person can answer from. Defaults to false: commands that need a confirmation
+   * (`offboard`) then require their `--yes` flag and send nothing without it.
+   */
+  stdinIsTTY?: boolean;
+  /** Asks a person a question on the terminal and resolves with the line they typed (only when stdinIsTTY). */
+  ask?: (question: string) => Promise<string>;
   /** The terminal's width, for lines redrawn in place. Default 120. */
   columns?: number;
   /** Injected clock, for --follow countdowns in tests. */

@@ -117,6 +117,18 @@ export async function runCli(argv: string[], rawIo: CliIo): Promise<number> {
     .action(run(async (f, io2) => (await import('./commands/sign')).deactivate(f, io2)));
 
   program
+    .command('offboard')
+    .description('Disconnect retired configs of a backend for good: platform role, CloudFront keys (docs/locations.md)')
+    .option('--org <id>', "the org's UUID")
+    .option('--backend <name>', 'the backend name (its role name, as in binary-backends status)')
+    .option('--config-version <n>', 'only this config; default: every retired config of the backend')
+    .option('--reason <text>', 'why, recorded with the offboarding (at most 500 characters)')
+    .option('--dry-run', 'print exactly what would be removed; change nothing')
+    .option('--yes', 'do not ask (required when stdin is not a terminal)')
+    .option('--json', 'machine-readable output')
+    .action(run(async (f, io2) => (await import('./commands/offboard')).offboard(f, io2)));
+
+  program
     .command('smoke')
     .description('After a deploy: invoke every function of the stage in its harmless smoke mode; PASS/FAIL per function with the failing action')
     .option('--stage <stage>', 'the stage given to osls deploy (the local stack is "local")')
@@ -245,6 +257,16 @@ export async function main(argv = process.argv.slice(2)): Promise<never> {
     stdout: process.stdout,
     stderr: process.stderr,
     isTTY: Boolean(process.stdout.isTTY),
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    ask: async (question) => {
+      const { createInterface } = await import('node:readline/promises');
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    },
     columns: process.stdout.columns,
     onInterrupt: (message) => {
       const onSigint = () => {

@@ -1,7 +1,7 @@
 /**
  * Secrets Manager stand-in (JSON 1.1): CreateSecret, GetSecretValue (VersionId / VersionStage),
  * PutSecretValue (AWSCURRENT moves, the previous current becomes AWSPREVIOUS), DescribeSecret,
- * DeleteSecret (scheduled or forced), ListSecrets. Secrets live in the caller's account; a full ARN
+ * DeleteSecret (scheduled with RecoveryWindowInDays 7-30, refused when already scheduled; or forced), ListSecrets. Secrets live in the caller's account; a full ARN
  * reaches a secret of another account (resource policies are not evaluated).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -191,6 +191,10 @@ export class SecretsStore {
         }
         if (!force && (days < 7 || days > 30)) {
           throw new AwsError('InvalidParameterException', 'The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).', 400);
+        }
+        // Like Secrets Manager: scheduling a secret that is already scheduled is refused (the first date stands).
+        if (s.deletedAt && !force) {
+          throw new AwsError('InvalidRequestException', "You can't perform this operation on the secret because it was marked for deletion.", 400);
         }
         const now = new Date();
         if (force) this.secrets.delete(s.arn);

@@ -357,7 +357,10 @@ export async function offboard(event: unknown, deps: OffboardDeps): Promise<Offb
     return {
       ...base,
       dryRun: Boolean(request.dryRun),
-      platformRole: { name: roleName_, action: needed.length === 0 ? 'deleted' : 'kept', allowedCustomerRoleArns: needed, removedCustomerRoleArns: removed },
+      platformRole:
+        targets.length === 0
+          ? { name: roleName_, action: 'kept', allowedCustomerRoleArns: needed, removedCustomerRoleArns: [] }
+          : { name: roleName_, action: needed.length === 0 ? 'deleted' : 'kept', allowedCustomerRoleArns: needed, removedCustomerRoleArns: removed },
       keysScheduledForDeletion: keysToDelete.map(([secretArn, owners]) => ({ secretArn, locations: owners.map((o) => o.location), outcome: 'would-schedule' as const })),
     };
   }

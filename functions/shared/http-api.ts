@@ -24,6 +24,7 @@ const STATUS_OF_ERROR: Record<string, number> = {
   ApprovalNotAllowedError: 403,
   BackendNotFoundError: 404,
   OnboardingInProgressError: 409,
+  ConfigStillServingError: 409,
   RoleNameConflictError: 409,
   ApprovalNotPendingError: 409,
   TransientError: 503,

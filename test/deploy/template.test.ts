@@ -892,7 +892,7 @@ describe('Deploy: the front door (issue 9)', () => {
     expect(trust[0]!.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
     expect(trust[0]!.Condition).toEqual({ StringEquals: ownTags });
     const write = allows(statements, 'iam:PutRolePolicy');
-    expect([...new Set(write.map((s) => s.owner))].sort()).toEqual([roleOf('activate'), roleOf('createPlatformRole')].sort());
+    expect([...new Set(write.map((s) => s.owner))].sort()).toEqual([roleOf('activate'), roleOf('createPlatformRole'), roleOf('offboard')].sort());
     for (const s of write) {
       expect(s.Resource.map(resourceText)).toEqual([PLATFORM_ROLES]);
       expect(s.Condition).toEqual({ StringEquals: { 'iam:PermissionsBoundary': BOUNDARY, ...ownTags } });

@@ -98,6 +98,8 @@ describe('Front door: the IAM-authorized API', () => {
     }
     const deactivation = await post('/deactivations', { orgId, confirm: true });
     expect(deactivation.status).toBe(403);
+    const offboarding = await post('/offboardings', { orgId, roleName: 'prod' });
+    expect(offboarding).toEqual({ status: 403, body: { message: 'Forbidden' } });
     await expectNothingWritten(orgId);
   });
 

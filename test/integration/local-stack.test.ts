@@ -462,6 +462,11 @@ describe('Secrets Manager', () => {
     expect(await failure(c.secrets(c.customer).send(new GetSecretValueCommand({ SecretId: name })))).toMatchObject({ name: 'ResourceNotFoundException' });
     await sm.send(new DeleteSecretCommand({ SecretId: created.ARN, RecoveryWindowInDays: 7 }));
     expect(await failure(sm.send(new GetSecretValueCommand({ SecretId: created.ARN })))).toMatchObject({ name: 'InvalidRequestException' });
+    // Scheduling it again is refused, like Secrets Manager (offboard reads this as "already scheduled").
+    expect(await failure(sm.send(new DeleteSecretCommand({ SecretId: created.ARN, RecoveryWindowInDays: 30 })))).toMatchObject({
+      name: 'InvalidRequestException',
+      message: expect.stringMatching(/marked for deletion/),
+    });
     await sm.send(new DeleteSecretCommand({ SecretId: created.ARN, ForceDeleteWithoutRecovery: true }));
     expect(await failure(sm.send(new GetSecretValueCommand({ SecretId: created.ARN })))).toMatchObject({ name: 'ResourceNotFoundException' });
   });

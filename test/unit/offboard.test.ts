@@ -253,6 +253,45 @@ describe('Function: offboard', () => {
     expect(iamMock.commandCalls(PutRolePolicyCommand)).toHaveLength(0);
   });
 
+  it('keeps the platform role when an onboarding of the backend starts while offboarding runs (fresh read)', async () => {
+    await putLocation(1);
+    await deactivateOrg(table, { orgId: ORG_ID, now: T0 }); // org item exists, nothing routes
+    await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
+    // A re-onboarding is recorded right after our first read (here: right after the item is marked).
+    let raced = false;
+    const racing = {
+      ...table,
+      ddb: {
+        send: async (command: { constructor: { name: string } }) => {
+          const out = await table.ddb.send(command as never);
+          if (!raced && command.constructor.name === 'UpdateCommand') {
+            raced = true;
+            await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: 2, status: 'PENDING', upload: { ...config().upload, roleArn: NEW_ROLE } }), now: T0 });
+          }
+          return out;
+        },
+      } as unknown as RecordsTable['ddb'],
+    };
+    const result = await offboard({ orgId: ORG_ID, roleName: ROLE_NAME, requestedBy: BY }, { ...deps(), store: racing });
+    expect(raced).toBe(true);
+    expect((await getItem(1))!.state).toBe('offboarded');
+    expect(result.platformRole).toMatchObject({ action: 'kept', allowedCustomerRoleArns: [NEW_ROLE] });
+    expect(iamMock.commandCalls(DeleteRoleCommand)).toHaveLength(0);
+    expect(JSON.parse(iamMock.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument!).Statement[0].Resource).toBe(NEW_ROLE);
+  });
+
+  it('looks again when IAM answers DeleteConflict (a policy added between its deletes)', async () => {
+    await putLocation(1);
+    iamMock
+      .on(DeleteRoleCommand)
+      .rejectsOnce(Object.assign(new Error('Cannot delete entity, must delete policies first.'), { name: 'DeleteConflictException', $metadata: { httpStatusCode: 409 } }))
+      .resolves({});
+    const result = await offboard({ orgId: ORG_ID, roleName: ROLE_NAME, requestedBy: BY }, deps());
+    expect(result.platformRole.action).toBe('deleted');
+    expect(iamMock.commandCalls(ListRolePoliciesCommand)).toHaveLength(2);
+    expect(iamMock.commandCalls(DeleteRoleCommand)).toHaveLength(2);
+  });
+
   it('treats a platform role that is already gone (NoSuchEntity) as deleted', async () => {
     await putLocation(1);
     iamMock.on(ListRolePoliciesCommand).rejects(noSuchEntity());
@@ -417,6 +456,14 @@ describe('Function: offboard', () => {
     expect(res.statusCode, res.body).toBe(200);
     expect(JSON.parse(res.body)).toMatchObject({ offboardedBy: SUPPORT_ARN, offboarded: [{ location: 'b.prod.1' }] });
     expect((await getItem(1))!.offboardedBy).toBe(SUPPORT_ARN);
+  });
+
+  it('answers the serving config on the HTTP API with 409 ConfigStillServingError', async () => {
+    await serve(1);
+    const handler = createHandler(deps());
+    const res = (await handler(httpApiEvent('POST /offboardings', { orgId: ORG_ID, roleName: ROLE_NAME, configVersion: 1 }), {} as never)) as { statusCode: number; body: string };
+    expect(res.statusCode).toBe(409);
+    expect(JSON.parse(res.body)).toMatchObject({ errorType: 'ConfigStillServingError' });
   });
 
   it('computes the customer roles still needed from the org item and the location items', () => {
