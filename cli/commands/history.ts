@@ -71,6 +71,10 @@ export async function history(flags: { org?: string; roleName?: string; json?: b
         approval: ((a) => a && { ...a, requestedBy: input?.requestedBy })(approvalOfExecution(events)),
       });
     }
+    // An Activate's audit event names no person: the execution that ran it says who asked.
+    for (const c of result.changes) {
+      if (c.step === 'Activate' && !c.by) c.by = result.executions.find((x) => x.name === c.executionName)?.requestedBy;
+    }
     io.onResult?.('history', result);
     if (flags.json) writeJson(io, result);
     else io.stdout.write(renderHistory(result, io));

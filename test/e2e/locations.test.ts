@@ -233,6 +233,8 @@ describe('E2E: binaries stay downloadable from where they live across every back
         ['Offboard', 'offboarded', [loc1]],
       ]);
       expect(h.changes[2]).toMatchObject({ reason: 'bucket 1 closed', platformRole: 'kept' });
+      // Who: the re-onboarding's requester (from its execution), the deactivation's and the offboarding's callers.
+      for (const x of h.changes) expect(x.by).toMatch(/^arn:aws:(iam|sts)::111111111111:/);
       const historyText = (await cli(['history', '--org', org])).stdout;
       expect(historyText).toContain('Storage changes');
       expect(historyText).toMatch(new RegExp(`offboarded\\s+${loc1.replace(/\./g, '\\.')} of backend "${v.roleName}"`));
