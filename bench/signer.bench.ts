@@ -36,6 +36,7 @@ import { build } from 'esbuild';
 import BUNDLE_EXCLUDE from '../deploy/esbuild-exclude.json';
 import type { DownloadConfig, OrgRecord } from '#shared/backend-records';
 import { clearCloudFrontKeyCache } from '#shared/cloudfront-keys';
+import type { LocationRecord } from '#shared/location-record';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { documentClientReader } from '#shared/location-record';
 import { cannedPolicy, cloudFrontUrl, presignS3Url, unsignedCloudFrontUrl } from '#shared/url-signers';
@@ -120,9 +121,9 @@ function orgRecord(orgId: string, download: DownloadConfig): OrgRecord {
       prod: {
         roleName: 'prod',
         platformRoleArn: `arn:aws:iam::111111111111:role/binary_backend_${orgId}_prod`,
-        lastConfigVersion: 1,
+        lastConfigVersion: 2,
         serving: {
-          configVersion: 1, executionArn: 'arn:x', executionName: 'x', status: 'ACTIVE', requestedBy: 'bench',
+          configVersion: 2, executionArn: 'arn:x', executionName: 'x', status: 'ACTIVE', requestedBy: 'bench',
           startedAt: '2026-11-01T00:00:00Z', trustDeadlineAt: '2026-11-08T00:00:00Z', attempts: 1,
           upload: { bucket: 'acme-firmware', region: 'eu-west-1', roleArn: 'arn:aws:iam::222222222222:role/PeridioBinaries', accountId: '222222222222', prefix: 'peridio/' },
           download, checks: [], createdAt: '2026-11-01T00:00:00Z', updatedAt: '2026-11-01T00:00:00Z',
@@ -145,7 +146,23 @@ const clock = () => new Date(virtualNowMs);
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const stsMock = mockClient(STSClient);
 const secretsMock = mockClient(SecretsManagerClient);
-ddbMock.on(GetCommand).callsFake((input: { Key: { pk: string } }) => ({ Item: records[input.Key.pk] }));
+/**
+ * ORG_S3's older config (docs/locations.md): re-onboarded from bucket acme-firmware-old (config 1, another
+ * customer role) to the serving config 2 above, so `b.prod.1` is a retired location with its own item.
+ */
+const RETIRED_LOCATION = 'b.prod.1';
+const locationItems: Record<string, LocationRecord> = {
+  [`ORG#${ORG_S3}|LOCATION#${RETIRED_LOCATION}`]: {
+    pk: `ORG#${ORG_S3}`, sk: `LOCATION#${RETIRED_LOCATION}`, orgId: ORG_S3, location: RETIRED_LOCATION, roleName: 'prod', configVersion: 1,
+    state: 'retired', retiredReason: 'replaced', replacedBy: 'b.prod.2', executionName: 'x', requestedBy: 'bench',
+    platformRoleArn: `arn:aws:iam::111111111111:role/binary_backend_${ORG_S3}_prod`,
+    upload: { bucket: 'acme-firmware-old', region: 'eu-west-1', roleArn: 'arn:aws:iam::222222222222:role/PeridioBinariesOld', accountId: '222222222222', prefix: 'peridio/' },
+    download: { type: 's3' }, activatedAt: '2026-10-01T00:00:00Z', retiredAt: '2026-11-01T00:00:00Z', createdAt: '2026-10-01T00:00:00Z', updatedAt: '2026-11-01T00:00:00Z',
+  },
+};
+ddbMock.on(GetCommand).callsFake((input: { Key: { pk: string; sk: string } }) => ({
+  Item: input.Key.sk === 'BACKENDS' ? records[input.Key.pk] : locationItems[`${input.Key.pk}|${input.Key.sk}`],
+}));
 stsMock.on(AssumeRoleCommand).callsFake(() => ({
   Credentials: {
     AccessKeyId: credentials.accessKeyId, SecretAccessKey: credentials.secretAccessKey, SessionToken: credentials.sessionToken,
@@ -182,6 +199,9 @@ async function benchS3(): Promise<void> {
   let i = 0;
   const signer = createUrlSigner(signerDeps());
   await signer.sign({ orgId: ORG_S3, operation: 'download', keys: ['warm'] });
+  const retired = await signer.sign({ orgId: ORG_S3, operation: 'download', keys: ['warm'], location: RETIRED_LOCATION });
+  if (!retired.urls[0]!.url.includes('acme-firmware-old') || retired.location !== RETIRED_LOCATION) throw new Error('the retired location did not resolve');
+  const warmStats = signer.stats();
   const batch = keys1000.slice(0, 40);
   const sdkOne = () => s3PresignerGetSignedUrl(sdkClient, new GetObjectCommand({ Bucket: 'acme-firmware', Key: `peridio/${keys1000[i++ % 1000]}` }), { expiresIn: 900 });
   const oursOne = () => presignS3Url({ credentials, region: 'eu-west-1', bucket: 'acme-firmware', key: `peridio/${keys1000[i++ % 1000]}`, method: 'GET', expiresInSeconds: 900, now });
@@ -191,9 +211,12 @@ async function benchS3(): Promise<void> {
       sdk: block(2, sdkOne),
       presignS3Url: block(40, oursOne),
       signerBatch40: () => signer.sign({ orgId: ORG_S3, operation: 'download', keys: batch }),
+      // Issue 11: the same batch for an older (retired) location: location cache + its own credential chain.
+      signerBatch40Retired: () => signer.sign({ orgId: ORG_S3, operation: 'download', keys: batch, location: RETIRED_LOCATION }),
     },
     300,
   );
+  const raceStats = signer.stats();
   t.sdk! /= 2;
   t.presignS3Url! /= 40;
   const perUrlSigner = t.signerBatch40! / 40;
@@ -203,6 +226,21 @@ async function benchS3(): Promise<void> {
   record('S3 presignS3Url vs SDK presigner', `${r1.toFixed(1)}x faster`, '>= 10x', r1 >= 10);
   const r2 = t.sdk! / perUrlSigner;
   record('S3 whole signer (validate + route + sign), 40-key download batches', `${fmtUs(perUrlSigner)} per URL, ${r2.toFixed(1)}x faster than SDK presigner`, '>= 10x', r2 >= 10);
+  const perUrlRetired = t.signerBatch40Retired! / 40;
+  record(
+    'S3 whole signer, 40-key download batches for an older (retired) location, vs the current route in the same run',
+    `${fmtUs(perUrlRetired)} per URL, ${(perUrlRetired / perUrlSigner).toFixed(2)}x the current route's time`,
+  );
+  const calls = {
+    GetItem: raceStats.getItemCalls - warmStats.getItemCalls,
+    AssumeRole: raceStats.assumeRoleCalls - warmStats.assumeRoleCalls,
+  };
+  record(
+    'Network calls while signing hot for the current route and a retired location (the race above)',
+    `GetItem ${calls.GetItem}, AssumeRole ${calls.AssumeRole}`,
+    '0',
+    calls.GetItem + calls.AssumeRole === 0,
+  );
   sdkClient.destroy();
 }
 

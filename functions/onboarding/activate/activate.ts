@@ -252,9 +252,10 @@ async function bestEffort(deps: ActivateDeps, input: StepInput, effect: 'event' 
 }
 
 /**
- * Narrows the platform role's policy to what the record allows after the activation (the serving ARN, and
- * a newer in-progress pending ARN if one was recorded meanwhile), re-checking after the write. Best effort:
- * the activation already happened, and the next CreatePlatformRole rewrites the policy anyway.
+ * Rewrites the platform role's policy to what the records allow after the activation (the customer role of
+ * every config of the backend that is not offboarded, and a newer in-progress pending ARN if one was recorded
+ * meanwhile), re-checking after the write. Best effort: the activation already happened, and the next
+ * CreatePlatformRole rewrites the policy anyway.
  */
 async function narrowPlatformPolicy(deps: ActivateDeps, input: StepInput, record: OrgRecord | undefined): Promise<boolean> {
   try {
