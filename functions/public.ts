@@ -10,8 +10,11 @@ export { ValidationError, remediationFor } from '#shared/errors';
 export { encodeRoleNameForExecution } from '#shared/identifiers';
 export { parseCloudFrontPrivateKey } from '#shared/cloudfront-keys';
 export { findBackendIgnoringCase } from '#shared/org-record';
+export { orgPk } from '#shared/org-record';
 export { getOrgRecord } from '#shared/org-record-sdk';
-export type { Backend, BackendConfig, OrgRecord } from '#shared/record-types';
+export type { AuditEvent, Backend, BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/record-types';
+export { locationFor, type LocationRecord, type RetiredReason } from '#shared/location-record';
+export { listLocations } from '#shared/location-record-sdk';
 export type { ApprovalRecord } from '#shared/approval';
 export {
   hasControlCharacters,
