@@ -37,6 +37,7 @@ import { jsonServiceHandler } from './json-service';
 import { lambdaHandler, LambdaRegistry, type Handler } from './lambda';
 import { LocalS3 } from './s3';
 import { SecretsStore } from './secrets-manager';
+import { stepFunctionsApi } from './sfn-api';
 import { LocalStepFunctions, type Execution } from './stepfunctions';
 import { Sts, stsHandler } from './sts';
 
@@ -364,7 +365,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     await start('lambda', lambdaHandler(lambda, keys));
     await start(
       'sfn',
-      jsonServiceHandler(keys, { targetPrefix: 'AWSStepFunctions', contentType: 'application/x-amz-json-1.0', operations: stepFunctions.operations() }),
+      jsonServiceHandler(keys, { targetPrefix: 'AWSStepFunctions', contentType: 'application/x-amz-json-1.0', operations: stepFunctionsApi(stepFunctions) }),
     );
     await start('cloudfront', cloudFront.handler());
     await start('apigateway', apiGatewayHandler(lambda, keys, PLATFORM_ACCOUNT_ID));
