@@ -3,7 +3,7 @@
  * The task token on a waiting config is never shown: it is a capability only decideApproval uses.
  */
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
-import type { ApprovalRecord } from '#shared/approval';
+import type { ApprovalRecord } from '../functions/public';
 
 export interface ApprovalSummary {
   state: 'AWAITING' | 'APPROVED' | 'REJECTED' | 'EXPIRED';

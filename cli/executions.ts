@@ -11,8 +11,7 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import { remediationFor } from '#shared/errors';
-import { encodeRoleNameForExecution } from '#shared/identifiers';
+import { remediationFor, encodeRoleNameForExecution } from '../functions/public';
 
 /** Every history event of an execution, oldest first. */
 export async function executionHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {

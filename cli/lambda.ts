@@ -5,7 +5,7 @@
  * print the remediation for it.
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { remediationFor } from '#shared/errors';
+import { remediationFor } from '../functions/public';
 
 export class LambdaFunctionError extends Error {
   constructor(

@@ -8,7 +8,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { remediationFor } from '#shared/errors';
+import { remediationFor } from '../functions/public';
 import { CommandFailure, EXIT, UsageError, printable, printableWriter, styleFor, writeJson, type CliIo } from './io';
 import { LambdaFunctionError } from './lambda';
 
@@ -165,7 +165,7 @@ export async function runCli(argv: string[], rawIo: CliIo): Promise<number> {
     .command('demo')
     .description('The whole story on the local stack: onboard, trust, activate, upload and download')
     .option('--json', 'print a machine-readable summary instead')
-    .action(run(async (f: { json?: boolean }, io2) => (await import('../local/demo')).runDemo({ json: Boolean(f.json) }, io2)));
+    .action(run(async (f: { json?: boolean }, io2) => (await import('./commands/demo')).runDemo({ json: Boolean(f.json) }, io2, runCli)));
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -6,8 +6,7 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { CreateSecretCommand, DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseCloudFrontPrivateKey } from '#shared/cloudfront-keys';
-import { encodeRoleNameForExecution } from '#shared/identifiers';
+import { parseCloudFrontPrivateKey, encodeRoleNameForExecution } from '../functions/public';
 import { CommandFailure, UsageError } from './io';
 
 export interface LoadedKey {

@@ -13,8 +13,11 @@ import {
   type OrgRecord,
   type UploadConfig,
   type DownloadConfig,
-} from '#shared/backend-records';
-import { listLocations, locationFor, type LocationRecord, type RetiredReason } from '#shared/location-record';
+  listLocations,
+  locationFor,
+  type LocationRecord,
+  type RetiredReason,
+} from '../functions/public';
 
 export { findBackendIgnoringCase };
 export type { Backend, BackendConfig, OrgRecord, LocationRecord };

@@ -16,7 +16,7 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SERVICE_SOURCES = ['serverless.yml', 'deploy', 'functions', 'statemachine', 'package.json', 'tsconfig.json'];
 
 // CloudFormation JSON is untyped by nature; tests narrow what they read.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped by nature; tests narrow what they read.
 export type Json = any;
 
 export interface CfnResource {

@@ -11,27 +11,17 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AwsError, readBody, send, sha256Hex, splitUrl, parseRawQuery } from './aws-protocol';
 import { authenticate, REST_JSON_AUTH_ERRORS, REGION, type KeyRegistry } from './identity';
+import { FUNCTIONS as CATALOG, functionName, handlerModule } from '../functions/catalog.cjs';
 
-/** The plan's function table: serverless key → handler module and name suffix. */
-export const FUNCTIONS = [
-  { key: 'starter', handler: 'functions/starter/handler.ts', suffix: 'starter' },
-  { key: 'deactivate', handler: 'functions/deactivate/handler.ts', suffix: 'deactivate' },
-  { key: 'offboard', handler: 'functions/offboard/handler.ts', suffix: 'offboard' },
-  { key: 'recordConfig', handler: 'functions/onboarding/record-config/handler.ts', suffix: 'record-config' },
-  { key: 'createPlatformRole', handler: 'functions/onboarding/create-platform-role/handler.ts', suffix: 'create-platform-role' },
-  { key: 'checkTrust', handler: 'functions/onboarding/check-trust/handler.ts', suffix: 'check-trust' },
-  { key: 'verifyUpload', handler: 'functions/onboarding/verify-upload/handler.ts', suffix: 'verify-upload' },
-  { key: 'verifyDownload', handler: 'functions/onboarding/verify-download/handler.ts', suffix: 'verify-download' },
-  { key: 'cleanup', handler: 'functions/onboarding/cleanup/handler.ts', suffix: 'cleanup' },
-  { key: 'activate', handler: 'functions/onboarding/activate/handler.ts', suffix: 'activate' },
-  { key: 'recordFailure', handler: 'functions/onboarding/record-failure/handler.ts', suffix: 'record-failure' },
-  { key: 'requestApproval', handler: 'functions/onboarding/request-approval/handler.ts', suffix: 'request-approval' },
-  { key: 'decideApproval', handler: 'functions/approval/handler.ts', suffix: 'decide-approval' },
-  { key: 'executionStatusChange', handler: 'functions/onboarding/execution-status-change/handler.ts', suffix: 'execution-status-change' },
-  { key: 'signUrl', handler: 'functions/signing/handler.ts', suffix: 'sign-url' },
-] as const;
+/**
+ * The service's functions, from the function catalog (functions/catalog.cjs, the one list serverless.yml and
+ * the IAM roles read too): serverless key, handler module (the `.ts` source of the deployed handler) and name
+ * suffix.
+ */
+export const FUNCTIONS = CATALOG.map((f) => ({ key: f.key, handler: `${handlerModule(f.handler)}.ts`, suffix: f.suffix }));
 
-export type FunctionKey = (typeof FUNCTIONS)[number]['key'];
+/** A catalog key (`starter`, `recordConfig`, ...). */
+export type FunctionKey = string;
 export type Handler = (event: unknown, context: LambdaContext) => Promise<unknown> | unknown;
 
 export interface LambdaContext {
@@ -83,8 +73,9 @@ export class LambdaRegistry {
   ) {}
 
   functionName(key: FunctionKey): string {
-    const f = FUNCTIONS.find((x) => x.key === key)!;
-    return `binary-backends-${this.stage}-${f.suffix}`;
+    const f = FUNCTIONS.find((x) => x.key === key);
+    if (!f) throw new Error(`No function ${key} in functions/catalog.cjs`);
+    return functionName(this.stage, f.suffix);
   }
 
   functionArn(name: string): string {
@@ -110,7 +101,7 @@ export class LambdaRegistry {
     const partial = /^(\d{12}):function:([^:]+)$/.exec(nameOrArn);
     if (partial) name = partial[2]!;
     if (this.overrides.has(name)) return name;
-    return FUNCTIONS.some((f) => `binary-backends-${this.stage}-${f.suffix}` === name) ? name : undefined;
+    return FUNCTIONS.some((f) => functionName(this.stage, f.suffix) === name) ? name : undefined;
   }
 
   private load(name: string): Promise<Handler> {
@@ -118,7 +109,7 @@ export class LambdaRegistry {
     if (override) return Promise.resolve(override);
     let p = this.loaded.get(name);
     if (!p) {
-      const f = FUNCTIONS.find((x) => `binary-backends-${this.stage}-${x.suffix}` === name)!;
+      const f = FUNCTIONS.find((x) => functionName(this.stage, x.suffix) === name)!;
       const file = path.join(this.root, f.handler);
       p = import(pathToFileURL(file).href).then((m: { handler?: Handler }) => {
         if (typeof m.handler !== 'function') throw new Error(`${f.handler} does not export a handler function`);

@@ -6,7 +6,8 @@
  * - Each Task's `Resource` (`{"Fn::GetAtt": [key, "Arn"]}` or a function ARN) is mapped to the local
  *   function `binary-backends-local-<suffix>` and run through the Lambda registry (the real handlers).
  * - A function error reaches the state machine the way AWS passes it: Error = errorType, Cause = the JSON
- *   `{errorType, errorMessage, trace}` (not the plain message that aws-local-stepfunctions alone gives).
+ *   `{errorType, errorMessage, trace}` (not the plain message that aws-local-stepfunctions alone gives),
+ *   through local/task-bridge.ts, the bridge the state-machine tests use too.
  * - Wait states and retry intervals are shortened by configuration, so the same ASL runs in seconds.
  * - History is AWS-shaped: the local event log is converted to ExecutionStarted, <Type>StateEntered/Exited,
  *   LambdaFunctionScheduled/Started/Succeeded/Failed (what AWS records for a Task whose Resource is a plain
@@ -25,10 +26,20 @@ import { AwsError } from './aws-protocol';
 import { REGION } from './identity';
 import { epoch, str, type JsonOperation } from './json-service';
 import { FunctionError, FUNCTIONS, type LambdaRegistry } from './lambda';
+import { runLambdaTask, type LambdaErrorPayload } from './task-bridge';
 import type { LocalEventBridge } from './eventbridge';
 import { TaskTokens, detachTaskTimeout, waitForTaskTokenFunction } from './task-tokens';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/**
+ * What the Lambda registry threw, as Lambda reports it: a function error as is; anything else (the function
+ * could not be invoked at all) as the service error Step Functions would see, Lambda.ServiceException.
+ */
+function registryErrorPayload(err: unknown): LambdaErrorPayload {
+  if (err instanceof FunctionError) return { errorType: err.errorType, errorMessage: err.errorMessage, trace: err.trace };
+  return { errorType: 'Lambda.ServiceException', errorMessage: (err as Error)?.message ?? String(err), trace: [] };
+}
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -190,21 +201,12 @@ export class LocalStepFunctions {
           ...(typeof state.TimeoutSeconds === 'number' ? { timeoutInSeconds: state.TimeoutSeconds } : {}),
         });
         add('LambdaFunctionStarted');
-        try {
-          const out = (await this.o.registry.invoke(functionName, taskInput)) as Json;
-          add('LambdaFunctionSucceeded', { output: JSON.stringify(out), outputDetails: { truncated: false } });
-          return out;
-        } catch (err) {
-          const fe =
-            err instanceof FunctionError
-              ? err
-              : new FunctionError('Lambda.ServiceException', (err as Error).message ?? String(err));
-          const cause = JSON.stringify({ errorType: fe.errorType, errorMessage: fe.errorMessage, trace: fe.trace });
-          add('LambdaFunctionFailed', { error: fe.errorType, cause });
-          const e = new Error(cause);
-          e.name = fe.errorType;
-          throw e;
-        }
+        const out = await runLambdaTask<Json>((event) => this.o.registry.invoke(functionName, event), taskInput, {
+          toPayload: registryErrorPayload,
+          onFailure: (f) => add('LambdaFunctionFailed', f),
+        });
+        add('LambdaFunctionSucceeded', { output: JSON.stringify(out), outputDetails: { truncated: false } });
+        return out;
       };
     });
 
@@ -322,17 +324,10 @@ export class LocalStepFunctions {
         ...(seconds !== undefined ? { timeoutInSeconds: seconds } : {}),
       });
       add('TaskStarted', resource);
-      let invokeResult: Json;
-      try {
-        invokeResult = (await this.o.registry.invoke(functionName, payload)) as Json;
-      } catch (err) {
-        const fe = err instanceof FunctionError ? err : new FunctionError('Lambda.ServiceException', (err as Error).message ?? String(err));
-        const cause = JSON.stringify({ errorType: fe.errorType, errorMessage: fe.errorMessage, trace: fe.trace });
-        add('TaskFailed', { ...resource, error: fe.errorType, cause });
-        const e = new Error(cause);
-        e.name = fe.errorType;
-        throw e;
-      }
+      const invokeResult = await runLambdaTask<Json>((event) => this.o.registry.invoke(functionName, event), payload, {
+        toPayload: registryErrorPayload,
+        onFailure: (f) => add('TaskFailed', { ...resource, ...f }),
+      });
       add('TaskSubmitted', { ...resource, output: JSON.stringify({ Payload: invokeResult, StatusCode: 200 }), outputDetails: { truncated: false } });
       const timeoutMs = this.o.taskTokenTimeoutMs ?? (seconds !== undefined ? seconds * 1000 : undefined);
       const outcome = await this.tokens.wait(String(payload.taskToken), { executionArn: exec.executionArn, stateName, timeoutMs });

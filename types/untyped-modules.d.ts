@@ -11,3 +11,17 @@ declare module '@aws-sdk/client-s3/dist-es/endpoint/bdd.js' {
   import type { BinaryDecisionDiagram } from '@smithy/core/endpoints';
   export const bdd: BinaryDecisionDiagram;
 }
+
+/** The DynamoDB, STS and Secrets Manager endpoint rule sets, for the signer's tiny clients (aws-fetch.ts). */
+declare module '@aws-sdk/client-dynamodb/dist-es/endpoint/bdd.js' {
+  import type { BinaryDecisionDiagram } from '@smithy/core/endpoints';
+  export const bdd: BinaryDecisionDiagram;
+}
+declare module '@aws-sdk/client-sts/dist-es/endpoint/bdd.js' {
+  import type { BinaryDecisionDiagram } from '@smithy/core/endpoints';
+  export const bdd: BinaryDecisionDiagram;
+}
+declare module '@aws-sdk/client-secrets-manager/dist-es/endpoint/bdd.js' {
+  import type { BinaryDecisionDiagram } from '@smithy/core/endpoints';
+  export const bdd: BinaryDecisionDiagram;
+}

@@ -4,7 +4,7 @@
  * function only accepts a caller AWS verified, so the request goes through the front door, the HTTP API
  * with IAM authorization (`POST /approvals`, SigV4-signed with the caller's own credentials).
  */
-import type { DecisionResult } from '../../functions/approval/decide-approval';
+import type { DecisionResult } from '../../functions/public';
 import { AwsClients, VARS, requireEnv } from '../aws';
 import { EXIT, UsageError, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
 import { decideThroughFrontDoor } from '../approval-transport';

@@ -6,8 +6,7 @@
  * AWS verified. Without `--yes` it refuses when stdin is not a terminal (nothing is sent), and on a terminal it
  * first shows the plan (a dry run) and asks. `--dry-run` prints the plan and changes nothing.
  */
-import { hasControlCharacters, roleNameProblem } from '#shared/validation';
-import type { OffboardResult } from '../../functions/offboard/offboard';
+import { hasControlCharacters, roleNameProblem, type OffboardResult } from '../../functions/public';
 import { postSigned } from '../api';
 import { AwsClients, VARS, requireEnv } from '../aws';
 import { EXIT, UsageError, styleFor, writeJson, type CliIo, type ExitCode, type Style } from '../io';

@@ -4,8 +4,7 @@
  * soon as the workflow renders it, and with --follow watch the workflow until it ends.
  */
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { ValidationError } from '#shared/errors';
-import { parseOnboardingRequest, partitionOfRegion, type OnboardingRequest, type StackRules } from '#shared/validation';
+import { ValidationError, parseOnboardingRequest, partitionOfRegion, type OnboardingRequest, type StackRules } from '../../functions/public';
 import { AwsClients, VARS, regionOf, requireEnv, type Env } from '../aws';
 import { describeExecution, executionError, latestEvents, currentState, terminalError } from '../executions';
 import { EXIT, UsageError, humanDuration, paintStatus, styleFor, visibleLength, writeJson, type CliIo, type ExitCode } from '../io';

@@ -2,8 +2,7 @@
  * `binary-backends trust-policy` and `binary-backends status`: what support reads from the org record.
  */
 import { approvalLine, approvalOfConfig } from '../approval-view';
-import { remediationFor } from '#shared/errors';
-import { orgIdProblem, roleNameProblem } from '#shared/validation';
+import { remediationFor, orgIdProblem, roleNameProblem } from '../../functions/public';
 import { AwsClients, VARS, requireEnv } from '../aws';
 import {
   CommandFailure,

@@ -3,7 +3,7 @@
  * exactly as internal services do, and deactivating through the IAM-authorized API (cli/api.ts), so the
  * deactivation records the caller AWS verified.
  */
-import { hasControlCharacters } from '#shared/validation';
+import { hasControlCharacters } from '../../functions/public';
 import { postSigned } from '../api';
 import { AwsClients, VARS, requireEnv } from '../aws';
 import { EXIT, UsageError, printableValues, styleFor, table, writeJson, type CliIo, type ExitCode } from '../io';

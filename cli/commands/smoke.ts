@@ -5,7 +5,7 @@
  * same names the local stack registers. Needs lambda:InvokeFunction on them: the deployer's credentials.
  */
 import { FUNCTIONS } from '../../local/lambda';
-import type { SmokeCheck, SmokeReport } from '#shared/smoke';
+import type { SmokeCheck, SmokeReport } from '../../functions/public';
 import { AwsClients, requireEnv } from '../aws';
 import { EXIT, UsageError, paintStatus, styleFor, table, writeJson, type CliIo, type ExitCode } from '../io';
 import { LambdaFunctionError, invokeJson } from '../lambda';

@@ -22,7 +22,9 @@
  * - Events go out only with source `peridio.binary-backends`.
  */
 
-const SERVICE = 'binary-backends';
+const catalog = require('../../functions/catalog.cjs');
+
+const { SERVICE } = catalog;
 const EVENT_SOURCE = 'peridio.binary-backends';
 // Tag keys CreatePlatformRole puts on platform roles (functions/onboarding/create-platform-role).
 const TAG_SERVICE = 'peridio:service';
@@ -35,9 +37,8 @@ const sub = (s) => ({ 'Fn::Sub': s });
 const arn = (service, rest, regional = true) =>
   sub(`arn:\${AWS::Partition}:${service}:${regional ? '${AWS::Region}' : ''}:\${AWS::AccountId}:${rest}`);
 
-function logicalIdFor(key) {
-  return `${key[0].toUpperCase()}${key.slice(1)}Role`;
-}
+/** The role's logical ID, which the catalog gives each function as its `role` (`fooBar` -> `FooBarRole`). */
+const logicalIdFor = catalog.roleLogicalId;
 
 module.exports = async ({ resolveVariable }) => {
   const stage = await resolveVariable('sls:stage');
@@ -45,7 +46,7 @@ module.exports = async ({ resolveVariable }) => {
   const tracing = String(await resolveVariable('param:tracing')) === 'true';
   const stateMachineName = await resolveVariable('self:custom.stateMachineName');
 
-  const fn = (suffix) => `${SERVICE}-${stage}-${suffix}`;
+  const fn = (suffix) => catalog.functionName(stage, suffix);
   const table = { 'Fn::GetAtt': ['BackendsTable', 'Arn'] };
   const stateMachine = arn('states', `stateMachine:${stateMachineName}`);
   // Built from the name, not `Ref OnboardingStateMachine`: the state machine depends on these functions,
@@ -95,10 +96,9 @@ module.exports = async ({ resolveVariable }) => {
     'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'],
   });
 
-  /** key -> name suffix and its own grants (docs/deploy.md "What gets deployed"). */
+  /** Catalog key -> its own grants (docs/deploy.md "What gets deployed"). Names come from functions/catalog.cjs. */
   const grants = {
     starter: {
-      suffix: 'starter',
       statements: [
         allow('StartOnboarding', ['states:StartExecution'], stateMachine),
         // Dedupe: a double submit returns the running execution; a stopped holder is taken over.
@@ -108,12 +108,11 @@ module.exports = async ({ resolveVariable }) => {
       ],
     },
     // Query: lists the org's location items to retire them (docs/locations.md).
-    deactivate: { suffix: 'deactivate', statements: [writeTableAndLocations, emitEvents] },
+    deactivate: { statements: [writeTableAndLocations, emitEvents] },
     // Offboarding (docs/locations.md): marks retired location items offboarded (GetItem/Query read the org and its
     // locations, UpdateItem/PutItem mark them and write the audit event), deletes or narrows the backend's platform
     // role, schedules deletion of CloudFront key secrets (with a recovery window: the code never forces it).
     offboard: {
-      suffix: 'offboard',
       statements: [
         tableActions('GetItem', 'Query', 'UpdateItem', 'PutItem'),
         // Read-only, and answered NoSuchEntity for a role already gone; no tag condition so the smoke probe (a role
@@ -132,12 +131,10 @@ module.exports = async ({ resolveVariable }) => {
       mayDeleteOwnPlatformRoles: true,
     },
     recordConfig: {
-      suffix: 'record-config',
       // DescribeExecution: a holder that is no longer running is taken over (marked ABANDONED).
       statements: [writeTable, describeExecutions],
     },
     createPlatformRole: {
-      suffix: 'create-platform-role',
       statements: [
         allow('CreatePlatformRoleOnlyWithBoundary', ['iam:CreateRole'], platformRoles, {
           StringEquals: {
@@ -171,13 +168,12 @@ module.exports = async ({ resolveVariable }) => {
         emitEvents,
       ],
     },
-    checkTrust: { suffix: 'check-trust', statements: [assumePlatformRoles, tableActions('UpdateItem', 'PutItem')] },
-    verifyUpload: { suffix: 'verify-upload', statements: [assumePlatformRoles, tableActions('GetItem', 'UpdateItem')] },
-    verifyDownload: { suffix: 'verify-download', statements: [assumePlatformRoles, readCloudFrontKeys, tableActions('GetItem', 'UpdateItem')] },
+    checkTrust: { statements: [assumePlatformRoles, tableActions('UpdateItem', 'PutItem')] },
+    verifyUpload: { statements: [assumePlatformRoles, tableActions('GetItem', 'UpdateItem')] },
+    verifyDownload: { statements: [assumePlatformRoles, readCloudFrontKeys, tableActions('GetItem', 'UpdateItem')] },
     // Only the customer's bucket, through the role chain: Cleanup keeps no record.
-    cleanup: { suffix: 'cleanup', statements: [assumePlatformRoles] },
+    cleanup: { statements: [assumePlatformRoles] },
     activate: {
-      suffix: 'activate',
       statements: [
         // Rewrites the platform role's inline policy from the records once the new config serves.
         allow('PutPolicyOnlyOnBoundedPlatformRoles', ['iam:PutRolePolicy'], platformRoles, boundaryCondition),
@@ -187,11 +183,10 @@ module.exports = async ({ resolveVariable }) => {
       ],
     },
     // GetItem: recognises a config this execution already activated, and reads the claims it releases.
-    recordFailure: { suffix: 'record-failure', statements: [tableActions('GetItem', 'UpdateItem', 'PutItem'), emitEvents] },
+    recordFailure: { statements: [tableActions('GetItem', 'UpdateItem', 'PutItem'), emitEvents] },
     // Records AWAITING_APPROVAL and the task token; emits Approval Requested. It cannot complete its own wait.
-    requestApproval: { suffix: 'request-approval', statements: [tableActions('UpdateItem', 'PutItem'), emitEvents] },
+    requestApproval: { statements: [tableActions('UpdateItem', 'PutItem'), emitEvents] },
     decideApproval: {
-      suffix: 'decide-approval',
       statements: [
         // The only role that may end an approval wait, and only of this stage's onboarding state machine.
         allow('DecideOnboardingApprovalsOnly', ['states:SendTaskSuccess', 'states:SendTaskFailure'], stateMachine),
@@ -200,12 +195,10 @@ module.exports = async ({ resolveVariable }) => {
       ],
     },
     executionStatusChange: {
-      suffix: 'execution-status-change',
       // Marks the config ABANDONED and emits Onboarding Failed.
       statements: [tableActions('UpdateItem', 'PutItem'), emitEvents, deadLetter],
     },
     signUrl: {
-      suffix: 'sign-url',
       statements: [
         readTable,
         allow('AssumePlatformRolesAndDefaultStorageSigner', ['sts:AssumeRole'], [
@@ -217,9 +210,19 @@ module.exports = async ({ resolveVariable }) => {
     },
   };
 
+  // One role per catalog function, and no grants for a function the catalog does not have.
+  const missing = catalog.FUNCTIONS.filter((f) => !grants[f.key]).map((f) => f.key);
+  const unknown = Object.keys(grants).filter((key) => !catalog.FUNCTIONS.some((f) => f.key === key));
+  if (missing.length > 0 || unknown.length > 0) {
+    throw new Error(
+      `deploy/iam/function-roles.cjs and functions/catalog.cjs disagree: no grants for [${missing.join(', ')}]; ` +
+        `grants for functions not in the catalog: [${unknown.join(', ')}]`,
+    );
+  }
+
   const resources = {};
-  for (const [key, { suffix, statements, mayDeleteOwnPlatformRoles }] of Object.entries(grants)) {
-    const name = fn(suffix);
+  for (const [key, { statements, mayDeleteOwnPlatformRoles }] of Object.entries(grants)) {
+    const name = fn(catalog.FUNCTIONS.find((f) => f.key === key).suffix);
     resources[logicalIdFor(key)] = {
       Type: 'AWS::IAM::Role',
       Properties: {

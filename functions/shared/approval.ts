@@ -8,7 +8,7 @@
  * config only while the wait lasts (the decision removes it) and never goes into events or audit items.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { RecordStore } from './backend-records';
+import type { ApprovalRecord, RecordStore } from './record-types';
 import { asTransientOr, awsErrorName } from './errors';
 import type { VariableSpec } from './config';
 import { ORG_SK, orgPk } from './org-record';
@@ -54,19 +54,8 @@ export function approvalPlan(settings: ApprovalSettings, activeBackend: string |
   return { required, policy: settings.policy, timeoutSeconds: settings.timeoutSeconds, activeAtStart: activeBackend ?? null };
 }
 
-/** The approval state of a pending config (`backends.<roleName>.pending.approval`). */
-export interface ApprovalRecord {
-  /** Who asked: the onboarding's requestedBy. */
-  requestedBy: string;
-  requestedAt: string;
-  expiresAt: string;
-  /** Present only while waiting. */
-  taskToken?: string;
-  decision?: 'APPROVED' | 'REJECTED';
-  decidedBy?: string;
-  decidedAt?: string;
-  reason?: string;
-}
+/** The approval state of a pending config: defined with the record's other shapes. */
+export type { ApprovalRecord } from './record-types';
 
 export interface ApprovalRef {
   orgId: string;

@@ -8,168 +8,47 @@
  *
  * Nothing secret is ever stored here: CloudFront keys are referenced by Secrets Manager ARN (+ version).
  */
-import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
 import { RoleNameConflictError, StaleExecutionError, TransientError, asTransientOr, awsErrorName } from './errors';
 import { locationFor } from './identifiers';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from './validation';
-import type { ApprovalPlan, ApprovalRecord } from './approval';
-import { ORG_SK, auditSk, findBackendIgnoringCase, getOrgRecord, orgPk } from './org-record';
+import type { ApprovalPlan } from './approval';
+import { ORG_SK, auditSk, findBackendIgnoringCase, orgPk } from './org-record';
+import { getOrgRecord } from './org-record-sdk';
 
-export type ConfigStatus =
-  | 'PENDING'
-  | 'AWAITING_TRUST'
-  | 'VERIFYING'
-  | 'VERIFIED'
-  | 'AWAITING_APPROVAL'
-  | 'ACTIVE'
-  | 'FAILED'
-  | 'ABANDONED';
-
-export type CheckOutcome = 'PASS' | 'FAIL' | 'SKIP';
-
-/** One verification check, as support reads it in `binary-backends status`. */
-export interface CheckResult {
-  name: string;
-  result: CheckOutcome;
-  message: string;
-  /** What to do about a FAIL (or why a SKIP). */
-  fix?: string;
-  at: string;
-}
-
-export interface UploadConfig {
-  bucket: string;
-  region: string;
-  roleArn: string;
-  /** The 12-digit account in roleArn: the expected bucket owner. */
-  accountId: string;
-  prefix?: string;
-}
-
-export type DownloadConfig =
-  | { type: 's3' }
-  | {
-      type: 'cloudfront';
-      host: string;
-      keyPairId: string;
-      hashAlgorithm: 'SHA1' | 'SHA256';
-      privateKeySecretArn: string;
-      privateKeySecretVersionId?: string;
-      ttlSeconds?: number;
-    };
-
-export interface ConfigError {
-  name: string;
-  message: string;
-  remediation: string;
-  at: string;
-}
-
-/** One onboarding's configuration of a backend: pending while it runs, serving once activated. */
-export interface BackendConfig {
-  configVersion: number;
-  executionArn: string;
-  executionName: string;
-  status: ConfigStatus;
-  requestedBy: string;
-  /** From the injected clock when RecordConfig ran: deadlines are computed from it. */
-  startedAt: string;
-  /** When CheckTrust gives up with TrustPolicyTimeoutError. */
-  trustDeadlineAt: string;
-  attempts: number;
-  lastCheckedAt?: string;
-  /** A short sentence: what the last trust check saw ("AccessDenied on the customer role"). */
-  lastCheckResult?: string;
-  nextCheckAt?: string;
-  upload: UploadConfig;
-  download: DownloadConfig;
-  checks: CheckResult[];
-  /** How many of `checks` are FAIL; maintained by recordChecks so Activate can require 0 in its condition. */
-  failedChecks?: number;
-  /** When CreatePlatformRole stored the customer's trust policy. */
-  trustPolicyReadyAt?: string;
-  error?: ConfigError;
-  /** Who asked for approval and who decided (approval.ts); the task token only while waiting. */
-  approval?: ApprovalRecord;
-  createdAt: string;
-  updatedAt: string;
-  activatedAt?: string;
-  /** Set by Activate: this config's storage location (location-record.ts, `locationFor`). */
-  location?: string;
-  /**
-   * The org's `fenceEpoch` RecordConfig saw when it wrote this config (absent = 0). Activate requires the
-   * org's epoch to be unchanged, so a deactivation during the onboarding is never undone by it.
-   */
-  fenceEpoch?: number;
-}
-
-/** The starter's claim on a backend between StartExecution and RecordConfig, used for dedupe. */
-export interface InflightClaim {
-  executionName: string;
-  executionArn: string;
-  /** sha256 of the normalised request (without requestedBy): the same request twice is a double submit. */
-  requestHash: string;
-  configVersion: number;
-  /** Kept so a double submit can re-send StartExecution with byte-identical input (idempotent while running). */
-  requestedBy: string;
-  at: string;
-}
-
-export interface Backend {
-  roleName: string;
-  platformRoleArn?: string;
-  /** The exact JSON (seed's shape) the customer applies to their role. Not secret. */
-  trustPolicy?: string;
-  /** What support sends with the policy, including the "Invalid principal in policy" advice. */
-  trustPolicyInstructions?: string;
-  /** The highest configVersion the starter allocated: versions never repeat, so execution names never do. */
-  lastConfigVersion: number;
-  inflight?: InflightClaim;
-  /** What the signer uses once this backend is active. */
-  serving?: BackendConfig;
-  /** An onboarding in progress, or its failed result. */
-  pending?: BackendConfig;
-}
-
-export interface OrgRecord {
-  pk: string;
-  sk: 'BACKENDS';
-  orgId: string;
-  /** The active backend's roleName; absent means default storage. */
-  active?: string;
-  /** Optimistic-locking counter, bumped by every write. */
-  version: number;
-  backends: Record<string, Backend>;
-  /**
-   * lowercase roleName -> roleName. Lets the write that creates a backend refuse, in its condition, a
-   * name that differs only in case from an existing one (IAM role names are case-insensitive).
-   */
-  roleNames?: Record<string, string>;
-  /**
-   * Bumped by every deactivation (absent = 0). Each pending config records the epoch it started under, and
-   * Activate's condition requires it unchanged: a deactivation fences the onboardings running at that time.
-   */
-  fenceEpoch?: number;
-  /** When the last deactivation wrote the fence: an execution the starter claimed before it is fenced too. */
-  fencedAt?: string;
-  updatedAt: string;
-}
-
-export interface AuditEvent {
-  pk: string;
-  sk: string;
-  orgId: string;
-  executionName: string;
-  step: string;
-  attempt: number;
-  at: string;
-  /** Non-secret facts about what the step did. */
-  detail: Record<string, unknown>;
-}
+// The item shapes live in record-types.ts (no imports of this folder, so nothing here is circular).
+export type {
+  AuditEvent,
+  Backend,
+  BackendConfig,
+  CheckOutcome,
+  CheckResult,
+  ConfigError,
+  ConfigStatus,
+  DownloadConfig,
+  InflightClaim,
+  OrgRecord,
+  RecordStore,
+  UploadConfig,
+} from './record-types';
+import type {
+  AuditEvent,
+  Backend,
+  BackendConfig,
+  CheckResult,
+  ConfigError,
+  ConfigStatus,
+  DownloadConfig,
+  InflightClaim,
+  OrgRecord,
+  RecordStore,
+  UploadConfig,
+} from './record-types';
 
 // Keys and the read live in org-record.ts, which has no zod, so the signer can share them.
-export { ORG_SK, auditSk, findBackendIgnoringCase, getOrgRecord, orgPk } from './org-record';
+export { ORG_SK, auditSk, findBackendIgnoringCase, orgPk } from './org-record';
+export { getOrgRecord } from './org-record-sdk';
 
 // =============================================================================================
 // The workflow's context: what RecordConfig returns and every later state receives.
@@ -239,12 +118,6 @@ export const FINISHED_STATUSES: readonly ConfigStatus[] = ['FAILED', 'ABANDONED'
 // the org item, its `backends` map and the backend entry are created by ensureBackend first, each with
 // if_not_exists (idempotent under retries and races).
 // =============================================================================================
-
-/** Where the records live: the DocumentClient and the table name. */
-export interface RecordStore {
-  ddb: DynamoDBDocumentClient;
-  tableName: string;
-}
 
 /** Fields of a pending config that setPendingStatus / recordTrustAttempt may set besides the status. */
 export type PendingFields = Partial<

@@ -3,8 +3,8 @@
  * standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables, which SDK v3 honours itself:
  * that is how the local stack is reached, with no local branches here.
  *
- * Each getter is marked pure, so a bundle keeps only the clients its function uses (the signer has a
- * 1 MB budget and no business with IAM, Step Functions or EventBridge).
+ * Each getter is marked pure, so a bundle keeps only the clients its function uses. The signer builds
+ * none: its few AWS calls are SigV4-signed fetches (aws-fetch.ts), which keeps its bundle within 200 KB.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';

@@ -16,6 +16,17 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CloudFrontKeyError, asTransientOr, awsErrorName } from './errors';
 
+/**
+ * Secrets Manager GetSecretValue, as a function: `sdkGetSecret(client)` over the SDK client, or secrets-fetch.ts
+ * `fetchGetSecret()` (a signed fetch, for the signer's bundle). Errors keep the SDK's names.
+ */
+export type GetSecretValue = (input: { SecretId: string; VersionId?: string }) => Promise<{ SecretString?: string; SecretBinary?: Uint8Array }>;
+
+/** A GetSecretValue over the SDK's client. */
+export function sdkGetSecret(client: SecretsManagerClient): GetSecretValue {
+  return (input) => client.send(new GetSecretValueCommand(input));
+}
+
 export const UNPINNED_KEY_TTL_SECONDS = 300;
 
 /**
@@ -100,7 +111,7 @@ export interface LoadCloudFrontKeyOptions {
  * A failure is not cached, so the next call retries.
  */
 export function loadCloudFrontKey(
-  secrets: SecretsManagerClient,
+  getSecret: GetSecretValue,
   arn: string,
   versionId?: string,
   options: LoadCloudFrontKeyOptions = {},
@@ -109,7 +120,7 @@ export function loadCloudFrontKey(
   const cacheKey = `${arn}|${versionId ?? 'AWSCURRENT'}`;
   const entry = keyCache.get(cacheKey);
   if (entry && entry.freshUntil > now()) return entry.key;
-  const key = fetchKey(secrets, arn, versionId);
+  const key = fetchKey(getSecret, arn, versionId);
   const fresh: KeyEntry = {
     key,
     freshUntil: versionId ? Number.POSITIVE_INFINITY : now() + UNPINNED_KEY_TTL_SECONDS * 1000,
@@ -121,11 +132,11 @@ export function loadCloudFrontKey(
   return key;
 }
 
-async function fetchKey(secrets: SecretsManagerClient, arn: string, versionId?: string): Promise<KeyObject> {
+async function fetchKey(getSecret: GetSecretValue, arn: string, versionId?: string): Promise<KeyObject> {
   cloudFrontKeyStats.getSecretValueCalls += 1;
   let out;
   try {
-    out = await secrets.send(new GetSecretValueCommand({ SecretId: arn, VersionId: versionId }));
+    out = await getSecret(versionId === undefined ? { SecretId: arn } : { SecretId: arn, VersionId: versionId });
   } catch (err) {
     const name = awsErrorName(err);
     if (name === 'ResourceNotFoundException' || name === 'AccessDeniedException' || name === 'DecryptionFailure') {

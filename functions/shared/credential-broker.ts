@@ -9,6 +9,12 @@
  *
  * Concurrent callers for the same chain share one in-flight AssumeRole, so a burst of thousands of
  * URL requests costs one STS call per hop, not one per request.
+ *
+ * The broker (RoleBroker) takes an "assume role" function (AssumeRoleFn), not a client: sts-fetch.ts
+ * `fetchAssumeRole()`, a signed fetch without the SDK (the signer, whose bundle and cold start it keeps
+ * small), or `sdkAssumeRole(sts, stsWith)` over the SDK's STSClient. `CredentialBroker` is the same broker
+ * built from SDK clients (the workflow's functions); a bundle that never names it carries no STS client.
+ * Both paths map failures with `stsFailure`.
  */
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import { AssumeRoleDeniedError, StsInvalidClientTokenError, StsRegionDisabledError, asTransientOr, awsErrorName } from './errors';
@@ -31,14 +37,31 @@ export interface AssumeRoleRequest {
   durationSeconds?: number;
 }
 
-export interface CredentialBrokerDeps {
+/**
+ * One AssumeRole, uncached, signed with `signWith` (hop 2) or else the function's own credentials (hop 1, the
+ * signer role). Throws as `assumeRole` below: AssumeRoleDeniedError, StsRegionDisabledError,
+ * StsInvalidClientTokenError (tagged with `hop`), TransientError, or the error unchanged.
+ */
+export type AssumeRoleFn = (hop: Hop, req: AssumeRoleRequest, signWith?: AwsCredentials) => Promise<AwsCredentials>;
+
+/** An AssumeRoleFn over the SDK's STS clients. */
+export function sdkAssumeRole(sts: () => STSClient, stsWith: (credentials: AwsCredentials) => STSClient): AssumeRoleFn {
+  return (hop, req, signWith) => assumeRole(signWith ? stsWith(signWith) : sts(), hop, req);
+}
+
+export interface RoleBrokerDeps {
+  /** AssumeRole, with the function's own credentials or the given ones: sts-fetch.ts, or `sdkAssumeRole(sts, stsWith)`. */
+  assumeRole: AssumeRoleFn;
+  clock: () => Date;
+  /** Refresh cached credentials when fewer than this many seconds are left. Default 900. */
+  refreshThresholdSeconds?: number;
+}
+
+export interface CredentialBrokerDeps extends Omit<RoleBrokerDeps, 'assumeRole'> {
   /** STS client signing with the function's own credentials (hop 1, signer role). */
   sts: () => STSClient;
   /** STS client signing with the given credentials (hop 2). */
   stsWith: (credentials: AwsCredentials) => STSClient;
-  clock: () => Date;
-  /** Refresh cached credentials when fewer than this many seconds are left. Default 900. */
-  refreshThresholdSeconds?: number;
 }
 
 export interface CustomerChain {
@@ -67,9 +90,7 @@ export async function assumeRole(client: STSClient, hop: Hop, req: AssumeRoleReq
       }),
     );
     const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.Expiration) {
-      throw new Error(`STS AssumeRole for ${req.roleArn} answered without complete credentials`);
-    }
+    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.Expiration) throw incompleteCredentials(req.roleArn);
     return {
       accessKeyId: c.AccessKeyId,
       secretAccessKey: c.SecretAccessKey,
@@ -79,6 +100,11 @@ export async function assumeRole(client: STSClient, hop: Hop, req: AssumeRoleReq
   } catch (err) {
     throw stsFailure(err, hop, req, await regionOf(client));
   }
+}
+
+/** An AssumeRole answer without complete credentials (a broken stand-in or proxy; STS never sends one). */
+export function incompleteCredentials(roleArn: string): Error {
+  return new Error(`STS AssumeRole for ${roleArn} answered without complete credentials`);
 }
 
 /**
@@ -133,13 +159,13 @@ interface CacheEntry {
 }
 
 /** Caches credentials per chain until they near expiry. See the module comment. */
-export class CredentialBroker {
+export class RoleBroker {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly thresholdMs: number;
   /** AssumeRole calls made, for benchmarks and tests. */
   assumeRoleCalls = 0;
 
-  constructor(private readonly deps: CredentialBrokerDeps) {
+  constructor(private readonly deps: RoleBrokerDeps) {
     this.thresholdMs = (deps.refreshThresholdSeconds ?? 900) * 1000;
   }
 
@@ -151,7 +177,7 @@ export class CredentialBroker {
 
   /** Hop 1 alone, or the signer role: assumed with the function's own credentials. */
   roleCredentials(hop: Hop, roleArn: string, sessionName: string): Promise<AwsCredentials> {
-    return this.cached(`${hop}|${roleArn}`, () => this.call(this.deps.sts(), hop, { roleArn, sessionName }));
+    return this.cached(`${hop}|${roleArn}`, () => this.call(hop, { roleArn, sessionName }));
   }
 
   /** The customer's credentials through the platform role, with ExternalId. */
@@ -159,11 +185,11 @@ export class CredentialBroker {
     const key = `customer|${chain.platformRoleArn}|${chain.customerRoleArn}|${chain.externalId}`;
     return this.cached(key, async () => {
       const platform = await this.roleCredentials('platform', chain.platformRoleArn, chain.sessionName);
-      return this.call(this.deps.stsWith(platform), 'customer', {
-        roleArn: chain.customerRoleArn,
-        sessionName: chain.sessionName,
-        externalId: chain.externalId,
-      });
+      return this.call(
+        'customer',
+        { roleArn: chain.customerRoleArn, sessionName: chain.sessionName, externalId: chain.externalId },
+        platform,
+      );
     });
   }
 
@@ -172,9 +198,9 @@ export class CredentialBroker {
     this.cache.clear();
   }
 
-  private call(client: STSClient, hop: Hop, req: AssumeRoleRequest): Promise<AwsCredentials> {
+  private call(hop: Hop, req: AssumeRoleRequest, signWith?: AwsCredentials): Promise<AwsCredentials> {
     this.assumeRoleCalls += 1;
-    return assumeRole(client, hop, req);
+    return this.deps.assumeRole(hop, req, signWith);
   }
 
   private cached(key: string, fetch: () => Promise<AwsCredentials>): Promise<AwsCredentials> {
@@ -198,5 +224,12 @@ export class CredentialBroker {
     );
     entry.inflight = inflight;
     return inflight;
+  }
+}
+
+/** The broker over the SDK's STS clients. */
+export class CredentialBroker extends RoleBroker {
+  constructor(deps: CredentialBrokerDeps) {
+    super({ assumeRole: sdkAssumeRole(deps.sts, deps.stsWith), clock: deps.clock, refreshThresholdSeconds: deps.refreshThresholdSeconds });
   }
 }

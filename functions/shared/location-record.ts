@@ -11,12 +11,12 @@
  * who/when/why fields of that change): serving -> retired -> offboarded. Its `upload`/`download`/
  * `platformRoleArn` are a copy of the config as it served and never change.
  *
- * This module has no zod and no write, so the signer can bundle it; writes live in locations.ts.
+ * This module has no zod, no write and no SDK import, so the signer can bundle it: the reads over the SDK's
+ * DocumentClient are in location-record-sdk.ts (importing @aws-sdk/lib-dynamodb at all keeps ~30 KB of DynamoDB
+ * client in a bundle), and the writes in locations.ts.
  * Nothing secret is stored: CloudFront keys are referenced by Secrets Manager ARN (+ version).
  */
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { DownloadConfig, UploadConfig } from './backend-records';
-import { asTransientOr } from './errors';
+import type { DownloadConfig, ItemReader, UploadConfig } from './record-types';
 import { orgPk } from './org-record';
 
 export { DEFAULT_LOCATION, LOCATION_PATTERN, locationFor } from './identifiers';
@@ -67,27 +67,8 @@ export interface LocationRecord {
   updatedAt: string;
 }
 
-/**
- * The one read the signer needs. The signer may back it with something smaller than the SDK's DocumentClient
- * (issue 12.9); everything else uses `documentClientReader`.
- */
-export interface ItemReader {
-  getItem(tableName: string, key: { pk: string; sk: string }, consistent: boolean): Promise<Record<string, unknown> | undefined>;
-}
-
-/** An ItemReader over the SDK's DocumentClient. Throws TransientError on throttling. */
-export function documentClientReader(ddb: DynamoDBDocumentClient): ItemReader {
-  return {
-    async getItem(tableName, key, consistent) {
-      try {
-        const out = await ddb.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: consistent }));
-        return out.Item;
-      } catch (err) {
-        throw asTransientOr(err, 'DynamoDB GetItem');
-      }
-    },
-  };
-}
+/** The one read the signer needs (record-types.ts). */
+export type { ItemReader } from './record-types';
 
 /** One location of one org, or undefined. Isolation by construction: the key carries the org. */
 export async function getLocationRecord(
@@ -99,29 +80,4 @@ export async function getLocationRecord(
 ): Promise<LocationRecord | undefined> {
   const item = await reader.getItem(tableName, { pk: orgPk(orgId), sk: locationSk(location) }, consistent);
   return item as LocationRecord | undefined;
-}
-
-/** Every location item of an org (all backends), oldest config first within a backend. Pages through Query. */
-export async function listLocations(ddb: DynamoDBDocumentClient, tableName: string, orgId: string): Promise<LocationRecord[]> {
-  const out: LocationRecord[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    let page;
-    try {
-      page = await ddb.send(
-        new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :sk)',
-          ExpressionAttributeValues: { ':pk': orgPk(orgId), ':sk': LOCATION_SK_PREFIX },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-    } catch (err) {
-      throw asTransientOr(err, 'DynamoDB Query (locations)');
-    }
-    out.push(...((page.Items ?? []) as LocationRecord[]));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return out.sort((a, b) => (a.roleName === b.roleName ? a.configVersion - b.configVersion : a.roleName < b.roleName ? -1 : 1));
 }

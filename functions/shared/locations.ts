@@ -25,8 +25,10 @@
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { BackendConfig, OrgRecord, RecordStore } from './backend-records';
 import { asTransientOr, awsErrorName } from './errors';
-import { getOrgRecord, orgPk } from './org-record';
-import { listLocations, locationFor, locationSk, type LocationRecord, type RetiredReason } from './location-record';
+import { orgPk } from './org-record';
+import { getOrgRecord } from './org-record-sdk';
+import { locationFor, locationSk, type LocationRecord, type RetiredReason } from './location-record';
+import { listLocations } from './location-record-sdk';
 
 /** The location of a config of backend `roleName`: the one stored on it, else computed (records from before locations). */
 export function locationOfConfig(roleName: string, config: Pick<BackendConfig, 'configVersion' | 'location'>): string {

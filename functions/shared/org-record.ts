@@ -1,12 +1,11 @@
 /**
- * The org record's keys and its one read, apart from backend-records.ts (whose mutations validate with
- * zod), so the signer can read the record without bundling zod. Types are imported for the compiler
- * only and vanish from bundles.
+ * The org record's keys and its read through an ItemReader, apart from backend-records.ts (whose mutations
+ * validate with zod), so the signer can read the record without bundling zod, and without the SDK:
+ * nothing here imports @aws-sdk/lib-dynamodb (a package not marked side-effect free, so merely importing it
+ * keeps ~30 KB of DynamoDB client in a bundle). The read over the SDK's DocumentClient is org-record-sdk.ts.
+ * Types are imported for the compiler only and vanish from bundles.
  */
-import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Backend, OrgRecord } from './backend-records';
-import { asTransientOr } from './errors';
-import type { ItemReader } from './location-record';
+import type { Backend, ItemReader, OrgRecord } from './record-types';
 
 export const ORG_SK = 'BACKENDS' as const;
 
@@ -18,30 +17,12 @@ export function auditSk(executionName: string, step: string, attempt: number): s
   return `EVENT#${executionName}#${step}#${attempt}`;
 }
 
-/** The org's record, or undefined if the org never onboarded. Throws TransientError on throttling. */
-export async function getOrgRecord(
-  ddb: DynamoDBDocumentClient,
-  tableName: string,
-  orgId: string,
-  consistent = true,
-): Promise<OrgRecord | undefined> {
-  try {
-    const out = await ddb.send(
-      new GetCommand({ TableName: tableName, Key: { pk: orgPk(orgId), sk: ORG_SK }, ConsistentRead: consistent }),
-    );
-    return out.Item as OrgRecord | undefined;
-  } catch (err) {
-    throw asTransientOr(err, 'DynamoDB GetItem');
-  }
-}
-
 /**
- * The org's record through an ItemReader (location-record.ts), or undefined if the org never onboarded. The
- * signer reads this way, so its DynamoDB client can be something smaller than the DocumentClient; the reader
- * throws TransientError on throttling.
+ * The org's record through an ItemReader (the signer's lean GetItem, dynamodb-fetch.ts), or undefined if the
+ * org never onboarded. The reader throws TransientError on throttling.
  */
-export async function readOrgRecord(reader: ItemReader, tableName: string, orgId: string, consistent = true): Promise<OrgRecord | undefined> {
-  return (await reader.getItem(tableName, { pk: orgPk(orgId), sk: ORG_SK }, consistent)) as OrgRecord | undefined;
+export async function readOrgRecord(items: ItemReader, tableName: string, orgId: string, consistent = true): Promise<OrgRecord | undefined> {
+  return (await items.getItem(tableName, { pk: orgPk(orgId), sk: ORG_SK }, consistent)) as OrgRecord | undefined;
 }
 
 /** The backend whose name equals `roleName` ignoring case (IAM role names are case-insensitive). */

@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { HttpRequest } from '@smithy/protocol-http';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentials } from './credential-broker';
 import { TransientError } from './errors';
 import { resolveS3Endpoint } from './s3-endpoint';
@@ -81,18 +82,90 @@ export function s3ErrorOf(body: string, status: number, requestId?: string): S3S
 }
 
 /** RFC 3986 strict, as SigV4 canonicalises. */
-function strictEncode(value: string): string {
+export function strictEncode(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** An object key as an S3 URL path: each segment encoded strictly, `/` kept. */
-function keyPath(key: string): string {
+export function keyPath(key: string): string {
   return key.split('/').map(strictEncode).join('/');
+}
+
+/** One S3 request: `key` undefined addresses the bucket itself (HeadBucket, the listings). */
+export interface S3HttpRequest {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
+  bucket: string;
+  key?: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+/** S3's answer, whatever its status. */
+export interface S3HttpResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+/**
+ * The signing core shared with s3-objects.ts: signs `req` with SigV4 in headers (payload hash in
+ * `x-amz-content-sha256`, as S3 wants), sends it once to the bucket's endpoint (s3-endpoint.ts) and returns
+ * the answer whatever its status. A network failure or the timeout throws TransientError; interpreting
+ * statuses and retrying is the caller's.
+ */
+export async function sendSignedS3(
+  signer: SignatureV4,
+  region: string,
+  req: S3HttpRequest,
+  options: { fetch?: typeof fetch; timeoutMs: number },
+): Promise<S3HttpResponse> {
+  const doFetch = options.fetch ?? fetch;
+  const endpoint = resolveS3Endpoint(req.bucket, region);
+  const host = endpoint.port === undefined ? endpoint.hostname : `${endpoint.hostname}:${endpoint.port}`;
+  const body = req.body === undefined || req.body.length === 0 ? undefined : req.body;
+  const query = req.query ?? {};
+  const headers: Record<string, string> = {
+    ...req.headers,
+    host,
+    'x-amz-content-sha256': createHash('sha256').update(body ?? '').digest('hex'),
+  };
+  if (body !== undefined) headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+  const request = new HttpRequest({
+    method: req.method,
+    protocol: endpoint.protocol,
+    hostname: endpoint.hostname,
+    port: endpoint.port,
+    path: `${endpoint.basePath}/${req.key === undefined ? '' : keyPath(req.key)}`,
+    query,
+    headers,
+    body,
+  });
+  const signed = await signer.sign(request);
+  const qs = Object.keys(query)
+    .map((k) => `${strictEncode(k)}=${strictEncode(query[k]!)}`)
+    .join('&');
+  const url = `${endpoint.protocol}//${host}${signed.path}${qs ? `?${qs}` : ''}`;
+  const sentHeaders = { ...(signed.headers as Record<string, string>) };
+  delete sentHeaders.host; // fetch sets Host from the URL (the same value)
+  delete sentHeaders['content-length']; // and Content-Length from the body (the same value)
+  let res: Response;
+  let text: string;
+  try {
+    // redirect: 'manual', as the SDK's node handler: S3's 301/307 answers (wrong region, a new bucket's DNS) are
+    // answers to read, and a followed redirect would carry this signature to another host.
+    res = await doFetch(url, { method: req.method, headers: sentHeaders, body, redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs) });
+    text = await res.text();
+  } catch (err) {
+    const e = err as { name?: string; cause?: { code?: string } };
+    const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${options.timeoutMs} ms` : (e.cause?.code ?? e.name ?? 'fetch failed');
+    throw new TransientError(`S3 ${req.method} ${req.bucket}: no answer (${why})`, { cause: err });
+  }
+  return { status: res.status, headers: res.headers, text };
 }
 
 /** A multipart API for one region and one set of credentials. */
 export function s3MultipartClient(region: string, credentials: AwsCredentials, options: S3MultipartOptions = {}): S3MultipartApi {
-  const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const signer = newS3Signer(credentials, region);
 
@@ -103,48 +176,19 @@ export function s3MultipartClient(region: string, credentials: AwsCredentials, o
     query: Record<string, string>,
     body = '',
   ): Promise<{ status: number; text: string }> {
-    const endpoint = resolveS3Endpoint(bucket, region);
-    const host = endpoint.port === undefined ? endpoint.hostname : `${endpoint.hostname}:${endpoint.port}`;
-    const headers: Record<string, string> = {
-      host,
-      'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
-    };
-    if (body) {
-      headers['content-type'] = 'application/xml';
-      headers['content-length'] = String(Buffer.byteLength(body));
-    }
-    const request = new HttpRequest({
-      method,
-      protocol: endpoint.protocol,
-      hostname: endpoint.hostname,
-      port: endpoint.port,
-      path: `${endpoint.basePath}/${keyPath(key)}`,
-      query,
-      headers,
-      body: body || undefined,
-    });
-    const signed = await signer.sign(request);
-    const qs = Object.keys(query)
-      .map((k) => `${strictEncode(k)}=${strictEncode(query[k]!)}`)
-      .join('&');
-    const url = `${endpoint.protocol}//${host}${signed.path}${qs ? `?${qs}` : ''}`;
-    const sentHeaders = { ...(signed.headers as Record<string, string>) };
-    delete sentHeaders.host; // fetch sets Host from the URL (the same value)
-    delete sentHeaders['content-length'];
-    let res: Response;
-    try {
-      res = await doFetch(url, { method, headers: sentHeaders, body: body || undefined, signal: AbortSignal.timeout(timeoutMs) });
-    } catch (err) {
-      const why = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      throw new TransientError(`S3 ${method} ${bucket}: no answer (${why})`, { cause: err });
-    }
-    const text = await res.text();
+    const res = await sendSignedS3(
+      signer,
+      region,
+      { method, bucket, key, query, headers: body ? { 'content-type': 'application/xml' } : {}, body },
+      { fetch: options.fetch, timeoutMs },
+    );
+    const { status, text } = res;
     const requestId = res.headers.get('x-amz-request-id') ?? undefined;
-    if (res.status >= 300) {
+    if (status >= 300) {
       // HEAD-less calls normally carry an <Error> body; a bare status (e.g. a proxy's) still gets a name.
-      throw s3ErrorOf(text, res.status, requestId) ?? new S3ServiceError(res.status === 403 ? 'AccessDenied' : 'Unknown', `HTTP ${res.status}`, res.status, requestId);
+      throw s3ErrorOf(text, status, requestId) ?? new S3ServiceError(status === 403 ? 'AccessDenied' : 'Unknown', `HTTP ${status}`, status, requestId);
     }
-    return { status: res.status, text };
+    return { status, text };
   }
 
   return {

@@ -6,12 +6,9 @@ import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { RecordStore } from './backend-records';
 import { EVENT_SOURCE } from './events';
-import { SMOKE_ORG_ID, type SmokeProbe } from './smoke';
+import { SMOKE_KEY, SMOKE_ORG_ID, type SmokeProbe } from './smoke';
 
-export { SMOKE_ORG_ID };
-
-/** The key the DynamoDB probes use: no org record or audit event has this partition key. */
-export const SMOKE_KEY = { pk: 'SMOKE#probe', sk: 'SMOKE' } as const;
+export { SMOKE_KEY, SMOKE_ORG_ID };
 
 type TableAction = 'GetItem' | 'UpdateItem' | 'PutItem' | 'Query';
 

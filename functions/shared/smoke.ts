@@ -55,3 +55,9 @@ export async function runProbes(probes: SmokeProbe[]): Promise<SmokeReport> {
 
 /** A well-formed org ID that no org has (the nil UUID), for probes that go through org lookups. */
 export const SMOKE_ORG_ID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * The key the DynamoDB probes use: no org record or audit event has this partition key. Here rather than in
+ * smoke-probes.ts so the signer can probe GetItem without bundling the SDK clients those probes use.
+ */
+export const SMOKE_KEY = { pk: 'SMOKE#probe', sk: 'SMOKE' } as const;

@@ -5,14 +5,14 @@
  *
  * Never log the response: presigned S3 URLs carry the session token of the credentials that signed them.
  */
-import { dynamo, secretsManager, sts, stsWith } from '#shared/clients';
 import { commonConfig, env, loadConfig } from '#shared/config';
-import { CredentialBroker } from '#shared/credential-broker';
-import { documentClientReader } from '#shared/location-record';
+import { RoleBroker } from '#shared/credential-broker';
+import { fetchItemReader } from '#shared/dynamodb-fetch';
 import { lambdaHandler, once } from '#shared/handler';
 import { logger } from '#shared/logger';
-import { SMOKE_ORG_ID, tableProbes } from '#shared/smoke-probes';
-import type { SmokeProbe } from '#shared/smoke';
+import { fetchGetSecret } from '#shared/secrets-fetch';
+import { SMOKE_KEY, SMOKE_ORG_ID, type SmokeProbe } from '#shared/smoke';
+import { fetchAssumeRole } from '#shared/sts-fetch';
 import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from './sign-url';
 
 /** The signer's environment. Throws ConfigurationError naming every missing or bad variable. */
@@ -35,17 +35,22 @@ export function loadSignerConfig(processEnv: Record<string, string | undefined> 
   );
 }
 
-/** The production dependencies, from `process.env`. Endpoints come from AWS_ENDPOINT_URL_* as everywhere. */
+/**
+ * The production dependencies, from `process.env`. Endpoints come from AWS_ENDPOINT_URL_* as everywhere.
+ * No SDK client: GetItem, AssumeRole and GetSecretValue are SigV4-signed fetches with the SDK's endpoints,
+ * retries and error names (aws-fetch.ts and one file per service), which keeps the bundle and the cold
+ * start small (issue 12.9, docs/signer.md).
+ */
 export function signerDepsFromEnv(processEnv: Record<string, string | undefined> = process.env): SignerDeps {
   const config = loadSignerConfig(processEnv);
   const clock = () => new Date();
+  const aws = { region: config.AWS_REGION, env: processEnv };
   return {
-    items: documentClientReader(dynamo()),
+    items: fetchItemReader(aws),
     tableName: config.TABLE_NAME,
-    secrets: secretsManager(),
-    broker: new CredentialBroker({
-      sts,
-      stsWith,
+    getSecret: fetchGetSecret(aws),
+    broker: new RoleBroker({
+      assumeRole: fetchAssumeRole(aws),
       clock,
       refreshThresholdSeconds: config.CREDENTIAL_REFRESH_THRESHOLD_SECONDS,
     }),
@@ -92,10 +97,8 @@ export function createHandler(deps: SignerDeps | UrlSigner | (() => SignerDeps))
 
 /** The org route (GetItem), the default-storage signer role (AssumeRole), then a real download URL for an org no one has. */
 function signerSmokeProbes(deps: SignerDeps | undefined, signer: () => UrlSigner): SmokeProbe[] {
-  // The table probe needs a DocumentClient; `deps.items` is only an ItemReader.
-  const store = deps && { ddb: dynamo(), tableName: deps.tableName };
   return [
-    ...(store ? tableProbes(store, ['GetItem']) : []),
+    ...(deps ? [{ action: 'dynamodb:GetItem', run: () => deps.items.getItem(deps.tableName, SMOKE_KEY, false) }] : []),
     ...(deps
       ? [{ action: 'sts:AssumeRole', run: () => deps.broker.roleCredentials('signer', deps.settings.defaultSignerRoleArn, 'binary-backends-smoke') }]
       : []),

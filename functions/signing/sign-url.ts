@@ -18,9 +18,9 @@
  * CloudFront key are all cached (docs/signer.md gives each cache's lifetime).
  */
 import type { KeyObject } from 'node:crypto';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { cloudFrontKeyStats, loadCloudFrontKey } from '#shared/cloudfront-keys';
-import type { AwsCredentials, CredentialBroker } from '#shared/credential-broker';
+import { cloudFrontKeyStats, loadCloudFrontKey, type GetSecretValue } from '#shared/cloudfront-keys';
+import type { AwsCredentials, RoleBroker } from '#shared/credential-broker';
+import type { ItemReader } from '#shared/location-record';
 import {
   AssumeRoleDeniedError,
   BinaryBackendError,
@@ -36,7 +36,6 @@ import {
   httpStatus,
 } from '#shared/errors';
 import { externalIdFor, roleSessionName } from '#shared/identifiers';
-import type { ItemReader } from '#shared/location-record';
 import { s3MultipartClient, type S3MultipartApi } from '#shared/s3-multipart';
 import { cloudFrontUrl, s3Presigner } from '#shared/url-signers';
 import {
@@ -135,14 +134,15 @@ export interface SignerSettings {
 
 export interface SignerDeps {
   /**
-   * The signer's one DynamoDB read (GetItem of the org item and of location items). handler.ts passes
-   * `documentClientReader(dynamo())`; anything smaller that keeps the contract will do.
+   * The signer's one DynamoDB read (GetItem of the org item and of location items). The handler gives a signed
+   * fetch (dynamodb-fetch.ts); tests may give `documentClientReader` over an SDK DocumentClient.
    */
   items: ItemReader;
   tableName: string;
-  secrets: SecretsManagerClient;
+  /** GetSecretValue for CloudFront keys: secrets-fetch.ts in the handler, `sdkGetSecret(client)` in tests. */
+  getSecret: GetSecretValue;
   /** Caches credentials; its refresh threshold is CREDENTIAL_REFRESH_THRESHOLD_SECONDS. */
-  broker: CredentialBroker;
+  broker: RoleBroker;
   /**
    * The multipart calls for a region and credentials. Default: s3-multipart.ts (SigV4-signed fetch, no
    * S3Client, which would triple the signer's bundle). Tests may adapt an SDK S3Client here.
@@ -277,7 +277,7 @@ export function createUrlSigner(deps: SignerDeps): UrlSigner {
           'ttlSeconds',
         ]);
       }
-      const privateKey: KeyObject = await loadCloudFrontKey(deps.secrets, cf.privateKeySecretArn, cf.privateKeySecretVersionId, {
+      const privateKey: KeyObject = await loadCloudFrontKey(deps.getSecret, cf.privateKeySecretArn, cf.privateKeySecretVersionId, {
         now: () => deps.clock().getTime(),
       });
       const expiresEpochSeconds = nowSec + ttl;

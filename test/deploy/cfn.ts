@@ -3,6 +3,7 @@
  * matching with wildcards, and the contract tables (docs/deploy.md "What gets deployed") the template must meet.
  */
 import type { CfnResource, CfnTemplate, Json } from '../../deploy/synth';
+import { FUNCTIONS as CATALOG } from '../../functions/catalog.cjs';
 
 export interface FunctionContract {
   key: string;
@@ -12,50 +13,19 @@ export interface FunctionContract {
   env: string[];
 }
 
-/** docs/deploy.md, "What gets deployed". */
-export const FUNCTIONS: FunctionContract[] = [
-  { key: 'starter', handler: 'functions/starter/handler.handler', suffix: 'starter', env: ['STATE_MACHINE_ARN'] },
-  { key: 'deactivate', handler: 'functions/deactivate/handler.handler', suffix: 'deactivate', env: [] },
-  { key: 'offboard', handler: 'functions/offboard/handler.handler', suffix: 'offboard', env: [] },
-  {
-    key: 'recordConfig',
-    handler: 'functions/onboarding/record-config/handler.handler',
-    suffix: 'record-config',
-    env: ['APPROVAL_POLICY', 'APPROVAL_TIMEOUT_SECONDS'],
-  },
-  {
-    key: 'createPlatformRole',
-    handler: 'functions/onboarding/create-platform-role/handler.handler',
-    suffix: 'create-platform-role',
-    env: [
-      'PLATFORM_ACCOUNT_ID',
-      'PLATFORM_ROLE_TRUSTED_PRINCIPAL_PATTERN',
-      'PLATFORM_ROLE_PERMISSIONS_BOUNDARY_ARN',
-      'ROLE_PROPAGATION_DELAY_SECONDS',
-      'SERVICE_STAGE',
-    ],
-  },
-  { key: 'checkTrust', handler: 'functions/onboarding/check-trust/handler.handler', suffix: 'check-trust', env: ['PLATFORM_ROLE_GRACE_SECONDS'] },
-  { key: 'verifyUpload', handler: 'functions/onboarding/verify-upload/handler.handler', suffix: 'verify-upload', env: [] },
-  { key: 'verifyDownload', handler: 'functions/onboarding/verify-download/handler.handler', suffix: 'verify-download', env: [] },
-  { key: 'cleanup', handler: 'functions/onboarding/cleanup/handler.handler', suffix: 'cleanup', env: [] },
-  { key: 'activate', handler: 'functions/onboarding/activate/handler.handler', suffix: 'activate', env: [] },
-  { key: 'recordFailure', handler: 'functions/onboarding/record-failure/handler.handler', suffix: 'record-failure', env: [] },
-  { key: 'requestApproval', handler: 'functions/onboarding/request-approval/handler.handler', suffix: 'request-approval', env: [] },
-  { key: 'decideApproval', handler: 'functions/approval/handler.handler', suffix: 'decide-approval', env: ['STATE_MACHINE_ARN'] },
-  {
-    key: 'executionStatusChange',
-    handler: 'functions/onboarding/execution-status-change/handler.handler',
-    suffix: 'execution-status-change',
-    env: [],
-  },
-  {
-    key: 'signUrl',
-    handler: 'functions/signing/handler.handler',
-    suffix: 'sign-url',
-    env: ['DEFAULT_BUCKET', 'DEFAULT_BUCKET_REGION', 'DEFAULT_SIGNER_ROLE_ARN', 'CONFIG_CACHE_TTL_SECONDS', 'CREDENTIAL_REFRESH_THRESHOLD_SECONDS'],
-  },
-];
+/**
+ * Provider-level variables (serverless.yml `provider.environment`) a function's code needs besides
+ * COMMON_ENV: the catalog lists only each function's own variables.
+ */
+const ALSO_READS: Record<string, string[]> = { createPlatformRole: ['SERVICE_STAGE'] };
+
+/** docs/deploy.md, "What gets deployed": the function catalog (functions/catalog.cjs). */
+export const FUNCTIONS: FunctionContract[] = CATALOG.map((f) => ({
+  key: f.key,
+  handler: f.handler,
+  suffix: f.suffix,
+  env: [...Object.keys(f.environment ?? {}), ...(ALSO_READS[f.key] ?? [])],
+}));
 
 export const COMMON_ENV = ['TABLE_NAME', 'EVENT_BUS_NAME'];
 

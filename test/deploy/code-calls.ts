@@ -1,9 +1,11 @@
 /**
  * Which DynamoDB actions a function's code really calls, read from its sources (no AWS, no bundling): the
  * relative imports reachable from its handler, and the record-store functions (functions/shared/backend-records.ts,
- * org-record.ts, claims.ts, location-record.ts) they import and call, each resolved to the SDK commands it sends, transitively. An
+ * org-record.ts, org-record-sdk.ts, claims.ts, location-record.ts) they import and call, each resolved to the SDK
+ * commands it sends, transitively; and the signed-fetch calls (dynamodb-fetch.ts) by their `DynamoDB_20120810.<Action>` target. An
  * over-approximation by design (a function that is imported and called anywhere in the reachable files counts),
- * so a grant it finds missing is really missing; code that never builds a DynamoDB client (`dynamo()`) calls none.
+ * so a grant it finds missing is really missing; code that never builds a DynamoDB client (`dynamo()`, or the
+ * signer's `fetchItemReader()`) calls none.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -12,6 +14,7 @@ import { repoRoot } from '../../deploy/synth';
 const STORE_FILES = [
   'functions/shared/backend-records.ts',
   'functions/shared/org-record.ts',
+  'functions/shared/org-record-sdk.ts',
   'functions/shared/claims.ts',
   // The signer imports its ItemReader and one read from here, not listLocations' Query.
   'functions/shared/location-record.ts',
@@ -33,7 +36,13 @@ const COMMAND_ACTIONS: Record<string, string> = {
 };
 
 const commandsIn = (text: string) =>
-  new Set(Object.entries(COMMAND_ACTIONS).filter(([cmd]) => new RegExp(`new ${cmd}\\(`).test(text)).map(([, a]) => a));
+  new Set([
+    ...Object.entries(COMMAND_ACTIONS)
+      .filter(([cmd]) => new RegExp(`new ${cmd}\\(`).test(text))
+      .map(([, a]) => a),
+    // JSON 1.0 targets of the signed-fetch client (dynamodb-fetch.ts).
+    ...[...text.matchAll(/'DynamoDB_20120810\.(\w+)'/g)].map((m) => m[1]!),
+  ]);
 
 /** Top-level function name -> its text, for the record-store files. */
 function storeFunctions(): Map<string, string> {
@@ -90,7 +99,8 @@ export function dynamoActionsOf(handlerFile: string): string[] {
     seen.add(file);
     const text = readFileSync(file, 'utf8');
     for (const a of commandsIn(text)) actions.add(a);
-    for (const m of text.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'((?:\.|#shared\/)[^']+)'/g)) {
+    // `import type` brings no code, so no call: not followed (the signer names location-record.ts's ItemReader type).
+    for (const m of text.matchAll(/import\s+\{([^}]*)\}\s+from\s+'((?:\.|#shared\/)[^']+)'/g)) {
       const target = resolveImport(file, m[2]!);
       if (!target) continue;
       if (storeAbs.has(target)) {
@@ -108,7 +118,7 @@ export function dynamoActionsOf(handlerFile: string): string[] {
   // Functions get their DynamoDB client from `dynamo()` (functions/shared/clients.ts), in the deps their handler
   // builds: code that never asks for it cannot call DynamoDB, whatever helpers it shares with others.
   const clients = join(repoRoot, 'functions/shared/clients.ts');
-  const usesDynamo = [...seen].some((f) => f !== clients && /\bdynamo\(\)/.test(readFileSync(f, 'utf8')));
+  const usesDynamo = [...seen].some((f) => f !== clients && /\bdynamo\(\)|\bfetchItemReader\(/.test(readFileSync(f, 'utf8')));
   return usesDynamo ? [...actions].sort() : [];
 }
 
@@ -116,5 +126,8 @@ export function dynamoActionsOf(handlerFile: string): string[] {
 export function smokeTableProbesOf(handlerFile: string): string[] {
   const text = readFileSync(join(repoRoot, handlerFile), 'utf8');
   const m = /tableProbes\([^,]+,\s*\[([^\]]*)\]\)/.exec(text);
-  return m ? [...m[1]!.matchAll(/'(\w+)'/g)].map((x) => x[1]!).sort() : [];
+  const listed = m ? [...m[1]!.matchAll(/'(\w+)'/g)].map((x) => x[1]!) : [];
+  // A probe written out in the handler (the signer's GetItem through its ItemReader, no SDK client).
+  const written = [...text.matchAll(/action: 'dynamodb:(\w+)'/g)].map((x) => x[1]!);
+  return [...new Set([...listed, ...written])].sort();
 }

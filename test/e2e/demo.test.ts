@@ -3,13 +3,14 @@
  * WaitForTrust than `npm run demo` uses. The summary must be the only thing on stdout, so it parses.
  */
 import { describe, expect, it } from 'vitest';
-import { runDemo, type DemoSummary } from '../../local/demo';
+import { runDemo, type DemoSummary } from '../../cli/commands/demo';
+import { runCli } from '../../cli/main';
 import { capture } from './helpers/capture';
 
 describe('E2E: the demo', () => {
   it('onboards S3 and CloudFront backends, uploads and downloads byte for byte, and prints only a JSON summary', async () => {
     const c = capture({});
-    const code = await runDemo({ json: true, waitForTrustMs: 200 }, c.io);
+    const code = await runDemo({ json: true, waitForTrustMs: 200 }, c.io, runCli);
     expect(c.stderr()).toBe('');
     expect(code).toBe(0);
     const summary = JSON.parse(c.stdout()) as DemoSummary;

@@ -143,7 +143,11 @@ describe('Offboarding through the front door', () => {
     const orgId = newOrgId();
     const { key } = await retiredBackend(orgId);
     const questions: string[] = [];
-    const no = capture(e.env, { stdinIsTTY: true, ask: async (q) => (questions.push(q), 'n') });
+    const no = capture(e.env, { stdinIsTTY: true, ask: async (q) => {
+        questions.push(q);
+        return 'n';
+      },
+    });
     expect(await runCli(['offboard', '--org', orgId, '--backend', 'prod'], no.io)).toBe(1);
     expect(no.stdout()).toMatch(/DRY RUN[\s\S]*b\.prod\.1[\s\S]*Not offboarded: nothing changed/);
     expect(questions).toEqual([`Offboard every retired config of backend "prod" of org ${orgId} as shown above? [y/N] `]);

@@ -18,6 +18,7 @@ import S3rver from '@20minutes/s3rver';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
+import { sdkGetSecret } from '#shared/cloudfront-keys';
 import { LocationOffboardedError } from '#shared/errors';
 import { locationFor } from '#shared/identifiers';
 import { locationSk } from '#shared/location-record';
@@ -53,7 +54,7 @@ function newSigner(): UrlSigner {
   return createUrlSigner({
     items,
     tableName: 'it',
-    secrets: new SecretsManagerClient({ region: 'us-east-1' }),
+    getSecret: sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' })),
     broker: new CredentialBroker({
       sts: () => new STSClient({ region: 'us-east-1' }),
       stsWith: (c: AwsCredentials) => new STSClient({ region: 'us-east-1', credentials: c }),

@@ -20,8 +20,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/backend-records';
+import { sdkGetSecret } from '#shared/cloudfront-keys';
+import { documentClientReader } from '#shared/location-record-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
-import { documentClientReader } from '#shared/location-record';
 import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from '../../functions/signing/sign-url';
 
 const require = createRequire(import.meta.url);
@@ -91,7 +92,7 @@ function newSigner(): UrlSigner {
   const deps: SignerDeps = {
     items: documentClientReader(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }))),
     tableName: 'it',
-    secrets: new SecretsManagerClient({ region: 'us-east-1' }),
+    getSecret: sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' })),
     broker: new CredentialBroker({
       sts: () => new STSClient({ region: 'us-east-1' }),
       stsWith: (c: AwsCredentials) => new STSClient({ region: 'us-east-1', credentials: c }),

@@ -8,8 +8,10 @@
  * CheckTrust runs. So a 7-day wait runs in well under a second, and every handler sees the time it would
  * see in AWS. Retry intervals are overridden to 0 ms (their seconds are not added to the clock).
  *
- * How Lambda is modelled: input and output go through JSON (as over the Invoke API); a thrown error keeps
- * only its `name` and `message` (Lambda drops custom properties, and the Catch sees `{Error, Cause}`).
+ * How Lambda is modelled: each Task runs through local/task-bridge.ts, the bridge the local stack uses too:
+ * input and output go through JSON (as over the Invoke API), and a thrown error reaches the Catch as AWS
+ * passes it, Error = its name, Cause = the JSON `{errorType, errorMessage, trace}` (Lambda drops custom
+ * properties).
  * `failInvocations` makes the Lambda service itself fail an invocation (e.g. `Lambda.ServiceException`)
  * before the handler runs.
  */
@@ -25,9 +27,9 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { auditSk, getOrgRecord, orgPk, type OrgRecord, type RecordStore } from '#shared/backend-records';
-import { clearCloudFrontKeyCache, loadCloudFrontKey } from '#shared/cloudfront-keys';
+import { clearCloudFrontKeyCache, loadCloudFrontKey, sdkGetSecret } from '#shared/cloudfront-keys';
+import { documentClientReader } from '#shared/location-record-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
-import { documentClientReader } from '#shared/location-record';
 import { executionName as executionNameFor } from '#shared/identifiers';
 import { createHandler as recordConfigHandler } from '../../functions/onboarding/record-config/handler';
 import { createHandler as createPlatformRoleHandler } from '../../functions/onboarding/create-platform-role/handler';
@@ -46,13 +48,16 @@ import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createRecordsTable } from '../../local/records-table';
+import { FUNCTIONS as CATALOG } from '../../functions/catalog.cjs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CUSTOMER_ROLE_ARN, FakeCloud, PLATFORM_ACCOUNT, SimClock, awsError, fakeClient } from './fake-cloud';
 import { TaskTokens, detachTaskTimeout, waitForTaskTokenFunction, type WaitingTask } from '../../local/task-tokens';
+import { lambdaErrorPayload, runLambdaTask } from '../../local/task-bridge';
 import { createHandler as requestApprovalHandler } from '../../functions/onboarding/request-approval/handler';
 import { createHandler as decideApprovalHandler } from '../../functions/approval/handler';
 import type { DecisionResult } from '../../functions/approval/decide-approval';
 import type { ApprovalPolicy } from '#shared/approval';
+import { sdkS3Objects } from '../unit/helpers/sdk-s3-objects';
 
 export const ORG_ID = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 export const ROLE_NAME = 'prod';
@@ -104,19 +109,14 @@ async function startTable(): Promise<RecordsTable> {
   };
 }
 
-/** The Task states and the serverless function key behind each (docs/deploy.md "What gets deployed"). */
-export const TASK_STATES = [
-  'RecordConfig',
-  'CreatePlatformRole',
-  'CheckTrust',
-  'VerifyUpload',
-  'VerifyDownload',
-  'Cleanup',
-  'Activate',
-  'RecordFailure',
-  'RequestApproval',
-] as const;
-export type TaskState = (typeof TASK_STATES)[number];
+/**
+ * The Task states, from the function catalog (each function's `task`; test/unit/function-catalog.test.ts
+ * checks them against the ASL). The harness wires each one's real handler in `bindHandlers`, and refuses to
+ * start when that wiring and the catalog disagree.
+ */
+export const TASK_STATES = CATALOG.flatMap((f) => (f.task ? [f.task] : []));
+/** A Task state name (the catalog's `task`, e.g. `RecordConfig`). */
+export type TaskState = string;
 
 /** What a test reads after an execution: its status, output or error, and the whole event log. */
 export interface ExecutionResult {
@@ -190,10 +190,14 @@ function lambdaContext(state: string): Context {
   };
 }
 
-/** The error Step Functions sees from a Lambda: only the name and the message survive. */
-function asLambdaError(err: unknown): Error {
-  const e = new Error(err instanceof Error ? err.message : String(err));
-  e.name = err instanceof Error ? err.name : 'Error';
+/**
+ * The error the caller of a direct Invoke (the CLI, the HTTP API) sees: the function's errorType and
+ * errorMessage, as Lambda reports them; nothing else survives. (Tasks fail through local/task-bridge.ts.)
+ */
+function asInvokeError(err: unknown): Error {
+  const { errorType, errorMessage } = lambdaErrorPayload(err);
+  const e = new Error(errorMessage);
+  e.name = errorType;
   return e;
 }
 
@@ -245,6 +249,10 @@ export class Harness {
     this.cloud.secrets.set(CLOUDFRONT_SECRET_ARN, this.cloud.cloudFront.privateKeyPem);
     this.sfn = this.fakeSfn();
     this.handlers = this.bindHandlers();
+    const wired = Object.keys(this.handlers).sort();
+    if (JSON.stringify(wired) !== JSON.stringify([...TASK_STATES].sort())) {
+      throw new Error(`Harness: the wired Task handlers [${wired.join(', ')}] are not the catalog's Tasks [${[...TASK_STATES].sort().join(', ')}]`);
+    }
   }
 
   static async start(opts: HarnessOptions = {}): Promise<Harness> {
@@ -284,7 +292,7 @@ export class Harness {
       const b = broker();
       return (chain: Parameters<CredentialBroker['customerCredentials']>[0]) => b.customerCredentials(chain);
     };
-    const s3 = (region: string, credentials: AwsCredentials) => cloud.s3<S3Client>(region, credentials);
+    const s3 = (region: string, credentials: AwsCredentials) => sdkS3Objects(cloud.s3<S3Client>(region, credentials));
     const secrets = cloud.secretsManager<SecretsManagerClient>();
     return {
       RecordConfig: recordConfigHandler({ store, sfn: this.sfn, clock, platformAccountId: PLATFORM_ACCOUNT, approval: this.approval }),
@@ -315,7 +323,7 @@ export class Harness {
       VerifyUpload: verifyUploadHandler({ customerCredentials: customer(), s3, clock, records: recorderFor(store) }),
       VerifyDownload: verifyDownloadHandler({
         customerCredentials: customer(),
-        cloudFrontKey: (arn, versionId) => loadCloudFrontKey(secrets, arn, versionId),
+        cloudFrontKey: (arn, versionId) => loadCloudFrontKey(sdkGetSecret(secrets), arn, versionId),
         fetch: (url) => cloud.fetch(url),
         clock,
         records: recorderFor(store),
@@ -353,12 +361,7 @@ export class Harness {
           if (state === 'VerifyDownload') this.waitUntilNextCheck(event, 'verifyDownload');
           await this.beforeTask[state]?.(event, execution);
           counts[state] = (counts[state] ?? 0) + 1;
-          let result: unknown;
-          try {
-            result = json(await this.handlers[state](event, lambdaContext(state)));
-          } catch (err) {
-            throw asLambdaError(err);
-          }
+          const result = await runLambdaTask((e) => this.handlers[state]!(e, lambdaContext(state)), event);
           const after = this.failAfterTask[state]?.shift();
           if (after) {
             const e = new Error(`Injected: ${state} ran, then failed with ${after}`);
@@ -386,11 +389,7 @@ export class Harness {
     await this.beforeTask[state]?.(payload, execution);
     counts[state] = (counts[state] ?? 0) + 1;
     const token = String(payload.taskToken);
-    try {
-      await this.handlers[state](payload, lambdaContext(state));
-    } catch (err) {
-      throw asLambdaError(err);
-    }
+    await runLambdaTask((e) => this.handlers[state]!(e, lambdaContext(state)), payload);
     const outcome = await this.tokens.wait(token, { executionArn: execution.arn, stateName: state, now: this.clock.now() });
     if (outcome.ok) return JSON.parse(outcome.output) as unknown;
     const e = new Error(outcome.cause);
@@ -437,7 +436,7 @@ export class Harness {
     try {
       response = await handler(event, lambdaContext('DecideApproval'));
     } catch (err) {
-      throw asLambdaError(err);
+      throw asInvokeError(err);
     }
     // The function answers the HTTP API with an HTTP response (http-api.ts): a refusal is `{errorType, errorMessage}`.
     if ('statusCode' in response) {
@@ -507,7 +506,7 @@ export class Harness {
     try {
       return json(await handler(json(request), lambdaContext('Starter'))) as StartResult; // a direct invoke: never the HTTP API shape
     } catch (err) {
-      throw asLambdaError(err);
+      throw asInvokeError(err);
     }
   }
 
@@ -532,7 +531,7 @@ export class Harness {
     const signer = createUrlSigner({
       items: documentClientReader(this.store.ddb),
       tableName: this.store.tableName,
-      secrets: cloud.secretsManager<SecretsManagerClient>(),
+      getSecret: sdkGetSecret(cloud.secretsManager<SecretsManagerClient>()),
       broker: new CredentialBroker({ sts: () => cloud.sts<STSClient>(), stsWith: (c) => cloud.sts<STSClient>(c), clock: this.clock.now }),
       clock: this.clock.now,
       settings: {

@@ -78,7 +78,7 @@ describe('State machine: the happy path', () => {
       'download-unsigned-refused:SKIP',
     ]);
     expect(stateOutput(run.events, 'Cleanup')?.cleanup).toMatchObject({ outcome: 'cleaned', remaining: [] });
-    expect((stateOutput(run.events, 'Cleanup')?.cleanup as { deleted: string[] }).deleted).toHaveLength(2);
+    expect((stateOutput(run.events, 'Cleanup')!.cleanup as { deleted: string[] }).deleted).toHaveLength(2);
     expect(h.cloud.canaryObjects()).toEqual([]);
     expect(h.cloud.calls).toContain('S3.CompleteMultipartUpload');
     expect(h.cloud.calls).not.toContain('S3.AbortMultipartUpload');
@@ -221,7 +221,7 @@ describe('State machine: verification', () => {
     expect(timesEntered(run.events, 'WaitForCloudFront')).toBe(3);
     const waits = run.events
       .filter((e) => e.type === 'StateEntered' && e.state?.name === 'WaitForCloudFront')
-      .map((e) => (e.state?.input as { verifyDownload: { waitSeconds: number } }).verifyDownload.waitSeconds);
+      .map((e) => (e.state!.input as { verifyDownload: { waitSeconds: number } }).verifyDownload.waitSeconds);
     expect(waits).toEqual([30, 60, 120]);
     expect(stateOutput(run.events, 'VerifyDownload')?.verifyDownload).toMatchObject({ via: 'cloudfront', propagating: false, unsignedStatus: 403 });
     expect((await h.record()).backends.prod!.serving!.checks.find((c) => c.name === 'download-signed')?.result).toBe('PASS');

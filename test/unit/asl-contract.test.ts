@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_NAMES, NOT_RAISED_BY_WORKFLOW } from '#shared/errors';
+import { FUNCTIONS as CATALOG } from '../../functions/catalog.cjs';
 
 interface Retrier {
   ErrorEquals: string[];
@@ -51,18 +52,21 @@ const LAMBDA_SERVICE_ERRORS = [
   'Lambda.ClientExecutionTimeoutException',
 ];
 
-/** The serverless function keys of the workflow's steps (docs/deploy.md "What gets deployed"). */
-const TASK_FUNCTION_KEYS: Record<string, string> = {
-  RecordConfig: 'recordConfig',
-  CreatePlatformRole: 'createPlatformRole',
-  CheckTrust: 'checkTrust',
-  VerifyUpload: 'verifyUpload',
-  VerifyDownload: 'verifyDownload',
-  Cleanup: 'cleanup',
-  Activate: 'activate',
-  RecordFailure: 'recordFailure',
-  RequestApproval: 'requestApproval',
-};
+/** Task state -> the function key behind it, from the function catalog (functions/catalog.cjs, `task`). */
+const TASK_FUNCTION_KEYS: Record<string, string> = Object.fromEntries(CATALOG.flatMap((f) => (f.task ? [[f.task, f.key]] : [])));
+
+/** The Task states operators and the docs rely on by name (DESIGN, docs/workflow.md). */
+const OPERATOR_TASK_STATES = [
+  'RecordConfig',
+  'CreatePlatformRole',
+  'CheckTrust',
+  'VerifyUpload',
+  'VerifyDownload',
+  'Cleanup',
+  'Activate',
+  'RecordFailure',
+  'RequestApproval',
+];
 
 /** What a Lambda that ran out of time or crashed looks like to Step Functions, and a Task's own timeout. */
 const TIMEOUT_ERRORS = ['Sandbox.Timedout', 'Lambda.Unknown', 'States.Timeout'];
@@ -101,7 +105,7 @@ function allErrorNames(): string[] {
 
 describe('Contract: statemachine/onboarding.asl.json', () => {
   it('has every state name operators rely on', () => {
-    for (const name of [...Object.keys(TASK_FUNCTION_KEYS), 'WaitForTrust', 'ExpireApproval']) {
+    for (const name of [...OPERATOR_TASK_STATES, 'WaitForTrust', 'ExpireApproval']) {
       expect(definition.States[name], name).toBeDefined();
     }
     expect(definition.StartAt).toBe('RecordConfig');

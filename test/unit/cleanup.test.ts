@@ -1,5 +1,6 @@
 import { DeleteObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
+import { sdkS3Objects } from './helpers/sdk-s3-objects';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { StepInput } from '#shared/backend-records';
 import { AssumeRoleDeniedError } from '#shared/errors';
@@ -28,7 +29,7 @@ beforeEach(() => {
       assumed += 1;
       return { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'example-secret', sessionToken: 'token' };
     },
-    s3: (region, credentials) => new S3Client({ region, credentials }),
+    s3: (region, credentials) => sdkS3Objects(new S3Client({ region, credentials })),
     clock: () => NOW,
   };
   s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: `${PREFIX}single-put.bin` }, { Key: `${PREFIX}multipart.bin` }] });

@@ -2,24 +2,14 @@
  * Every AWS client gets connection and request timeouts well under the timeout of the Lambda that uses
  * it, so a hung socket becomes a retryable TimeoutError instead of the whole function timing out.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as clients from '#shared/clients';
 import { AwsClients, CLI_INVOKE_TIMEOUTS } from '../../cli/aws';
+import { FUNCTIONS as CATALOG } from '../../functions/catalog.cjs';
 
-/** The `timeout:` of each function in serverless.yml's `functions:` section, by function key. */
+/** The `timeout` of each function (the function catalog, which serverless.yml's `functions:` is made from), by function key. */
 function functionTimeouts(): Record<string, number> {
-  const yml = readFileSync('serverless.yml', 'utf8');
-  const section = yml.slice(yml.indexOf('\nfunctions:'), yml.indexOf('\nstepFunctions:'));
-  const out: Record<string, number> = {};
-  let current: string | undefined;
-  for (const line of section.split('\n')) {
-    const key = /^ {2}([A-Za-z0-9]+):\s*$/.exec(line);
-    if (key) current = key[1];
-    const timeout = /^ {4}timeout:\s*(\d+)/.exec(line);
-    if (timeout && current) out[current] = Number(timeout[1]);
-  }
-  return out;
+  return Object.fromEntries(CATALOG.map((f) => [f.key, f.timeout]));
 }
 
 interface ResolvedHandlerConfig {

@@ -22,7 +22,8 @@ import {
   type RecordStore,
 } from '#shared/backend-records';
 import { TransientError } from '#shared/errors';
-import { getLocationRecord, listLocations, documentClientReader, type LocationRecord } from '#shared/location-record';
+import { getLocationRecord, type LocationRecord } from '#shared/location-record';
+import { documentClientReader, listLocations } from '#shared/location-record-sdk';
 import { currentLocationOf, materializeLocations, putServingLocation, reconcileLocations } from '#shared/locations';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ACCOUNT, CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ACCOUNT, T0, config, context } from './helpers/fixtures';

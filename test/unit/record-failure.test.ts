@@ -22,7 +22,7 @@ describe('Function: describeCaughtError', () => {
     });
   });
 
-  it('reads the aws-local-stepfunctions form of Cause: the plain message', () => {
+  it('reads a plain-text Cause (AWS gives one for SendTaskFailure, Lambda service errors and States.*)', () => {
     expect(describeCaughtError({ Error: 'BucketWrongRegionError', Cause: 'bucket is in eu-central-1' })).toEqual({
       name: 'BucketWrongRegionError',
       message: 'bucket is in eu-central-1',

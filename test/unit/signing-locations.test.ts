@@ -11,7 +11,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { clearCloudFrontKeyCache } from '#shared/cloudfront-keys';
+import { clearCloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { BackendNotFoundError, LocationOffboardedError, ValidationError } from '#shared/errors';
 import { LOCATION_PATTERN, locationFor } from '#shared/identifiers';
@@ -57,7 +57,7 @@ function deps(ttlSeconds = 30): SignerDeps {
   return {
     items,
     tableName: 'binary-backends-test',
-    secrets: new SecretsManagerClient({ region: 'us-east-1' }),
+    getSecret: sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' })),
     broker: new CredentialBroker({
       sts: () => new STSClient({ region: 'us-east-1' }),
       stsWith: (c: AwsCredentials) => new STSClient({ region: 'us-east-1', credentials: c }),

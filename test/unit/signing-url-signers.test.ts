@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { getSignedUrl as cloudFrontSignerGetSignedUrl } from '@aws-sdk/cloudfront-signer';
@@ -12,12 +12,15 @@ import {
   cloudFrontKeyStats,
   loadCloudFrontKey,
   parseCloudFrontPrivateKey,
+  sdkGetSecret,
 } from '#shared/cloudfront-keys';
 import { CloudFrontKeyError, TransientError } from '#shared/errors';
 import {
+  cannedPolicy,
   cloudFrontBase64,
   cloudFrontUrl,
   presignS3Url,
+  rfc3986Encode,
   resolveS3BucketEndpoint,
   unsignedCloudFrontUrl,
   verifyCloudFrontUrl,
@@ -226,6 +229,35 @@ describe('Function: cloudFrontUrl', () => {
     );
   });
 
+  it('equals the plain construction (unsignedCloudFrontUrl + cannedPolicy + sign) across hosts, expiries, key pairs and hashes, whatever came before', () => {
+    // cloudFrontUrl caches per host and per (expiry, key pair, hash); interleaving them must never mix pieces.
+    const hosts = ['d111111abcdef8.cloudfront.net', 'cdn.example.com', '127.0.0.1:4566', 'cdn.exämple.com', 'we"ird\\host'];
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            host: fc.constantFrom(...hosts),
+            key: awkwardKey,
+            expires: fc.constantFrom(1_700_000_000, 1_700_000_001, 2_147_483_647),
+            keyPairId: fc.constantFrom(keyPairId, 'K2OTHERKEY0001', 'K+/=?'),
+            hash: fc.constantFrom('SHA1' as const, 'SHA256' as const),
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
+        (calls) => {
+          for (const c of calls) {
+            const ours = cloudFrontUrl({ host: c.host, objectPath: c.key, keyPairId: c.keyPairId, privateKey: rsa.privateKey, hashAlgorithm: c.hash, expiresEpochSeconds: c.expires });
+            const url = unsignedCloudFrontUrl(c.host, c.key);
+            const signature = cryptoSign(c.hash === 'SHA256' ? 'sha256' : 'sha1', Buffer.from(cannedPolicy(url, c.expires)), rsa.privateKey);
+            const plain = `${url}?Expires=${c.expires}&Key-Pair-Id=${rfc3986Encode(c.keyPairId)}&Signature=${cloudFrontBase64(signature)}${c.hash === 'SHA256' ? '&Hash-Algorithm=SHA256' : ''}`;
+            expect(ours).toBe(plain);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it('also matches the installed signer for RSA-SHA256 (3.1166.0 has an `algorithm` option)', () => {
     const ours = cloudFrontUrl({
       host: 'cdn.example.com', objectPath: 'a b/ü.fw', keyPairId, privateKey: rsa.privateKey, hashAlgorithm: 'SHA256', expiresEpochSeconds: expires,
@@ -330,7 +362,7 @@ describe('Function: parseCloudFrontPrivateKey', () => {
 
 describe('Function: loadCloudFrontKey', () => {
   const secrets = mockClient(SecretsManagerClient);
-  const client = new SecretsManagerClient({ region: 'us-east-1' });
+  const client = sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' }));
   const arn = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:cf-key-abc';
   beforeEach(() => {
     secrets.reset();

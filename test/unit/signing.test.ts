@@ -13,9 +13,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/backend-records';
-import { clearCloudFrontKeyCache } from '#shared/cloudfront-keys';
+import { clearCloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
+import { documentClientReader } from '#shared/location-record-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
-import { documentClientReader } from '#shared/location-record';
 import {
   BackendNotFoundError,
   CloudFrontKeyError,
@@ -91,7 +91,7 @@ function deps(overrides: Partial<SignerDeps['settings']> = {}, threshold = 900):
   return {
     items: documentClientReader(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }))),
     tableName: TABLE,
-    secrets: new SecretsManagerClient({ region: 'us-east-1' }),
+    getSecret: sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' })),
     broker: new CredentialBroker({
       sts: () => new STSClient({ region: 'us-east-1' }),
       stsWith: (c: AwsCredentials) => new STSClient({ region: 'us-east-1', credentials: c }),

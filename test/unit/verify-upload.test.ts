@@ -11,6 +11,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
+import { sdkS3Objects } from './helpers/sdk-s3-objects';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AssumeRoleDeniedError } from '#shared/errors';
 import { createHandler } from '../../functions/onboarding/verify-upload/handler';
@@ -38,7 +39,7 @@ beforeEach(() => {
       chains.push(chain);
       return { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'example-secret', sessionToken: 'token', expiration: new Date(NOW.getTime() + 3600_000) };
     },
-    s3: (region, credentials) => new S3Client({ region, credentials }),
+    s3: (region, credentials) => sdkS3Objects(new S3Client({ region, credentials })),
     clock: () => NOW,
     records: recorder,
     randomBytes: (n) => Buffer.alloc(n, 7),

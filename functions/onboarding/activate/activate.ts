@@ -34,7 +34,7 @@ import {
   type StepInput,
 } from '#shared/backend-records';
 import { DetailType, emitEvent } from '#shared/events';
-import { listLocations } from '#shared/location-record';
+import { listLocations } from '#shared/location-record-sdk';
 import {
   currentLocationOf,
   locationOfConfig,

@@ -14,7 +14,7 @@
  * them the canary is hidden behind a delete marker, its version remains (listed in `remaining`, with the
  * permission to add in `notes`), and Cleanup still does not throw. Object Lock retention also keeps versions.
  */
-import { DeleteObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3ObjectsApi } from '#shared/s3-objects';
 import { awsErrorName } from '#shared/errors';
 import { canaryPrefix } from '#shared/identifiers';
 import { awsMessage, canaryKeys, customerChain, type CustomerStorageDeps } from '../verify-upload/canary';
@@ -73,7 +73,7 @@ async function cleanupOrThrow(input: Partial<StepInput> | null, deps: CleanupDep
   const notes: string[] = [];
 
   try {
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1000 }));
+    const listed = await s3.listObjectsV2({ Bucket: bucket, Prefix: prefix, MaxKeys: 1000 });
     for (const o of listed.Contents ?? []) if (o.Key?.startsWith(prefix)) known.add(o.Key);
   } catch (err) {
     notes.push(`Listing ${prefix} failed (${awsErrorName(err)}); deleting the known canary names only.`);
@@ -90,7 +90,7 @@ async function cleanupOrThrow(input: Partial<StepInput> | null, deps: CleanupDep
     const left: string[] = [];
     for (const versionId of ids) {
       try {
-        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+        await s3.deleteObject({ Bucket: bucket, Key: key, VersionId: versionId });
       } catch (err) {
         left.push(versionId);
         notes.push(`DeleteObject ${key} version ${versionId}: ${awsErrorName(err)}: ${awsMessage(err)}`);
@@ -103,7 +103,7 @@ async function cleanupOrThrow(input: Partial<StepInput> | null, deps: CleanupDep
     try {
       // Unversioned: this deletes the canary. Versioned, when a version could not be deleted: a delete marker
       // hides it. Deleting a key that does not exist succeeds (204), so a retried or half-run cleanup is harmless.
-      const out = await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      const out = await s3.deleteObject({ Bucket: bucket, Key: key });
       if (out.DeleteMarker === true && left.length === 0) {
         // Versioned, and no version could be listed: the canary's version is still there, behind this marker.
         versionsLeft = true;
@@ -133,7 +133,7 @@ async function cleanupOrThrow(input: Partial<StepInput> | null, deps: CleanupDep
  * (needs s3:ListBucketVersions; an unversioned bucket answers VersionId "null") and from the VersionIds
  * VerifyUpload recorded. A refused listing is noted, not thrown.
  */
-async function canaryVersions(s3: S3Client, bucket: string, prefix: string, ctx: StepInput, notes: string[]): Promise<Map<string, Set<string>>> {
+async function canaryVersions(s3: S3ObjectsApi, bucket: string, prefix: string, ctx: StepInput, notes: string[]): Promise<Map<string, Set<string>>> {
   const byKey = new Map<string, Set<string>>();
   const add = (key: string | undefined, versionId: string | undefined) => {
     if (!key?.startsWith(prefix) || !versionId) return;
@@ -144,7 +144,7 @@ async function canaryVersions(s3: S3Client, bucket: string, prefix: string, ctx:
   const recorded = (ctx as { verifyUpload?: { canaries?: { key?: string; versionId?: string }[] } }).verifyUpload?.canaries ?? [];
   for (const c of Array.isArray(recorded) ? recorded : []) add(c?.key, c?.versionId);
   try {
-    const out = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, MaxKeys: 1000 }));
+    const out = await s3.listObjectVersions({ Bucket: bucket, Prefix: prefix, MaxKeys: 1000 });
     for (const v of out.Versions ?? []) add(v.Key, v.VersionId);
     for (const m of out.DeleteMarkers ?? []) add(m.Key, m.VersionId);
   } catch (err) {

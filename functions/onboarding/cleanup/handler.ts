@@ -3,7 +3,8 @@
  * the failure path it may be the bare execution input (RecordConfig failed), and Cleanup must still end
  * quietly so the Fail state can carry the original error.
  */
-import { s3With, sts, stsWith } from '#shared/clients';
+import { sts, stsWith } from '#shared/clients';
+import { s3ObjectsClient } from '#shared/s3-objects';
 import { CredentialBroker } from '#shared/credential-broker';
 import { handlerFor, once } from '#shared/handler';
 import { stsIdentityProbe } from '#shared/smoke-probes';
@@ -14,7 +15,7 @@ export const createHandler = handlerFor<CleanupDeps, CleanupResult>((event, deps
 function defaultDeps(): CleanupDeps {
   const clock = () => new Date();
   const broker = new CredentialBroker({ sts, stsWith, clock });
-  return { customerCredentials: (chain) => broker.customerCredentials(chain), s3: s3With, clock };
+  return { customerCredentials: (chain) => broker.customerCredentials(chain), s3: (region, credentials) => s3ObjectsClient(region, credentials), clock };
 }
 
 export const handler = createHandler(once(defaultDeps));

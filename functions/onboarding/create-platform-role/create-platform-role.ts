@@ -42,7 +42,8 @@ import {
   type StepInput,
 } from '#shared/backend-records';
 import { DetailType, emitEvent } from '#shared/events';
-import { listLocations, type LocationRecord } from '#shared/location-record';
+import type { LocationRecord } from '#shared/location-record';
+import { listLocations } from '#shared/location-record-sdk';
 import { connectedCustomerRoleArns, locationOfConfig } from '#shared/locations';
 import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError, asTransientOr, awsErrorName } from '#shared/errors';
 import { externalIdFor, iamRoleNameProblem, iamTagProblem, partitionOf, platformRoleName, roleNameTagValue } from '#shared/identifiers';

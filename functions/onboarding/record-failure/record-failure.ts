@@ -4,9 +4,9 @@
  * writes nothing), never touching the serving config or `active`, then emits *Onboarding Failed*.
  *
  * It must cope with whatever the Catch hands it:
- * - `Cause` is JSON `{errorType, errorMessage, trace}` in AWS but the plain message under
- *   aws-local-stepfunctions (and Lambda drops custom error properties either way), so the remediation
- *   comes from errors.ts by name;
+ * - for a function error `Cause` is the JSON `{errorType, errorMessage, trace}` (in AWS, and locally through
+ *   local/task-bridge.ts); other failures AWS itself gives a plain-text Cause (see describeCaughtError).
+ *   Lambda drops custom error properties, so the remediation comes from errors.ts by name;
  * - after a RecordConfig failure the state is the raw (maybe invalid) execution input, without
  *   executionArn, so there is nothing of ours to mark: it records what it can and never throws for bad
  *   input (that would only hide the original error).
@@ -51,24 +51,36 @@ export interface CaughtError {
 
 const MAX_MESSAGE = 1000;
 
-/** The error a Catch put at `$.error`, whichever form its Cause takes. */
+/**
+ * The error a Catch put at `$.error`. A function error's Cause is the JSON `{errorType, errorMessage, trace}`
+ * Step Functions makes of Lambda's error report (docs/reference/aws-facts.md); its errorMessage is the message.
+ * Any other Cause is taken as plain text, because AWS itself gives those: a callback task's SendTaskFailure
+ * cause (ApprovalRejectedError carries the approver's reason), the Lambda service's own errors
+ * (Lambda.ServiceException, Lambda.Unknown: a sentence, not the function's report) and States.* errors
+ * (States.Timeout may have no Cause at all).
+ */
 export function describeCaughtError(error: unknown): CaughtError {
   const e = (error && typeof error === 'object' ? error : {}) as { Error?: unknown; Cause?: unknown };
   let name = typeof e.Error === 'string' && e.Error.length > 0 ? e.Error : 'Unknown';
   let message = '';
   if (typeof e.Cause === 'string') {
-    message = e.Cause;
-    try {
-      const parsed = JSON.parse(e.Cause) as { errorType?: unknown; errorMessage?: unknown };
-      if (parsed && typeof parsed === 'object' && typeof parsed.errorMessage === 'string') {
-        message = parsed.errorMessage;
-        if (name === 'Unknown' && typeof parsed.errorType === 'string') name = parsed.errorType;
-      }
-    } catch {
-      // The plain message (aws-local-stepfunctions).
-    }
+    const report = lambdaErrorReport(e.Cause);
+    message = report?.errorMessage ?? e.Cause;
+    if (name === 'Unknown' && report?.errorType) name = report.errorType;
   }
   return { name: name.slice(0, 128), message: sanitise(message) || 'No error message was recorded.' };
+}
+
+/** A function error's Cause, `{errorType, errorMessage, trace}` as JSON; undefined for any other Cause. */
+function lambdaErrorReport(cause: string): { errorType?: string; errorMessage: string } | undefined {
+  if (!cause.startsWith('{')) return undefined;
+  try {
+    const parsed = JSON.parse(cause) as { errorType?: unknown; errorMessage?: unknown };
+    if (!parsed || typeof parsed !== 'object' || typeof parsed.errorMessage !== 'string') return undefined;
+    return { errorMessage: parsed.errorMessage, ...(typeof parsed.errorType === 'string' ? { errorType: parsed.errorType } : {}) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Short, and never key material: messages are stored and published. */

@@ -20,7 +20,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CheckResult, StepInput } from '#shared/backend-records';
-import { loadCloudFrontKey } from '#shared/cloudfront-keys';
+import { loadCloudFrontKey, sdkGetSecret } from '#shared/cloudfront-keys';
 import {
   AssumeRoleDeniedError,
   BinaryBackendError,
@@ -120,7 +120,7 @@ class StillDeploying extends Error {
 
 /** Builds the Secrets-Manager-backed key loader for the handler. */
 export function cloudFrontKeyLoader(secrets: () => SecretsManagerClient) {
-  return (arn: string, versionId?: string) => loadCloudFrontKey(secrets(), arn, versionId);
+  return (arn: string, versionId?: string) => loadCloudFrontKey(sdkGetSecret(secrets()), arn, versionId);
 }
 
 /**

@@ -7,7 +7,6 @@
  * even when VerifyUpload failed half-way and returned nothing.
  */
 import { createHash } from 'node:crypto';
-import type { S3Client } from '@aws-sdk/client-s3';
 import {
   recordChecks,
   setPendingStatus,
@@ -19,6 +18,7 @@ import {
 } from '#shared/backend-records';
 import type { AwsCredentials, CustomerChain } from '#shared/credential-broker';
 import { canaryPrefix, externalIdFor, roleSessionName } from '#shared/identifiers';
+import type { S3ObjectsApi } from '#shared/s3-objects';
 
 /** The two canaries of an execution: one plain PutObject, one completed multipart upload. */
 export function canaryKeys(ctx: Pick<StepInput, 'upload' | 'executionName'>): { single: string; multipart: string } {
@@ -74,8 +74,11 @@ export function customerChain(ctx: StepInput, purpose: string): CustomerChain {
 export interface CustomerStorageDeps {
   /** The customer's credentials through the platform role (CredentialBroker.customerCredentials). */
   customerCredentials: (chain: CustomerChain) => Promise<AwsCredentials>;
-  /** An S3 client for a region and credentials (clients.ts `s3With`). */
-  s3: (region: string, credentials: AwsCredentials) => S3Client;
+  /**
+   * The S3 calls for a region and credentials: s3-objects.ts `s3ObjectsClient` (signed fetch, no S3Client:
+   * issue 12.9's bundle budget); tests adapt an SDK S3Client (test/unit/helpers/sdk-s3-objects.ts).
+   */
+  s3: (region: string, credentials: AwsCredentials) => S3ObjectsApi;
   clock: () => Date;
 }
 
@@ -97,7 +100,7 @@ export function executionRef(ctx: StepInput): ExecutionRef {
   return { orgId: ctx.orgId, roleName: ctx.roleName, executionArn: ctx.executionArn };
 }
 
-/** The HTTP headers of a failed SDK call, lower-cased (S3 puts `x-amz-bucket-region` there). */
+/** The HTTP headers of a failed S3 call (SDK or s3-objects.ts), lower-cased (S3 puts `x-amz-bucket-region` there). */
 export function responseHeaders(err: unknown): Record<string, string> {
   const raw = (err as { $response?: { headers?: Record<string, string> } } | undefined)?.$response?.headers ?? {};
   return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k.toLowerCase(), String(v)]));

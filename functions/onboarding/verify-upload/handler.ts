@@ -3,7 +3,8 @@
  * stack inject clients and a clock; `handler` builds the real ones on first use.
  */
 import { commonConfig, loadConfig } from '#shared/config';
-import { dynamo, s3With, sts, stsWith } from '#shared/clients';
+import { dynamo, sts, stsWith } from '#shared/clients';
+import { s3ObjectsClient } from '#shared/s3-objects';
 import { CredentialBroker } from '#shared/credential-broker';
 import { recordStore } from '#shared/deps';
 import { handlerFor, once } from '#shared/handler';
@@ -23,7 +24,7 @@ function defaultDeps(): VerifyUploadDeps {
   const broker = new CredentialBroker({ sts, stsWith, clock });
   return {
     customerCredentials: (chain) => broker.customerCredentials(chain),
-    s3: s3With,
+    s3: (region, credentials) => s3ObjectsClient(region, credentials),
     clock,
     records: recorderFor({ ddb: dynamo(), tableName: config.TABLE_NAME }),
   };

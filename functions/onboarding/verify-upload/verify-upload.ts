@@ -17,16 +17,7 @@
  * terminal error (caught by the state machine); throttling and 5xx throw TransientError (retried).
  */
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  HeadBucketCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  UploadPartCommand,
-  AbortMultipartUploadCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3ObjectsApi } from '#shared/s3-objects';
 import type { CheckResult, StepInput } from '#shared/backend-records';
 import {
   AssumeRoleDeniedError,
@@ -177,9 +168,9 @@ function transientOr(err: unknown, context: string, fail: () => CheckFailure): u
   return fail();
 }
 
-async function checkBucketRegion(s3: S3Client, bucket: string, region: string): Promise<void> {
+async function checkBucketRegion(s3: S3ObjectsApi, bucket: string, region: string): Promise<void> {
   try {
-    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    await s3.headBucket({ Bucket: bucket });
   } catch (err) {
     const status = httpStatus(err);
     const realRegion = responseHeaders(err)['x-amz-bucket-region'];
@@ -221,9 +212,9 @@ async function checkBucketRegion(s3: S3Client, bucket: string, region: string): 
   }
 }
 
-async function checkBucketOwner(s3: S3Client, bucket: string, accountId: string): Promise<void> {
+async function checkBucketOwner(s3: S3ObjectsApi, bucket: string, accountId: string): Promise<void> {
   try {
-    await s3.send(new HeadBucketCommand({ Bucket: bucket, ExpectedBucketOwner: accountId }));
+    await s3.headBucket({ Bucket: bucket, ExpectedBucketOwner: accountId });
   } catch (err) {
     throw transientOr(err, 'HeadBucket with ExpectedBucketOwner', () =>
       isAccessDenied(err)
@@ -275,9 +266,9 @@ function writeFailure(check: UploadCheck, bucket: string, key: string, operation
 }
 
 /** Puts the canary with Content-MD5; returns its VersionId on a versioned bucket. */
-async function putCanary(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<string | undefined> {
+async function putCanary(s3: S3ObjectsApi, bucket: string, key: string, body: Buffer): Promise<string | undefined> {
   try {
-    const out = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream', ContentMD5: contentMd5(body) }));
+    const out = await s3.putObject({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream', ContentMD5: contentMd5(body) });
     return out.VersionId;
   } catch (err) {
     throw transientOr(err, 'PutObject', () => writeFailure('canary-put', bucket, key, 'PutObject', err));
@@ -285,15 +276,15 @@ async function putCanary(s3: S3Client, bucket: string, key: string, body: Buffer
 }
 
 /**
- * Create, one part, Complete. A part that fails is retried once (the SDK has already retried transient
+ * Create, one part, Complete. A part that fails is retried once (s3-objects.ts has already retried transient
  * errors). If it still fails, nothing can be completed (S3 refuses a Complete with no parts), so an abort
  * is attempted as a best effort: the seed's policy does not grant it, and when it is denied the incomplete
  * upload stays invisible in the bucket until a lifecycle rule (AbortIncompleteMultipartUpload) removes it.
  */
-async function uploadMultipartCanary(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<string | undefined> {
+async function uploadMultipartCanary(s3: S3ObjectsApi, bucket: string, key: string, body: Buffer): Promise<string | undefined> {
   let uploadId: string | undefined;
   try {
-    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: 'application/octet-stream' }));
+    const created = await s3.createMultipartUpload({ Bucket: bucket, Key: key, ContentType: 'application/octet-stream' });
     uploadId = created.UploadId;
     if (!uploadId) throw new TransientError(`CreateMultipartUpload for ${key} answered without an UploadId`);
   } catch (err) {
@@ -303,7 +294,7 @@ async function uploadMultipartCanary(s3: S3Client, bucket: string, key: string, 
   let partError: unknown;
   for (let attempt = 0; attempt < 2 && etag === undefined; attempt += 1) {
     try {
-      const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: 1, Body: body, ContentMD5: contentMd5(body) }));
+      const part = await s3.uploadPart({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: 1, Body: body, ContentMD5: contentMd5(body) });
       etag = part.ETag;
       if (!etag) partError = new TransientError(`UploadPart for ${key} answered without an ETag`);
     } catch (err) {
@@ -311,30 +302,28 @@ async function uploadMultipartCanary(s3: S3Client, bucket: string, key: string, 
     }
   }
   if (etag === undefined) {
-    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+    await s3.abortMultipartUpload({ Bucket: bucket, Key: key, UploadId: uploadId }).catch(() => undefined);
     throw transientOr(partError, 'UploadPart', () => writeFailure('canary-multipart', bucket, key, 'UploadPart', partError));
   }
   try {
-    const done = await s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: bucket,
-        Key: key,
-        UploadId: uploadId,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: etag }] },
-      }),
-    );
+    const done = await s3.completeMultipartUpload({
+      Bucket: bucket,
+      Key: key,
+      UploadId: uploadId,
+      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: etag }] },
+    });
     return done.VersionId;
   } catch (err) {
-    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+    await s3.abortMultipartUpload({ Bucket: bucket, Key: key, UploadId: uploadId }).catch(() => undefined);
     throw transientOr(err, 'CompleteMultipartUpload', () => writeFailure('canary-multipart', bucket, key, 'CompleteMultipartUpload', err));
   }
 }
 
-async function listCanaries(s3: S3Client, bucket: string, keys: string[]): Promise<void> {
+async function listCanaries(s3: S3ObjectsApi, bucket: string, keys: string[]): Promise<void> {
   const prefix = keys[0]!.slice(0, keys[0]!.lastIndexOf('/') + 1);
   let listed: string[];
   try {
-    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 100 }));
+    const out = await s3.listObjectsV2({ Bucket: bucket, Prefix: prefix, MaxKeys: 100 });
     listed = (out.Contents ?? []).map((o) => o.Key ?? '');
   } catch (err) {
     throw transientOr(err, 'ListObjectsV2', () =>

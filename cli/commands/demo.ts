@@ -1,6 +1,7 @@
 /**
  * `npm run demo` (`binary-backends demo`): the whole story on the local stack, in one process, through
- * the real CLI (`runCli`), so what it prints is what support and operators see.
+ * the real CLI (`runCli`, handed in by cli/main.ts so this module does not import it back), so what it
+ * prints is what support and operators see.
  *
  *  1. start the local stack (random ports, short waits, env file in a temp dir);
  *  2. as the customer: create two buckets and two roles, with no trust for Peridio yet;
@@ -24,15 +25,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, type BucketLocationConstraint } from '@aws-sdk/client-s3';
 import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
-import { AwsClients } from '../cli/aws';
-import { runCli } from '../cli/main';
-import { styleFor, humanDuration, writeJson, type CliIo } from '../cli/io';
-import type { OnboardResult } from '../cli/commands/onboard';
-import type { SignResult } from '../cli/commands/sign';
-import type { StatusResult } from '../cli/commands/records-view';
-import type { HistoryResult } from '../cli/commands/history';
-import './polyfills';
-import { startLocalStack } from './stack';
+import { AwsClients } from '../aws';
+import { styleFor, humanDuration, writeJson, type CliIo } from '../io';
+import type { OnboardResult } from './onboard';
+import type { SignResult } from './sign';
+import type { StatusResult } from './records-view';
+import type { HistoryResult } from './history';
+import '../../local/polyfills';
+import { startLocalStack } from '../../local/stack';
 
 const ORG_A = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 const ORG_B = '8d0e6b1f-2c4a-4e9b-a7f3-5b9c1d2e3f40';
@@ -126,7 +126,10 @@ export interface DemoOptions {
   waitForTrustMs?: number;
 }
 
-export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
+/** cli/main.ts's `runCli`: the demo drives the real CLI, which passes itself in (no import back to main). */
+export type RunCli = (argv: string[], io: CliIo) => Promise<number>;
+
+export async function runDemo(opts: DemoOptions, io: CliIo, runCli: RunCli): Promise<number> {
   const waitForTrustMs = opts.waitForTrustMs ?? WAIT_FOR_TRUST_MS;
   const started = Date.now();
   const style = styleFor(io);

@@ -1,0 +1,31 @@
+/**
+ * What the CLI (cli/) may use of functions/: the one module it imports from here, so the surface the
+ * CLI depends on is listed in one place and the lint (biome.jsonc) can refuse any other path into
+ * functions/. Nothing in functions/ imports this file, so it adds nothing to any Lambda bundle.
+ *
+ * Add an export here when the CLI needs more; keep it to what the CLI shares with the functions by
+ * design (error names and remediation, validation rules, name encodings, record shapes and reads).
+ */
+export { ValidationError, remediationFor } from '#shared/errors';
+export { encodeRoleNameForExecution } from '#shared/identifiers';
+export { parseCloudFrontPrivateKey } from '#shared/cloudfront-keys';
+export { findBackendIgnoringCase } from '#shared/org-record';
+export { getOrgRecord } from '#shared/org-record-sdk';
+export type { AuditEvent, Backend, BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/record-types';
+// Storage locations (docs/locations.md): status lists them, history reads the audit trail, sign passes them on.
+export { orgPk } from '#shared/org-record';
+export { locationFor, type LocationRecord, type RetiredReason } from '#shared/location-record';
+export { listLocations } from '#shared/location-record-sdk';
+export type { ApprovalRecord } from '#shared/approval';
+export {
+  hasControlCharacters,
+  orgIdProblem,
+  parseOnboardingRequest,
+  partitionOfRegion,
+  roleNameProblem,
+  type OnboardingRequest,
+  type StackRules,
+} from '#shared/validation';
+export type { SmokeCheck, SmokeReport } from '#shared/smoke';
+export type { DecisionResult } from './approval/decide-approval';
+export type { OffboardResult } from './offboard/offboard';
