@@ -3,7 +3,7 @@
  * statemachine/onboarding.asl.json (re-read at every StartExecution). Its wire operations (StartExecution,
  * DescribeExecution, ListExecutions, GetExecutionHistory, StopExecution, DescribeStateMachine,
  * ListStateMachines, SendTask*) are local/sfn-api.ts; the history events it records are built by
- * local/sfn-history.ts.
+ * local/sfn-history.ts; the ASL is parsed, normalised and compiled by local/sfn-definition.ts.
  *
  * - Each Task's `Resource` (`{"Fn::GetAtt": [key, "Arn"]}` or a function ARN) is mapped to the local
  *   function `binary-backends-local-<suffix>` and run through the Lambda registry (the real handlers).
@@ -40,9 +40,19 @@ import {
   type HistoryEvent,
 } from './sfn-history';
 import type { LocalEventBridge } from './eventbridge';
-import { TaskTokens, detachTaskTimeout, waitForTaskTokenFunction } from './task-tokens';
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+import { TaskTokens, waitForTaskTokenFunction } from './task-tokens';
+import {
+  compileDefinition,
+  normaliseDefinition,
+  parseDefinition,
+  secondsAt,
+  visitStates,
+  type Json,
+  type StateJson,
+  type StateMachineJson,
+  type StateMachineLike,
+  type TokenWaits,
+} from './sfn-definition';
 
 /**
  * What the Lambda registry threw, as Lambda reports it: a function error as is; anything else (the function
@@ -102,7 +112,7 @@ const STATUS_CHANGE = 'Step Functions Execution Status Change';
 export class LocalStepFunctions {
   readonly stateMachineArn: string;
   readonly executions = new Map<string, Execution>();
-  private machineCache?: { text: string; definition: StateMachineJson; machine: StateMachineLike; tokenWaits: Record<string, { seconds?: number; path?: string }> };
+  private machineCache?: { text: string; definition: StateMachineJson; machine: StateMachineLike; tokenWaits: TokenWaits };
   /** Task tokens of `.waitForTaskToken` states (SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat). */
   readonly tokens = new TaskTokens();
 
@@ -366,11 +376,7 @@ export class LocalStepFunctions {
    * The ASL, normalised for aws-local-stepfunctions, and its StateMachine, cached per file content:
    * constructing one validates the definition, which costs 0.6-1 s each time.
    */
-  private async loadMachine(): Promise<{
-    definition: StateMachineJson;
-    machine: StateMachineLike;
-    tokenWaits: Record<string, { seconds?: number; path?: string }>;
-  }> {
+  private async loadMachine(): Promise<{ definition: StateMachineJson; machine: StateMachineLike; tokenWaits: TokenWaits }> {
     let text: string;
     try {
       text = await readFile(this.o.aslPath, 'utf8');
@@ -378,73 +384,10 @@ export class LocalStepFunctions {
       throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${this.stateMachineArn}' (no ${this.o.aslPath} yet)`, 400);
     }
     if (this.machineCache?.text === text) return this.machineCache;
-    let definition: StateMachineJson;
-    try {
-      definition = JSON.parse(text) as StateMachineJson;
-    } catch (err) {
-      throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: ${(err as Error).message}`, 400);
-    }
-    const tokenWaits: Record<string, { seconds?: number; path?: string }> = {};
-    visitStates(definition, (stateName, state) => {
-      if (state.Type === 'Task' && waitForTaskTokenFunction(state)) {
-        // aws-local-stepfunctions 3.0.0 has no task tokens: the wrapper waits, and enforces the timeout itself.
-        tokenWaits[stateName] = detachTaskTimeout(state);
-        return;
-      }
-      // aws-local-stepfunctions 3.0.0 bug: `ResultPath: "$"` stores the result under a key named "$"
-      // instead of replacing the input. "$" is ResultPath's default, so dropping it is equivalent.
-      if (state.ResultPath === '$') delete state.ResultPath;
-      for (const catcher of (state.Catch ?? []) as { ResultPath?: unknown }[]) {
-        if (catcher.ResultPath === '$') delete catcher.ResultPath;
-      }
-      if (state.Type === 'Task') state.Resource = this.o.registry.functionArn(this.functionFor(stateName, state.Resource));
-    });
-    const { StateMachine } = await import('aws-local-stepfunctions');
-    let machine: StateMachineLike;
-    try {
-      machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } }) as unknown as StateMachineLike;
-    } catch (err) {
-      throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: ${(err as Error).message}`, 400);
-    }
+    const definition = parseDefinition(text);
+    const tokenWaits = normaliseDefinition(definition, (stateName, resource) => this.o.registry.functionArn(this.functionFor(stateName, resource)));
+    const machine = await compileDefinition(definition);
     this.machineCache = { text, definition, machine, tokenWaits };
     return this.machineCache;
   }
-}
-
-type StateMachineLike = {
-  run(input: Json, options: object): { abort: () => void; result: Promise<Json>; eventLogs: AsyncGenerator<unknown> };
-};
-
-interface StateJson {
-  Type: string;
-  Resource?: unknown;
-  Retry?: unknown[];
-  Catch?: unknown[];
-  ResultPath?: unknown;
-  TimeoutSeconds?: number;
-  Branches?: StateMachineJson[];
-  Iterator?: StateMachineJson;
-  ItemProcessor?: StateMachineJson;
-  [k: string]: unknown;
-}
-interface StateMachineJson {
-  StartAt: string;
-  States: Record<string, StateJson>;
-  [k: string]: unknown;
-}
-
-function visitStates(def: StateMachineJson, fn: (name: string, state: StateJson) => void): void {
-  for (const [name, state] of Object.entries(def.States ?? {})) {
-    fn(name, state);
-    for (const b of state.Branches ?? []) visitStates(b, fn);
-    if (state.Iterator) visitStates(state.Iterator, fn);
-    if (state.ItemProcessor) visitStates(state.ItemProcessor, fn);
-  }
-}
-
-/** The whole seconds at a simple `$.a.b` path of `input` (a TimeoutSecondsPath), or undefined. */
-function secondsAt(input: Json, path: string): number | undefined {
-  let v: unknown = input;
-  for (const key of path.replace(/^\$\.?/, '').split('.').filter(Boolean)) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
-  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined;
 }
