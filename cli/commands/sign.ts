@@ -46,8 +46,8 @@ export async function sign(
     ttlSeconds = Number(flags.ttl);
   }
   if (flags.location !== undefined) {
-    // The signer checks the syntax and that the location belongs to this org; refuse here only what is
-    // certainly wrong, so nothing that is printed back is a value support did not type.
+    // The signer checks the syntax and that the location belongs to this org (ValidationError naming
+    // `location`, shown as --location); refuse here, before any call, only what is certainly wrong.
     if (flags.upload) throw new UsageError('--location: not with --upload (uploads always go to the current route; the answer says which location)');
     if (flags.location === '') throw new UsageError('--location: must not be empty');
     if (hasControlCharacters(flags.location)) throw new UsageError(`--location: must not contain control characters (got ${JSON.stringify(flags.location)})`);
