@@ -11,7 +11,11 @@ export { encodeRoleNameForExecution } from '#shared/identifiers';
 export { parseCloudFrontPrivateKey } from '#shared/cloudfront-keys';
 export { findBackendIgnoringCase } from '#shared/org-record';
 export { getOrgRecord } from '#shared/org-record-sdk';
-export type { Backend, BackendConfig, OrgRecord } from '#shared/record-types';
+export type { AuditEvent, Backend, BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/record-types';
+// Storage locations (docs/locations.md): status lists them, history reads the audit trail, sign passes them on.
+export { orgPk } from '#shared/org-record';
+export { locationFor, type LocationRecord, type RetiredReason } from '#shared/location-record';
+export { listLocations } from '#shared/location-record-sdk';
 export type { ApprovalRecord } from '#shared/approval';
 export {
   hasControlCharacters,
