@@ -1,8 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * One vitest project per test tier (docs/testing.md), all sharing the settings below (`extends: true`):
+ *   npx vitest run --project unit            (npm run test:unit: seconds)
+ *   npx vitest run --project statemachine    ... integration, e2e, deploy
+ * `npm test` runs them all.
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup.ts'],
     pool: 'forks',
     testTimeout: 30_000,
@@ -12,5 +17,25 @@ export default defineConfig({
       POWERTOOLS_DEV: 'false',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     },
+    projects: [
+      // Domain functions and shared modules with mocked clients and an in-process table: no bundling,
+      // no local stack, no osls.
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: ['test/unit/signing-bundle.test.ts'] },
+      },
+      // The real ASL on aws-local-stepfunctions with the real handlers.
+      { extends: true, test: { name: 'statemachine', include: ['test/statemachine/**/*.test.ts'] } },
+      // Each local stand-in and the signer against s3rver.
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
+      // The product through the CLI on the local stack.
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] } },
+      // The deploy artefacts: osls package and the template, and the esbuild bundles' budgets (the bundle
+      // test sits in test/unit by history; it builds every function with esbuild, ~30 s, so it runs here).
+      {
+        extends: true,
+        test: { name: 'deploy', include: ['test/deploy/**/*.test.ts', 'test/unit/signing-bundle.test.ts'] },
+      },
+    ],
   },
 });

@@ -30,9 +30,8 @@ const buildOptions = {
 
 /**
  * serverless-esbuild's `custom.esbuild`: the same options, with its own names for what it packages.
- * Every dependency is bundled, @aws-sdk/* included: the presigner and cloudfront-signer are not in the
- * Lambda runtime's SDK, and bundling pins the exact client versions tested here. Nothing is installed at
- * package time, so packaging needs no network.
+ * Every dependency is bundled, @aws-sdk/* included: bundling pins the exact client versions tested here
+ * rather than the Lambda runtime's. Nothing is installed at package time, so packaging needs no network.
  */
 const { external, ...esbuildOnly } = buildOptions;
 const serverlessEsbuild = {

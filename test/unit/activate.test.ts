@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { IAMClient, IAMServiceException, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
@@ -20,15 +20,14 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { deactivateOrg, markAbandoned } from '#shared/backend-records';
 import { acquireClaims, bucketClaimPk, checkClaims } from '#shared/claims';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { useRecordsTableAndEventBus } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, T0, config, context } from './helpers/fixtures';
 
 const OLD_ARN = 'arn:aws:iam::222222222222:role/OldPeridioRole';
 
 describe('Function: activate', () => {
   const iamMock = mockClient(IAMClient);
-  const eventsMock = mockClient(EventBridgeClient);
-  let table: RecordsTable;
+  const { table, eventsMock } = useRecordsTableAndEventBus();
   const now = new Date(T0.getTime() + 600_000);
 
   let metrics: string[];
@@ -55,20 +54,11 @@ describe('Function: activate', () => {
     await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ configVersion: version, ...overrides }), now: T0 });
   }
 
-  beforeAll(async () => {
-    table = await startRecordsTable();
-  });
-  afterAll(async () => {
-    await table.stop();
-  });
   beforeEach(async () => {
     metrics = [];
     sleeps = [];
     iamMock.reset();
-    eventsMock.reset();
     iamMock.on(PutRolePolicyCommand).resolves({});
-    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
-    await table.clear();
     await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
   });
 
@@ -214,6 +204,8 @@ describe('Function: activate', () => {
     const emf = JSON.parse(metrics[0]!);
     expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'BinaryBackends', Metrics: [{ Name: 'ActivationSideEffectFailures', Unit: 'Count' }] });
     expect(emf).toMatchObject({ SideEffect: 'event', ActivationSideEffectFailures: 1 });
+    // Exactly the SideEffect dimension (no `service` default dimension from Powertools).
+    expect(emf._aws.CloudWatchMetrics[0].Dimensions).toEqual([['SideEffect']]);
     expect((await read()).active).toBe(ROLE_NAME);
   });
 

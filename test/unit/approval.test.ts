@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeExecutionCommand, SFNClient, SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
@@ -9,7 +9,7 @@ import { createHandler as createDecideHandler } from '../../functions/approval/h
 import { approvalPlan, approvalPolicyVariable, samePrincipal } from '#shared/approval';
 import { auditSk, ensureBackend, getOrgRecord, orgPk, writePendingConfig } from '#shared/backend-records';
 import { loadConfig } from '#shared/config';
-import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { useRecordsTableAndEventBus } from './helpers/records-table';
 import { ORG_ID, PLATFORM_ACCOUNT, ROLE_NAME, STATE_MACHINE_ARN, T0, config, context } from './helpers/fixtures';
 
 const SUPPORT = `arn:aws:iam::${PLATFORM_ACCOUNT}:user/support`;
@@ -41,9 +41,8 @@ describe('Approval policy', () => {
 });
 
 describe('Functions: requestApproval and decideApproval', () => {
-  const eventsMock = mockClient(EventBridgeClient);
+  const { table, eventsMock } = useRecordsTableAndEventBus();
   const sfnMock = mockClient(SFNClient);
-  let table: RecordsTable;
   const now = new Date(T0.getTime() + 3_600_000);
   const ctx = context({ approval: { required: true, policy: 'when-active', timeoutSeconds: 600, activeAtStart: 'prod' } });
   const requestDeps = (): RequestApprovalDeps => ({ store: table, events: new EventBridgeClient({ region: 'us-east-1' }), eventBusName: 'bus', clock: () => now });
@@ -72,20 +71,11 @@ describe('Functions: requestApproval and decideApproval', () => {
     await requestApproval({ taskToken: TOKEN, input: ctx }, requestDeps());
   }
 
-  beforeAll(async () => {
-    table = await startRecordsTable();
-  });
-  afterAll(async () => {
-    await table.stop();
-  });
   beforeEach(async () => {
-    eventsMock.reset();
-    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
     sfnMock.reset();
     sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', input: JSON.stringify({ orgId: ORG_ID, roleName: ROLE_NAME }) });
     sfnMock.on(SendTaskSuccessCommand).resolves({});
     sfnMock.on(SendTaskFailureCommand).resolves({});
-    await table.clear();
   });
 
   describe('requestApproval', () => {

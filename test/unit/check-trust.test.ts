@@ -252,6 +252,10 @@ describe('Function: checkTrust', () => {
     const emf = JSON.parse(metrics[0]!);
     expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'BinaryBackends', Metrics: [{ Name: 'TrustWaitAgeSeconds', Unit: 'Seconds' }] });
     expect(emf.TrustWaitAgeSeconds).toBe(125);
+    // No dimension at all (the alarm is on the dimensionless metric), stamped with the injected clock.
+    expect(emf._aws.CloudWatchMetrics[0].Dimensions).toEqual([[]]);
+    expect(emf._aws.Timestamp).toBe(now.getTime());
+    expect(emf).toMatchObject({ orgId: ORG_ID, attempt: expect.any(Number), trusted: false });
   });
 
   it('keeps credentials out of records and outputs', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   CreateRoleCommand,
@@ -25,7 +25,7 @@ import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { putServingLocation, reconcileLocations } from '#shared/locations';
 import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError } from '#shared/errors';
-import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { useRecordsTableAndEventBus } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, context } from './helpers/fixtures';
 
 const ROLE = `binary_backend_${ORG_ID}_${ROLE_NAME}`;
@@ -40,8 +40,7 @@ const OUR_TAGS = [
 
 describe('Function: createPlatformRole', () => {
   const iamMock = mockClient(IAMClient);
-  const eventsMock = mockClient(EventBridgeClient);
-  let table: RecordsTable;
+  const { table, eventsMock } = useRecordsTableAndEventBus();
   let sleeps: number[];
 
   const deps = (): CreatePlatformRoleDeps => ({
@@ -74,18 +73,9 @@ describe('Function: createPlatformRole', () => {
     },
   });
 
-  beforeAll(async () => {
-    table = await startRecordsTable();
-  });
-  afterAll(async () => {
-    await table.stop();
-  });
   beforeEach(async () => {
     iamMock.reset();
-    eventsMock.reset();
-    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
     sleeps = [];
-    await table.clear();
     await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
     await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config(), now: T0 });
   });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -8,27 +8,15 @@ import { deactivate, type DeactivateDeps } from '../../functions/deactivate/deac
 import { createHandler } from '../../functions/deactivate/handler';
 import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '#shared/backend-records';
 import { TransientError, ValidationError } from '#shared/errors';
-import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { useRecordsTableAndEventBus } from './helpers/records-table';
 import { ORG_ID, ROLE_NAME, T0, config, context } from './helpers/fixtures';
 
 describe('Function: deactivate', () => {
-  const eventsMock = mockClient(EventBridgeClient);
-  let table: RecordsTable;
+  const { table, eventsMock } = useRecordsTableAndEventBus();
   const now = new Date(T0.getTime() + 86_400_000);
   const deps = (): DeactivateDeps => ({ store: table, events: new EventBridgeClient({ region: 'us-east-1' }), eventBusName: 'bus', clock: () => now });
   const read = async () => (await getOrgRecord(table.ddb, table.tableName, ORG_ID))!;
 
-  beforeAll(async () => {
-    table = await startRecordsTable();
-  });
-  afterAll(async () => {
-    await table.stop();
-  });
-  beforeEach(async () => {
-    eventsMock.reset();
-    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
-    await table.clear();
-  });
 
   async function activeBackend() {
     await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });

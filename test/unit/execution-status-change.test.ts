@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -12,7 +12,7 @@ import { createHandler } from '../../functions/onboarding/execution-status-chang
 import { ensureBackend, getOrgRecord, recordFailure, writePendingConfig } from '#shared/backend-records';
 import { remediationFor, TransientError } from '#shared/errors';
 import { executionName } from '#shared/identifiers';
-import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { useRecordsTableAndEventBus } from './helpers/records-table';
 import { ORG_ID, ROLE_NAME, STATE_MACHINE_ARN, T0, config, executionArnFor, nameFor } from './helpers/fixtures';
 
 function statusChange(status: string, version = 1, withInput = true, extra: Record<string, unknown> = {}) {
@@ -49,22 +49,12 @@ describe('Function: parseExecutionName', () => {
 });
 
 describe('Function: executionStatusChange', () => {
-  const eventsMock = mockClient(EventBridgeClient);
-  let table: RecordsTable;
+  const { table, eventsMock } = useRecordsTableAndEventBus();
   const now = new Date(T0.getTime() + 5000);
   const deps = (): ExecutionStatusChangeDeps => ({ store: table, events: new EventBridgeClient({ region: 'us-east-1' }), eventBusName: 'bus', clock: () => now });
   const pending = async () => (await getOrgRecord(table.ddb, table.tableName, ORG_ID))!.backends[ROLE_NAME]!.pending!;
 
-  beforeAll(async () => {
-    table = await startRecordsTable();
-  });
-  afterAll(async () => {
-    await table.stop();
-  });
   beforeEach(async () => {
-    eventsMock.reset();
-    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
-    await table.clear();
     await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
     await writePendingConfig(table, { orgId: ORG_ID, roleName: ROLE_NAME, config: config({ status: 'AWAITING_TRUST' }), now: T0 });
   });

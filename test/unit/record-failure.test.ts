@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { EventBridgeClient, EventBridgeServiceException, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { describeCaughtError, recordFailure, type RecordFailureDeps } from '../../functions/onboarding/record-failure/record-failure';
 import { createHandler } from '../../functions/onboarding/record-failure/handler';
@@ -8,7 +7,7 @@ import { REMEDIATIONS, TransientError } from '#shared/errors';
 import { acquireClaims, bucketClaimPk, roleClaimPk } from '#shared/claims';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { useRecordsTableAndEventBus } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, T0, config, context, nameFor } from './helpers/fixtures';
 import { runtimePrivateKeyPem } from '../fixtures/private-key';
 
@@ -41,23 +40,13 @@ describe('Function: describeCaughtError', () => {
 });
 
 describe('Function: recordFailure', () => {
-  const eventsMock = mockClient(EventBridgeClient);
-  let table: RecordsTable;
+  const { table, eventsMock } = useRecordsTableAndEventBus();
   const now = new Date(T0.getTime() + 120_000);
   const deps = (): RecordFailureDeps => ({ store: table, events: new EventBridgeClient({ region: 'us-east-1' }), eventBusName: 'bus', clock: () => now });
   const read = async () => (await getOrgRecord(table.ddb, table.tableName, ORG_ID))!;
   const publishedDetail = () => JSON.parse(eventsMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!);
 
-  beforeAll(async () => {
-    table = await startRecordsTable();
-  });
-  afterAll(async () => {
-    await table.stop();
-  });
   beforeEach(async () => {
-    eventsMock.reset();
-    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
-    await table.clear();
     await ensureBackend(table, { orgId: ORG_ID, roleName: ROLE_NAME, now: T0 });
   });
 

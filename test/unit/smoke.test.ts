@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -8,24 +8,13 @@ import { isSmokeEvent, runProbes } from '#shared/smoke';
 import { SMOKE_KEY, tableProbes } from '#shared/smoke-probes';
 import { runCli } from '../../cli/main';
 import { capture } from '../e2e/helpers/capture';
-import { startRecordsTable, type RecordsTable } from './helpers/records-table';
+import { useRecordsTableAndEventBus } from './helpers/records-table';
 
 const named = (name: string, message = name) => Object.assign(new Error(message), { name });
 
 describe('Function: smoke mode', () => {
-  const eventsMock = mockClient(EventBridgeClient);
-  let table: RecordsTable;
+  const { table, eventsMock } = useRecordsTableAndEventBus({ acceptEvents: false });
 
-  beforeAll(async () => {
-    table = await startRecordsTable();
-  });
-  afterAll(async () => {
-    await table.stop();
-  });
-  beforeEach(async () => {
-    eventsMock.reset();
-    await table.clear();
-  });
 
   it('recognises only the exact event {"smoke": true}', () => {
     expect(isSmokeEvent({ smoke: true })).toBe(true);

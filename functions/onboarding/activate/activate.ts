@@ -47,6 +47,7 @@ import {
 } from '#shared/locations';
 import { ActivationConflictError, OnboardingFencedError, awsErrorName } from '#shared/errors';
 import { logger } from '#shared/logger';
+import { MetricUnit, emitMetric } from '#shared/metrics';
 import { syncPlatformRolePolicy } from '../create-platform-role/create-platform-role';
 
 export interface ActivateDeps {
@@ -233,18 +234,18 @@ async function bestEffort(deps: ActivateDeps, input: StepInput, effect: 'event' 
     errorName: awsErrorName(last),
     errorMessage: last instanceof Error ? last.message : String(last),
   });
-  const line = JSON.stringify({
-    _aws: {
-      Timestamp: deps.clock().getTime(),
-      CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [['SideEffect']], Metrics: [{ Name: SIDE_EFFECT_METRIC, Unit: 'Count' }] }],
+  emitMetric(
+    {
+      namespace: METRIC_NAMESPACE,
+      name: SIDE_EFFECT_METRIC,
+      unit: MetricUnit.Count,
+      value: 1,
+      dimensions: { SideEffect: effect },
+      metadata: { orgId: input.orgId, executionName: input.executionName },
+      at: deps.clock(),
     },
-    SideEffect: effect,
-    [SIDE_EFFECT_METRIC]: 1,
-    orgId: input.orgId,
-    executionName: input.executionName,
-  });
-  // Straight to stdout, as the EMF libraries do (see check-trust.ts).
-  (deps.emitMetric ?? ((l: string) => process.stdout.write(`${l}\n`)))(line);
+    deps.emitMetric,
+  );
   return false;
 }
 

@@ -30,6 +30,7 @@ import {
 } from '#shared/errors';
 import { externalIdFor, roleSessionName } from '#shared/identifiers';
 import { trustWaitSeconds } from '#shared/trust-schedule';
+import { MetricUnit, emitMetric } from '#shared/metrics';
 
 export interface CheckTrustDeps {
   /** STS signing with the function's own credentials (hop 1). */
@@ -40,7 +41,7 @@ export interface CheckTrustDeps {
   clock: () => Date;
   /** Seconds after the platform role became ready during which hop-1 AccessDenied is read as propagation. */
   platformRoleGraceSeconds: number;
-  /** Where the EMF metric line goes; default: one JSON object per line on stdout. */
+  /** Where the EMF metric line goes (#shared/metrics); default: one JSON object per line on stdout. */
   emitMetric?: (line: string) => void;
   /** The wrong-ExternalId probe's value; default a fresh crypto.randomUUID() per check (never a constant). */
   probeExternalId?: () => string;
@@ -162,21 +163,19 @@ async function assumeChain(
 }
 
 function emitWaitMetric(deps: CheckTrustDeps, input: StepInput, elapsedSeconds: number, trusted: boolean, attempt: number): void {
-  const line = JSON.stringify({
-    _aws: {
-      Timestamp: deps.clock().getTime(),
-      CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [[]], Metrics: [{ Name: WAIT_METRIC, Unit: 'Seconds' }] }],
+  emitMetric(
+    {
+      namespace: METRIC_NAMESPACE,
+      name: WAIT_METRIC,
+      unit: MetricUnit.Seconds,
+      value: Math.round(elapsedSeconds),
+      // No dimensions: the TrustWaitAge alarm (deploy/resources/alarms.yml) is on the dimensionless metric.
+      dimensions: {},
+      metadata: { orgId: input.orgId, roleName: input.roleName, executionName: input.executionName, attempt, trusted },
+      at: deps.clock(),
     },
-    [WAIT_METRIC]: Math.round(elapsedSeconds),
-    orgId: input.orgId,
-    roleName: input.roleName,
-    executionName: input.executionName,
-    attempt,
-    trusted,
-  });
-  // Straight to stdout, as the EMF libraries (Powertools Metrics, aws-embedded-metrics) do: Lambda's patched
-  // console.log prefixes timestamp, request ID and level, and the line should be the bare JSON object.
-  (deps.emitMetric ?? ((l: string) => process.stdout.write(`${l}\n`)))(line);
+    deps.emitMetric,
+  );
 }
 
 async function audit(deps: CheckTrustDeps, input: StepInput, attempt: number, now: Date, detail: Record<string, unknown>): Promise<void> {

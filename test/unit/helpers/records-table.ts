@@ -3,6 +3,9 @@
  * backend records. Start it once per suite (`beforeAll`), reset the table per test with `clear()`.
  */
 import dynalite from 'dynalite';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { BatchWriteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createRecordsTable } from '../../../local/records-table';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -46,4 +49,49 @@ export async function startRecordsTable(tableName = 'binary-backends-test'): Pro
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The setup most step tests share, registered in the calling `describe`: one records table for the file
+ * (started before all, stopped after all, emptied before each test) and an EventBridge mock, reset before
+ * each test and accepting PutEvents unless `acceptEvents: false`. Its hooks run before the file's own
+ * `beforeEach`, so a file seeds the table after it was emptied.
+ *
+ * `table` can be handed to code at describe time (`store: table`): it forwards to the table once started.
+ */
+export function useRecordsTableAndEventBus(options: { acceptEvents?: boolean } = {}): {
+  table: RecordsTable;
+  eventsMock: AwsClientStub<EventBridgeClient>;
+} {
+  const eventsMock = mockClient(EventBridgeClient);
+  let started: RecordsTable | undefined;
+  const current = (): RecordsTable => {
+    if (!started) throw new Error('The records table is used before beforeAll started it');
+    return started;
+  };
+  const table: RecordsTable = {
+    get ddb() {
+      return current().ddb;
+    },
+    get raw() {
+      return current().raw;
+    },
+    get tableName() {
+      return current().tableName;
+    },
+    clear: () => current().clear(),
+    stop: () => current().stop(),
+  };
+  beforeAll(async () => {
+    started = await startRecordsTable();
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  beforeEach(async () => {
+    eventsMock.reset();
+    if (options.acceptEvents !== false) eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+    await table.clear();
+  });
+  return { table, eventsMock };
 }
