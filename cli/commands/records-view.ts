@@ -184,9 +184,11 @@ export function renderStatus(unsafe: StatusResult, io: CliIo): string {
         const c = b[slot]!;
         return [
           b.active && slot === 'serving' ? style.paint('green', `${b.roleName} *`) : b.roleName,
-          slot,
+          // A serving config of a backend the org no longer routes to was retired (another backend activated, or
+          // the org was deactivated): the org item keeps it, the configs table below shows its location's state.
+          slot === 'serving' && !b.active ? 'retired' : slot,
           `v${c.configVersion}`,
-          paintStatus(style, c.status),
+          slot === 'serving' && !b.active ? style.paint('gray', 'RETIRED') : paintStatus(style, c.status),
           `${c.upload.bucket} (${c.upload.region})`,
           c.download.type === 'cloudfront' ? `cloudfront ${c.download.host}` : 's3',
           c.status === 'AWAITING_TRUST' ? `${c.attempts} checks` : c.activatedAt ? `active since ${c.activatedAt}` : c.error ? c.error.name : '',

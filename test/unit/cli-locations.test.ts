@@ -219,6 +219,21 @@ describe('CLI with mocked AWS: sign --location, status and history', () => {
     expect(gone.stderr()).toContain('fix: ');
   });
 
+  it("status of a deactivated org shows the backend's last serving config as retired, not ACTIVE", async () => {
+    const backend = { roleName: 'prod', lastConfigVersion: 2, serving: config(2) };
+    m.ddb.on(GetCommand).resolves({ Item: org({ backends: { prod: backend } }) });
+    m.ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': `ORG#${ORG}`, ':sk': 'LOCATION#' } })
+      .resolves({ Items: [item(2, 'retired', { retiredAt: '2026-01-03T00:00:00.000Z', retiredReason: 'deactivated' })] });
+    m.sfn.on(ListExecutionsCommand).resolves({ executions: [] });
+    const human = capture(ENV);
+    expect(await runCli(['status', '--org', ORG], human.io)).toBe(0);
+    const out = human.stdout();
+    expect(out).toContain("uses Peridio's default storage (no custom backend is active)");
+    expect(out).toMatch(/prod\s+retired\s+v2\s+RETIRED\s+bucket-2 \(eu-west-1\)/);
+    expect(out).not.toMatch(/prod\s+serving\s+v2\s+ACTIVE/);
+  });
+
   it('status --json carries every config; history shows retirements and offboardings even without executions', async () => {
     const backend = { roleName: 'prod', lastConfigVersion: 2, serving: config(2) };
     m.ddb.on(GetCommand).resolves({ Item: org({ active: 'prod', backends: { prod: backend } }) });
