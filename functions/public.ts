@@ -9,9 +9,9 @@
 export { ValidationError, remediationFor } from '#shared/errors';
 export { encodeRoleNameForExecution } from '#shared/identifiers';
 export { parseCloudFrontPrivateKey } from '#shared/cloudfront-keys';
-export { findBackendIgnoringCase } from '#shared/org-record';
-export { getOrgRecord } from '#shared/org-record-sdk';
-export type { Backend, BackendConfig, OrgRecord } from '#shared/record-types';
+export { findBackendIgnoringCase } from '#shared/records/read';
+export { getOrgRecord } from '#shared/records/read-sdk';
+export type { Backend, BackendConfig, OrgRecord } from '#shared/records/model';
 export type { ApprovalRecord } from '#shared/approval';
 export {
   hasControlCharacters,

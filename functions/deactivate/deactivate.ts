@@ -14,7 +14,7 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import * as z from 'zod/mini';
 import { deactivateOrg, getOrgRecord, writeAuditEvent, type FencedOnboarding, type RecordStore } from '#shared/backend-records';
-import { materializeLocations, reconcileLocations } from '#shared/locations';
+import { materializeLocations, reconcileLocations } from '#shared/records/locations';
 import { DetailType, emitEvent } from '#shared/events';
 import { orgIdSchema, parseOrThrow } from '#shared/validation';
 

@@ -44,8 +44,8 @@ import {
 } from '#shared/errors';
 import { DetailType, emitEvent } from '#shared/events';
 import { platformRoleName } from '#shared/identifiers';
-import { locationFor, locationSk, type LocationRecord } from '#shared/location-record';
-import { listLocations } from '#shared/location-record-sdk';
+import { locationFor, locationSk, type LocationRecord } from '#shared/records/location-read';
+import { listLocations } from '#shared/records/location-read-sdk';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from '#shared/validation';
 import { INLINE_POLICY_NAME, platformRoleInlinePolicy } from '../onboarding/create-platform-role/create-platform-role';
 

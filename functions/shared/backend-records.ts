@@ -14,8 +14,8 @@ import { RoleNameConflictError, StaleExecutionError, TransientError, asTransient
 import { locationFor } from './identifiers';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from './validation';
 import type { ApprovalPlan } from './approval';
-import { ORG_SK, auditSk, findBackendIgnoringCase, orgPk } from './org-record';
-import { getOrgRecord } from './org-record-sdk';
+import { ORG_SK, auditSk, findBackendIgnoringCase, orgPk } from './records/read';
+import { getOrgRecord } from './records/read-sdk';
 
 // The item shapes live in record-types.ts (no imports of this folder, so nothing here is circular).
 export type {
@@ -31,7 +31,7 @@ export type {
   OrgRecord,
   RecordStore,
   UploadConfig,
-} from './record-types';
+} from './records/model';
 import type {
   AuditEvent,
   Backend,
@@ -44,11 +44,11 @@ import type {
   OrgRecord,
   RecordStore,
   UploadConfig,
-} from './record-types';
+} from './records/model';
 
 // Keys and the read live in org-record.ts, which has no zod, so the signer can share them.
-export { ORG_SK, auditSk, findBackendIgnoringCase, orgPk } from './org-record';
-export { getOrgRecord } from './org-record-sdk';
+export { ORG_SK, auditSk, findBackendIgnoringCase, orgPk } from './records/read';
+export { getOrgRecord } from './records/read-sdk';
 
 // =============================================================================================
 // The workflow's context: what RecordConfig returns and every later state receives.

@@ -27,7 +27,7 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { ClaimedByAnotherOrgError, TransientError, asTransientOr, awsErrorName } from './errors';
-import { getOrgRecord } from './org-record-sdk';
+import { getOrgRecord } from './records/read-sdk';
 import { describeExecutionState } from '../starter/executions';
 
 export const CLAIM_SK = 'CLAIM' as const;

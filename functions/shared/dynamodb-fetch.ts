@@ -15,7 +15,7 @@ import { bdd } from '@aws-sdk/client-dynamodb/dist-es/endpoint/bdd.js';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { awsFetch, envCredentials, jsonError, ruleSetEndpoint, type AwsFetchCredentials, type AwsFetchOptions, type Env, type ServiceEndpoint } from './aws-fetch';
 import { asTransientOr } from './errors';
-import type { ItemReader } from './location-record';
+import type { ItemReader } from './records/location-read';
 
 export interface FetchClientOptions extends AwsFetchOptions {
   /** Default: AWS_REGION. */

@@ -18,8 +18,8 @@
 import type { BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/backend-records';
 import { BackendNotFoundError, LocationOffboardedError, ValidationError } from '#shared/errors';
 import { DEFAULT_LOCATION, defaultStoragePrefix, locationFor } from '#shared/identifiers';
-import { getLocationRecord, type ItemReader, type LocationRecord } from '#shared/location-record';
-import { readOrgRecord } from '#shared/org-record';
+import { getLocationRecord, type ItemReader, type LocationRecord } from '#shared/records/location-read';
+import { readOrgRecord } from '#shared/records/read';
 
 export interface DefaultRoute {
   storage: 'default';

@@ -20,7 +20,7 @@
 import type { KeyObject } from 'node:crypto';
 import { cloudFrontKeyStats, loadCloudFrontKey, type GetSecretValue } from '#shared/cloudfront-keys';
 import type { AwsCredentials, RoleBroker } from '#shared/credential-broker';
-import type { ItemReader } from '#shared/location-record';
+import type { ItemReader } from '#shared/records/location-read';
 import {
   AssumeRoleDeniedError,
   BinaryBackendError,

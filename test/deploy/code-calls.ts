@@ -13,11 +13,11 @@ import { repoRoot } from '../../deploy/synth';
 
 const STORE_FILES = [
   'functions/shared/backend-records.ts',
-  'functions/shared/org-record.ts',
-  'functions/shared/org-record-sdk.ts',
+  'functions/shared/records/read.ts',
+  'functions/shared/records/read-sdk.ts',
   'functions/shared/claims.ts',
   // The signer imports its ItemReader and one read from here, not listLocations' Query.
-  'functions/shared/location-record.ts',
+  'functions/shared/records/location-read.ts',
 ];
 const COMMAND_ACTIONS: Record<string, string> = {
   GetCommand: 'GetItem',

@@ -28,7 +28,7 @@ import type { STSClient } from '@aws-sdk/client-sts';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { auditSk, getOrgRecord, orgPk, type OrgRecord, type RecordStore } from '#shared/backend-records';
 import { clearCloudFrontKeyCache, loadCloudFrontKey, sdkGetSecret } from '#shared/cloudfront-keys';
-import { documentClientReader } from '#shared/location-record-sdk';
+import { documentClientReader } from '#shared/records/location-read-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { executionName as executionNameFor } from '#shared/identifiers';
 import { createHandler as recordConfigHandler } from '../../functions/onboarding/record-config/handler';

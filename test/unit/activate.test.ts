@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { IAMClient, IAMServiceException, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { materializeLocations } from '#shared/locations';
+import { materializeLocations } from '#shared/records/locations';
 import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { activate, type ActivateDeps } from '../../functions/onboarding/activate/activate';
 import { createHandler } from '../../functions/onboarding/activate/handler';

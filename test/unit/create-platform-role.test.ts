@@ -23,7 +23,7 @@ import {
 import { createHandler } from '../../functions/onboarding/create-platform-role/handler';
 import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '#shared/backend-records';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { putServingLocation, reconcileLocations } from '#shared/locations';
+import { putServingLocation, reconcileLocations } from '#shared/records/locations';
 import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError } from '#shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, context } from './helpers/fixtures';

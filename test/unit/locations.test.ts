@@ -22,9 +22,9 @@ import {
   type RecordStore,
 } from '#shared/backend-records';
 import { TransientError } from '#shared/errors';
-import { getLocationRecord, type LocationRecord } from '#shared/location-record';
-import { documentClientReader, listLocations } from '#shared/location-record-sdk';
-import { currentLocationOf, materializeLocations, putServingLocation, reconcileLocations } from '#shared/locations';
+import { getLocationRecord, type LocationRecord } from '#shared/records/location-read';
+import { documentClientReader, listLocations } from '#shared/records/location-read-sdk';
+import { currentLocationOf, materializeLocations, putServingLocation, reconcileLocations } from '#shared/records/locations';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ACCOUNT, CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ACCOUNT, T0, config, context } from './helpers/fixtures';
 

@@ -7,7 +7,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { activatePending, deactivateOrg, ensureBackend, writePendingConfig, type DownloadConfig } from '#shared/backend-records';
 import { BackendNotFoundError, ConfigStillServingError, OnboardingInProgressError, TransientError, ValidationError } from '#shared/errors';
-import { locationFor, locationSk, type LocationRecord } from '#shared/location-record';
+import { locationFor, locationSk, type LocationRecord } from '#shared/records/location-read';
 import { KEY_RECOVERY_WINDOW_DAYS, neededCustomerRoleArns, offboard, offboardExecutionName, type OffboardDeps } from '../../functions/offboard/offboard';
 import { createHandler } from '../../functions/offboard/handler';
 import { INLINE_POLICY_NAME } from '../../functions/onboarding/create-platform-role/create-platform-role';

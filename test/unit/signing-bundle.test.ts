@@ -64,7 +64,7 @@ describe('Signer bundle', () => {
     expect(inputs.filter((f) => /@aws-sdk\/(lib-dynamodb|credential-provider-node|credential-provider-env)\/|@smithy\/(node-http-handler|middleware-retry)\//.test(f))).toEqual([]);
     expect(inputs.filter((f) => /functions\/shared\/(validation|backend-records)\.ts$/.test(f))).toEqual([]);
     // The shared modules it does use, rather than copies of them.
-    for (const shared of ['rules', 'config', 'org-record', 's3-endpoint', 's3-multipart', 'aws-fetch', 'dynamodb-fetch', 'sts-fetch', 'secrets-fetch']) {
+    for (const shared of ['rules', 'config', 'records/read', 's3-endpoint', 's3-multipart', 'aws-fetch', 'dynamodb-fetch', 'sts-fetch', 'secrets-fetch']) {
       expect(inputs).toContain(`functions/shared/${shared}.ts`);
     }
   });

@@ -14,7 +14,7 @@ import type { Context } from 'aws-lambda';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/backend-records';
 import { clearCloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
-import { documentClientReader } from '#shared/location-record-sdk';
+import { documentClientReader } from '#shared/records/location-read-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import {
   BackendNotFoundError,

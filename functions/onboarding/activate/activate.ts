@@ -34,7 +34,7 @@ import {
   type StepInput,
 } from '#shared/backend-records';
 import { DetailType, emitEvent } from '#shared/events';
-import { listLocations } from '#shared/location-record-sdk';
+import { listLocations } from '#shared/records/location-read-sdk';
 import {
   currentLocationOf,
   locationOfConfig,
@@ -42,7 +42,7 @@ import {
   putServingLocation,
   reconcileLocations,
   type RetiredLocation,
-} from '#shared/locations';
+} from '#shared/records/locations';
 import { ActivationConflictError, OnboardingFencedError, awsErrorName } from '#shared/errors';
 import { logger } from '#shared/logger';
 import { releaseClaims } from '#shared/claims';

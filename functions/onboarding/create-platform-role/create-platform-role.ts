@@ -42,9 +42,9 @@ import {
   type StepInput,
 } from '#shared/backend-records';
 import { DetailType, emitEvent } from '#shared/events';
-import type { LocationRecord } from '#shared/location-record';
-import { listLocations } from '#shared/location-record-sdk';
-import { connectedCustomerRoleArns, locationOfConfig } from '#shared/locations';
+import type { LocationRecord } from '#shared/records/location-read';
+import { listLocations } from '#shared/records/location-read-sdk';
+import { connectedCustomerRoleArns, locationOfConfig } from '#shared/records/locations';
 import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError, asTransientOr, awsErrorName } from '#shared/errors';
 import { externalIdFor, iamRoleNameProblem, iamTagProblem, partitionOf, platformRoleName, roleNameTagValue } from '#shared/identifiers';
 

@@ -5,7 +5,7 @@
  */
 import type { BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/backend-records';
 import { locationFor } from '#shared/identifiers';
-import { locationSk, type ItemReader, type LocationRecord, type LocationState } from '#shared/location-record';
+import { locationSk, type ItemReader, type LocationRecord, type LocationState } from '#shared/records/location-read';
 
 export const PLATFORM_ACCOUNT = '111111111111';
 export const CUSTOMER_ACCOUNT = '222222222222';

@@ -16,10 +16,10 @@
  * client in a bundle), and the writes in locations.ts.
  * Nothing secret is stored: CloudFront keys are referenced by Secrets Manager ARN (+ version).
  */
-import type { DownloadConfig, ItemReader, UploadConfig } from './record-types';
-import { orgPk } from './org-record';
+import type { DownloadConfig, ItemReader, UploadConfig } from './model';
+import { orgPk } from './read';
 
-export { DEFAULT_LOCATION, LOCATION_PATTERN, locationFor } from './identifiers';
+export { DEFAULT_LOCATION, LOCATION_PATTERN, locationFor } from '../identifiers';
 
 export const LOCATION_SK_PREFIX = 'LOCATION#';
 
@@ -68,7 +68,7 @@ export interface LocationRecord {
 }
 
 /** The one read the signer needs (record-types.ts). */
-export type { ItemReader } from './record-types';
+export type { ItemReader } from './model';
 
 /** One location of one org, or undefined. Isolation by construction: the key carries the org. */
 export async function getLocationRecord(

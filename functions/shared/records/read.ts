@@ -5,7 +5,7 @@
  * keeps ~30 KB of DynamoDB client in a bundle). The read over the SDK's DocumentClient is org-record-sdk.ts.
  * Types are imported for the compiler only and vanish from bundles.
  */
-import type { Backend, ItemReader, OrgRecord } from './record-types';
+import type { Backend, ItemReader, OrgRecord } from './model';
 
 export const ORG_SK = 'BACKENDS' as const;
 
