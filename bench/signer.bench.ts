@@ -35,7 +35,7 @@ import { getSignedUrl as s3PresignerGetSignedUrl } from '@aws-sdk/s3-request-pre
 import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
 import { buildOptions } from '../deploy/esbuild-options.cjs';
-import type { DownloadConfig, OrgRecord } from '#shared/backend-records';
+import type { DownloadConfig, OrgRecord } from '#shared/records/model';
 import { clearCloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
 import type { LocationRecord } from '#shared/records/location-read';
 import { documentClientReader } from '#shared/records/location-read-sdk';

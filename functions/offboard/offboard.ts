@@ -32,7 +32,10 @@ import { DeleteRoleCommand, DeleteRolePolicyCommand, ListRolePoliciesCommand, Pu
 import { DeleteSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
-import { IN_PROGRESS_STATUSES, auditSk, getOrgRecord, orgPk, writeAuditEvent, type Backend, type BackendConfig, type OrgRecord, type RecordStore } from '#shared/backend-records';
+import { IN_PROGRESS_STATUSES, type Backend, type BackendConfig, type OrgRecord, type RecordStore } from '#shared/records/model';
+import { orgPk } from '#shared/records/read';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { auditSk, writeAuditEvent } from '#shared/records/audit';
 import {
   BackendNotFoundError,
   ConfigStillServingError,

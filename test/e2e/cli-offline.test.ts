@@ -16,7 +16,7 @@ import { executionError, isExecutionOf, stepRuns, timeline } from '../../cli/exe
 import { styleFor, table } from '../../cli/io';
 import { signerMessageWithFlags } from '../../cli/commands/sign';
 import { fitToWidth } from '../../cli/commands/onboard';
-import type { OrgRecord } from '#shared/backend-records';
+import type { OrgRecord } from '#shared/records/model';
 import { capture } from './helpers/capture';
 import { WITHHELD } from '../../cli/io';
 import { pemBody, runtimePrivateKeyPem } from '../fixtures/private-key';

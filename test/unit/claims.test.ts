@@ -12,7 +12,8 @@ import {
   roleClaimPk,
   type ClaimRequest,
 } from '#shared/claims';
-import { activatePending, deactivateOrg, ensureBackend, writePendingConfig } from '#shared/backend-records';
+import { ensureBackend, writePendingConfig } from '#shared/records/pending-writes';
+import { activatePending, deactivateOrg } from '#shared/records/lifecycle-writes';
 import { ClaimedByAnotherOrgError } from '#shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, T0, config, executionArnFor } from './helpers/fixtures';

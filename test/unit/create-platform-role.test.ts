@@ -21,7 +21,9 @@ import {
   type CreatePlatformRoleDeps,
 } from '../../functions/onboarding/create-platform-role/create-platform-role';
 import { createHandler } from '../../functions/onboarding/create-platform-role/handler';
-import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '#shared/backend-records';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { ensureBackend, writePendingConfig } from '#shared/records/pending-writes';
+import { activatePending } from '#shared/records/lifecycle-writes';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { putServingLocation, reconcileLocations } from '#shared/records/locations';
 import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError } from '#shared/errors';

@@ -11,16 +11,11 @@ import { PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocu
 import { activate, type ActivateDeps } from '../../functions/onboarding/activate/activate';
 import { deactivate, type DeactivateDeps } from '../../functions/deactivate/deactivate';
 import { allowedCustomerRoleArns } from '../../functions/onboarding/create-platform-role/create-platform-role';
-import {
-  activatePending,
-  deactivateOrg,
-  ensureBackend,
-  getOrgRecord,
-  writePendingConfig,
-  type BackendConfig,
-  type OnboardingContext,
-  type RecordStore,
-} from '#shared/backend-records';
+import type { BackendConfig, RecordStore } from '#shared/records/model';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import type { OnboardingContext } from '#shared/records/workflow-context';
+import { ensureBackend, writePendingConfig } from '#shared/records/pending-writes';
+import { activatePending, deactivateOrg } from '#shared/records/lifecycle-writes';
 import { TransientError } from '#shared/errors';
 import { getLocationRecord, type LocationRecord } from '#shared/records/location-read';
 import { documentClientReader, listLocations } from '#shared/records/location-read-sdk';

@@ -5,7 +5,9 @@ import { DeleteRoleCommand, DeleteRolePolicyCommand, IAMClient, ListRolePolicies
 import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { activatePending, deactivateOrg, ensureBackend, writePendingConfig, type DownloadConfig } from '#shared/backend-records';
+import type { DownloadConfig } from '#shared/records/model';
+import { ensureBackend, writePendingConfig } from '#shared/records/pending-writes';
+import { activatePending, deactivateOrg } from '#shared/records/lifecycle-writes';
 import { BackendNotFoundError, ConfigStillServingError, OnboardingInProgressError, TransientError, ValidationError } from '#shared/errors';
 import { locationFor, locationSk, type LocationRecord } from '#shared/records/location-read';
 import { KEY_RECOVERY_WINDOW_DAYS, neededCustomerRoleArns, offboard, offboardExecutionName, type OffboardDeps } from '../../functions/offboard/offboard';

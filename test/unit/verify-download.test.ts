@@ -1,6 +1,7 @@
 import { generateKeyPairSync, verify as cryptoVerify } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { DownloadConfig, StepInput } from '#shared/backend-records';
+import type { DownloadConfig } from '#shared/records/model';
+import type { StepInput } from '#shared/records/workflow-context';
 import { AssumeRoleDeniedError, CloudFrontKeyError } from '#shared/errors';
 import { createHandler } from '../../functions/onboarding/verify-download/handler';
 import { propagationWaitSeconds, verifyDownload, type HttpFetch, type VerifyDownloadDeps } from '../../functions/onboarding/verify-download/verify-download';

@@ -23,16 +23,11 @@
  */
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import {
-  activatePending,
-  getOrgRecord,
-  isFenced,
-  writeAuditEvent,
-  type Activation,
-  type OrgRecord,
-  type RecordStore,
-  type StepInput,
-} from '#shared/backend-records';
+import type { OrgRecord, RecordStore } from '#shared/records/model';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { writeAuditEvent } from '#shared/records/audit';
+import type { StepInput } from '#shared/records/workflow-context';
+import { activatePending, isFenced, type Activation } from '#shared/records/lifecycle-writes';
 import { DetailType, emitEvent } from '#shared/events';
 import { listLocations } from '#shared/records/location-read-sdk';
 import {

@@ -28,19 +28,11 @@ import {
   type Tag,
 } from '@aws-sdk/client-iam';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import {
-  FINISHED_STATUSES,
-  IN_PROGRESS_STATUSES,
-  getOrgRecord,
-  storeTrustPolicy,
-  writeAuditEvent,
-  type Backend,
-  type ExecutionRef,
-  type OrgRecord,
-  type PlatformRoleResult,
-  type RecordStore,
-  type StepInput,
-} from '#shared/backend-records';
+import { FINISHED_STATUSES, IN_PROGRESS_STATUSES, type Backend, type ExecutionRef, type OrgRecord, type RecordStore } from '#shared/records/model';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { writeAuditEvent } from '#shared/records/audit';
+import type { PlatformRoleResult, StepInput } from '#shared/records/workflow-context';
+import { storeTrustPolicy } from '#shared/records/pending-writes';
 import { DetailType, emitEvent } from '#shared/events';
 import type { LocationRecord } from '#shared/records/location-read';
 import { listLocations } from '#shared/records/location-read-sdk';

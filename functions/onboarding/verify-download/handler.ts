@@ -8,7 +8,7 @@ import { CredentialBroker } from '#shared/credential-broker';
 import { recordStore } from '#shared/deps';
 import { handlerFor, once } from '#shared/handler';
 import { stsIdentityProbe, tableProbes } from '#shared/smoke-probes';
-import { parseStepInput } from '#shared/backend-records';
+import { parseStepInput } from '#shared/records/workflow-context';
 import { recorderFor } from '../verify-upload/canary';
 import { cloudFrontKeyLoader, verifyDownload, type VerifyDownloadDeps, type VerifyDownloadResult } from './verify-download';
 

@@ -19,7 +19,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { CheckResult, StepInput } from '#shared/backend-records';
+import type { CheckResult } from '#shared/records/model';
+import type { StepInput } from '#shared/records/workflow-context';
 import { loadCloudFrontKey, sdkGetSecret } from '#shared/cloudfront-keys';
 import {
   AssumeRoleDeniedError,

@@ -9,7 +9,7 @@ import { CredentialBroker } from '#shared/credential-broker';
 import { recordStore } from '#shared/deps';
 import { handlerFor, once } from '#shared/handler';
 import { stsIdentityProbe, tableProbes } from '#shared/smoke-probes';
-import { parseStepInput } from '#shared/backend-records';
+import { parseStepInput } from '#shared/records/workflow-context';
 import { recorderFor, type VerifyUploadResult } from './canary';
 import { verifyUpload, type VerifyUploadDeps } from './verify-upload';
 

@@ -1,5 +1,5 @@
 /**
- * The location reads over the SDK's DocumentClient (everything but the signer): apart from location-record.ts so
+ * The location reads over the SDK's DocumentClient (everything but the signer): apart from location-read.ts so
  * that the signer, which imports the item's keys and types, does not bundle @aws-sdk/lib-dynamodb.
  */
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';

@@ -1,6 +1,6 @@
 /**
  * The writes of location items (docs/locations.md): materialise, put the serving one, reconcile. The item,
- * its keys and the reads live in location-record.ts (the signer bundles that one, never this one).
+ * its keys and the reads live in location-read.ts (the signer bundles that one, never this one).
  *
  * Every write here is conditional and idempotent, so a retried Activate or Deactivate runs them again and
  * converges:
@@ -23,7 +23,7 @@
  * it: the org item is the routing truth, and the signer resolves the current route from it first.
  */
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { BackendConfig, OrgRecord, RecordStore } from '../backend-records';
+import type { BackendConfig, OrgRecord, RecordStore } from './model';
 import { asTransientOr, awsErrorName } from '../errors';
 import { orgPk } from './read';
 import { getOrgRecord } from './read-sdk';

@@ -1,5 +1,5 @@
 /**
- * The org record's read over the SDK's DocumentClient (everything but the signer). Apart from org-record.ts so
+ * The org record's read over the SDK's DocumentClient (everything but the signer). Apart from read.ts so
  * that importing the record's keys does not bring @aws-sdk/lib-dynamodb into the signer's bundle.
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';

@@ -1,5 +1,6 @@
 /** Shared test data for the verification and cleanup steps' unit tests. Nothing here is secret. */
-import type { CheckResult, ConfigStatus, ExecutionRef, StepInput } from '#shared/backend-records';
+import type { CheckResult, ConfigStatus, ExecutionRef } from '#shared/records/model';
+import type { StepInput } from '#shared/records/workflow-context';
 import type { CheckRecorder } from '../../../functions/onboarding/verify-upload/canary';
 
 export const NOW = new Date('2026-11-30T07:00:00.000Z');
