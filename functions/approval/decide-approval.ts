@@ -27,7 +27,7 @@ import {
   remediationFor,
 } from '#shared/errors';
 import { parseOrThrow } from '#shared/validation';
-import { executionArnOf, executionNameOf } from '../starter/executions';
+import { executionArnOf, executionNameOf } from '#shared/executions';
 
 export interface DecideApprovalDeps {
   store: RecordStore;

@@ -50,7 +50,7 @@ import { platformRoleName } from '#shared/identifiers';
 import { locationFor, locationSk, type LocationRecord } from '#shared/records/location-read';
 import { listLocations } from '#shared/records/location-read-sdk';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from '#shared/validation';
-import { INLINE_POLICY_NAME, platformRoleInlinePolicy } from '../onboarding/create-platform-role/create-platform-role';
+import { INLINE_POLICY_NAME, platformRoleInlinePolicy } from '#shared/platform-role';
 
 /** Secrets Manager's longest recovery window: the key can be restored for 30 days. */
 export const KEY_RECOVERY_WINDOW_DAYS = 30;

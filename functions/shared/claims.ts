@@ -28,7 +28,7 @@ import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/li
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { ClaimedByAnotherOrgError, TransientError, asTransientOr, awsErrorName } from './errors';
 import { getOrgRecord } from './records/read-sdk';
-import { describeExecutionState } from '../starter/executions';
+import { describeExecutionState } from './executions';
 
 export const CLAIM_SK = 'CLAIM' as const;
 

@@ -1,6 +1,6 @@
 /**
  * DynamoDB GetItem as one SigV4-signed fetch (JSON 1.0 protocol, `DynamoDB_20120810.GetItem`): the signer's
- * `ItemReader` (location-record.ts) without the SDK's DynamoDB client, DocumentClient and @smithy/core
+ * `ItemReader` (records/model.ts) without the SDK's DynamoDB client, DocumentClient and @smithy/core
  * (issue 12.9). The item comes back as the DocumentClient would give it (@aws-sdk/util-dynamodb `unmarshall`,
  * the function lib-dynamodb itself uses: numbers as `number`, sets as `Set`, binary as `Uint8Array`).
  *

@@ -31,7 +31,7 @@ import { stackRulesFor, type InputRulesConfig } from '#shared/config';
 import { requestWithCaller } from '#shared/requester';
 import { checkClaims } from '#shared/claims';
 import { parseOnboardingRequest, type OnboardingRequest } from '#shared/validation';
-import { describeExecutionState, executionArnOf } from './executions';
+import { describeExecutionState, executionArnOf } from '#shared/executions';
 
 export interface StarterDeps {
   store: RecordStore;

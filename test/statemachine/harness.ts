@@ -42,7 +42,7 @@ import { createHandler as verifyDownloadHandler } from '../../functions/onboardi
 import { createHandler as cleanupHandler } from '../../functions/onboarding/cleanup/handler';
 import { createHandler as activateHandler } from '../../functions/onboarding/activate/handler';
 import { createHandler as recordFailureHandler } from '../../functions/onboarding/record-failure/handler';
-import { recorderFor } from '../../functions/onboarding/verify-upload/canary';
+import { recorderFor } from '#shared/canary';
 import { createHandler as starterHandler } from '../../functions/starter/handler';
 import type { StartResult } from '../../functions/starter/starter';
 import { createUrlSigner, type SignResponse } from '../../functions/signing/sign-url';

@@ -14,12 +14,8 @@ import {
   type GetRoleCommandOutput,
 } from '@aws-sdk/client-iam';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import {
-  allowedCustomerRoleArns,
-  createPlatformRole,
-  customerTrustPolicy,
-  type CreatePlatformRoleDeps,
-} from '../../functions/onboarding/create-platform-role/create-platform-role';
+import { createPlatformRole, type CreatePlatformRoleDeps } from '../../functions/onboarding/create-platform-role/create-platform-role';
+import { allowedCustomerRoleArns, customerTrustPolicy } from '#shared/platform-role';
 import { createHandler } from '../../functions/onboarding/create-platform-role/handler';
 import { getOrgRecord } from '#shared/records/read-sdk';
 import { ensureBackend, writePendingConfig } from '#shared/records/pending-writes';

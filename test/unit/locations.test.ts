@@ -1,6 +1,6 @@
 /**
  * Storage-location records (docs/locations.md, issue 11): every transition of the location items through
- * Activate, Deactivate and the writes in functions/shared/locations.ts, on dynalite.
+ * Activate, Deactivate and the writes in functions/shared/records/locations.ts, on dynalite.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -10,7 +10,7 @@ import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb
 import { PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { activate, type ActivateDeps } from '../../functions/onboarding/activate/activate';
 import { deactivate, type DeactivateDeps } from '../../functions/deactivate/deactivate';
-import { allowedCustomerRoleArns } from '../../functions/onboarding/create-platform-role/create-platform-role';
+import { allowedCustomerRoleArns } from '#shared/platform-role';
 import type { BackendConfig, RecordStore } from '#shared/records/model';
 import { getOrgRecord } from '#shared/records/read-sdk';
 import type { OnboardingContext } from '#shared/records/workflow-context';

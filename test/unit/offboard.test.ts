@@ -12,7 +12,7 @@ import { BackendNotFoundError, ConfigStillServingError, OnboardingInProgressErro
 import { locationFor, locationSk, type LocationRecord } from '#shared/records/location-read';
 import { KEY_RECOVERY_WINDOW_DAYS, neededCustomerRoleArns, offboard, offboardExecutionName, type OffboardDeps } from '../../functions/offboard/offboard';
 import { createHandler } from '../../functions/offboard/handler';
-import { INLINE_POLICY_NAME } from '../../functions/onboarding/create-platform-role/create-platform-role';
+import { INLINE_POLICY_NAME } from '#shared/platform-role';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { SUPPORT_ARN, httpApiEvent } from './helpers/http-api';
 import { CUSTOMER_ACCOUNT, ORG_ID, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, executionArnFor, nameFor } from './helpers/fixtures';

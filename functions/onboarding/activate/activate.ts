@@ -41,7 +41,7 @@ import {
 import { ActivationConflictError, OnboardingFencedError, awsErrorName } from '#shared/errors';
 import { logger } from '#shared/logger';
 import { releaseClaims } from '#shared/claims';
-import { syncPlatformRolePolicy } from '../create-platform-role/create-platform-role';
+import { syncPlatformRolePolicy } from '#shared/platform-role';
 
 export interface ActivateDeps {
   store: RecordStore;

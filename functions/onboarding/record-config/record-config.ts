@@ -26,7 +26,7 @@ import { acquireClaims, releaseClaims } from '#shared/claims';
 import { DEFAULT_APPROVAL_POLICY, DEFAULT_APPROVAL_TIMEOUT_SECONDS, approvalPlan, type ApprovalPlan, type ApprovalSettings } from '#shared/approval';
 import { partitionOf, platformRoleArn } from '#shared/identifiers';
 import { TRUST_DEADLINE, accountOfRoleArn, parseExecutionInput, parseOrThrow, type ExecutionInput } from '#shared/validation';
-import { accountOfArn, describeExecutionState, executionNameOf } from '../../starter/executions';
+import { accountOfArn, describeExecutionState, executionNameOf } from '#shared/executions';
 
 export interface RecordConfigEvent {
   input: unknown;

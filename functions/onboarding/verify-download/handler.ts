@@ -9,7 +9,7 @@ import { recordStore } from '#shared/deps';
 import { handlerFor, once } from '#shared/handler';
 import { stsIdentityProbe, tableProbes } from '#shared/smoke-probes';
 import { parseStepInput } from '#shared/records/workflow-context';
-import { recorderFor } from '../verify-upload/canary';
+import { recorderFor } from '#shared/canary';
 import { cloudFrontKeyLoader, verifyDownload, type VerifyDownloadDeps, type VerifyDownloadResult } from './verify-download';
 
 export const createHandler = handlerFor<VerifyDownloadDeps, VerifyDownloadResult>(

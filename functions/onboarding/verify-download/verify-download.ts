@@ -46,7 +46,7 @@ import {
   type CanaryObject,
   type CheckRecorder,
   type CustomerStorageDeps,
-} from '../verify-upload/canary';
+} from '#shared/canary';
 
 /** The subset of `fetch` the step uses; injected so tests answer without a network. */
 export type HttpFetch = (url: string, init?: { method?: string; signal?: AbortSignal }) => Promise<Response>;

@@ -10,7 +10,7 @@ import { recordStore } from '#shared/deps';
 import { handlerFor, once } from '#shared/handler';
 import { stsIdentityProbe, tableProbes } from '#shared/smoke-probes';
 import { parseStepInput } from '#shared/records/workflow-context';
-import { recorderFor, type VerifyUploadResult } from './canary';
+import { recorderFor, type VerifyUploadResult } from '#shared/canary';
 import { verifyUpload, type VerifyUploadDeps } from './verify-upload';
 
 export const createHandler = handlerFor<VerifyUploadDeps, VerifyUploadResult>(

@@ -53,7 +53,7 @@ import {
   type CheckRecorder,
   type CustomerStorageDeps,
   type VerifyUploadResult,
-} from './canary';
+} from '#shared/canary';
 
 export interface VerifyUploadDeps extends CustomerStorageDeps {
   records: CheckRecorder;

@@ -7,12 +7,12 @@
  * even when VerifyUpload failed half-way and returned nothing.
  */
 import { createHash } from 'node:crypto';
-import type { CheckResult, ConfigStatus, ExecutionRef, RecordStore } from '#shared/records/model';
-import type { StepInput } from '#shared/records/workflow-context';
-import { recordChecks, setPendingStatus } from '#shared/records/pending-writes';
-import type { AwsCredentials, CustomerChain } from '#shared/credential-broker';
-import { canaryPrefix, externalIdFor, roleSessionName } from '#shared/identifiers';
-import type { S3ObjectsApi } from '#shared/s3-objects';
+import type { CheckResult, ConfigStatus, ExecutionRef, RecordStore } from './records/model';
+import type { StepInput } from './records/workflow-context';
+import { recordChecks, setPendingStatus } from './records/pending-writes';
+import type { AwsCredentials, CustomerChain } from './credential-broker';
+import { canaryPrefix, externalIdFor, roleSessionName } from './identifiers';
+import type { S3ObjectsApi } from './s3-objects';
 
 /** The two canaries of an execution: one plain PutObject, one completed multipart upload. */
 export function canaryKeys(ctx: Pick<StepInput, 'upload' | 'executionName'>): { single: string; multipart: string } {
