@@ -36,7 +36,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
 import { buildOptions } from '../deploy/esbuild-options.cjs';
 import type { DownloadConfig, OrgRecord } from '#shared/records/model';
-import { clearCloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
+import { sdkGetSecret } from '#shared/cloudfront-keys';
 import type { LocationRecord } from '#shared/records/location-read';
 import { documentClientReader } from '#shared/records/location-read-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
@@ -268,7 +268,6 @@ async function benchCloudFront(): Promise<void> {
   const policies = keys1000.map((k) => Buffer.from(cannedPolicy(unsignedCloudFrontUrl(host, `peridio/${k}`), expires)));
   const urls = keys1000.map((k) => unsignedCloudFrontUrl(host, `peridio/${k}`));
   const dateLessThan = new Date(expires * 1000).toISOString();
-  clearCloudFrontKeyCache();
   const signer = createUrlSigner(signerDeps());
   await signer.sign({ orgId: ORG_CF, operation: 'download', keys: ['warm'] });
   const rawOne = () => cryptoSign('sha1', policies[i++ % 1000]!, rsa.privateKey);
@@ -325,7 +324,6 @@ async function benchCloudFront(): Promise<void> {
 
 async function benchBatches(): Promise<void> {
   virtualNowMs = Date.now();
-  clearCloudFrontKeyCache();
   const signer = createUrlSigner(signerDeps());
   await signer.sign({ orgId: ORG_S3, operation: 'download', keys: keys1000 }); // warm-up: fills every cache
   const before = signer.stats();

@@ -182,8 +182,14 @@ const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]*-----[\s\S]*?(?:-----END [A-Z0-9 ]*-----
 /** A label that names a secret, and its value: `aws_secret_access_key=...`, `"SessionToken": "..."`. */
 const LABELLED_SECRET =
   /((?:secret_?access_?key|(?<!amz-)security_?token|session_?token|private_?key)["']?\s*[:=]\s*["']?)([^\s"',&;}]+)/gi;
-/** Runs of base64 long enough to be a key (DER), a session token or a secret access key. */
-const BASE64_RUN = /(?<![A-Za-z0-9+/=%])[A-Za-z0-9+/]{40,}={0,2}(?![A-Za-z0-9+/=])/g;
+/**
+ * Runs of base64 long enough to be a key (DER), a session token or a secret access key. A run touching
+ * `-`, `_` or `~` is a piece of a longer URL-safe token, not a key on its own: a CloudFront URL signature
+ * (CloudFront's base64 writes `+ = /` as `- _ ~`) often holds exactly 40 letters and digits between two of
+ * them, and withholding that piece printed `sign` URLs whose signature the edge refused (seen in
+ * test/e2e/locations.test.ts, about one CloudFront URL in ten).
+ */
+const BASE64_RUN = /(?<![A-Za-z0-9+/=%~_-])[A-Za-z0-9+/]{40,}={0,2}(?![A-Za-z0-9+/=~_-])/g;
 
 /** Random base64 (a key, a token), not a path or a word: mixed case and digits, and at a length keys have. */
 function looksRandomBase64(run: string): boolean {

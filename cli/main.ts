@@ -104,6 +104,7 @@ export async function runCli(argv: string[], rawIo: CliIo): Promise<number> {
     .option('--key <key>', 'object key relative to the org (repeatable)', collect)
     .option('--upload', 'sign upload (PUT) URLs instead of downloads')
     .option('--ttl <seconds>', 'requested URL lifetime; expiresAt says what you really get')
+    .option('--location <loc>', 'download from this storage location (what the upload answered); default: the current route')
     .option('--json', 'machine-readable output')
     .action(run(async (f, io2) => (await import('./commands/sign')).sign(f, io2)));
 

@@ -12,7 +12,9 @@
  *     credentials, retrying on "Invalid principal in policy");
  *  6. follow both onboardings to activation;
  *  7. as an internal service: sign an upload URL and upload a binary through it, then sign download URLs
- *     and download it (S3 presigned for A, CloudFront signed for B), comparing the bytes;
+ *     and download it (S3 presigned for A, CloudFront signed for B), comparing the bytes; and download the
+ *     binary org A uploaded to default storage during the configuration gap (step 4) through the location
+ *     its upload answered (`default`), which still works after activation (docs/locations.md);
  *  8. print the operator's timeline, and exit 0.
  *
  * `--json` prints a machine-readable summary instead of the story.
@@ -35,6 +37,8 @@ import { startLocalStack } from '../../local/stack';
 const ORG_A = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 const ORG_B = '8d0e6b1f-2c4a-4e9b-a7f3-5b9c1d2e3f40';
 const BINARY_KEY = 'firmware/acme-sensor-1.2.3.fw';
+/** Published for org A during its configuration gap, so it lands in default storage. */
+const GAP_KEY = 'firmware/acme-sensor-1.2.2.fw';
 /** WaitForTrust's pause on the local stack (production: minutes, growing with time). */
 const WAIT_FOR_TRUST_MS = 1000;
 
@@ -91,9 +95,14 @@ export interface DemoSummary {
     executionArn?: string;
     status?: string;
     trustChecksBeforeTrust?: number;
-    upload?: { via: string; httpStatus: number; bytes: number };
+    upload?: { via: string; location?: string; httpStatus: number; bytes: number };
     download?: { via: string; httpStatus: number; bytes: number; sha256: string; bytesMatch: boolean; unsignedStatus?: number };
   }[];
+  /**
+   * A binary uploaded to default storage during org A's configuration gap (before activation), downloaded
+   * after activation through the location its upload answered.
+   */
+  gapUpload?: { orgId: string; key: string; location: string; uploadStatus: number; downloadLocation?: string; downloadStatus?: number; bytesMatch?: boolean };
   error?: string;
 }
 
@@ -143,7 +152,10 @@ export async function runDemo(opts: DemoOptions, io: CliIo, runCli: RunCli): Pro
     waitForTrustMs,
     retryIntervalMs: 50,
     quiet: true,
-    functionEnv: { POWERTOOLS_LOG_LEVEL: 'WARN' },
+    // The signer caches each org's route (CONFIG_CACHE_TTL_SECONDS, 30 s in production). Step 4 signs for
+    // org A before its activation, so with 30 s step 7 would still be routed to default storage; 1 s keeps
+    // the story short (step 7 also waits, quietly, until the signer routes each org to its backend).
+    functionEnv: { POWERTOOLS_LOG_LEVEL: 'WARN', CONFIG_CACHE_TTL_SECONDS: '1' },
   });
   // What the CLI reads: the env file's contents (which include the stack's shortened wait, for --follow).
   const env: Record<string, string> = { ...stack.env };
@@ -251,6 +263,17 @@ export async function runDemo(opts: DemoOptions, io: CliIo, runCli: RunCli): Pro
       await new Promise((r) => setTimeout(r, 200));
     }
     await cli(['status', '--org', ORG_A]);
+    // Meanwhile Peridio keeps using default storage (the seed's promise): a release published during the gap
+    // lands there, and the upload's answer says so (`location default`).
+    say(style.paint('gray', '  (meanwhile an internal service publishes a release for org A: it lands in default storage)\n'));
+    const gapBinary = randomBytes(64 * 1024);
+    const gapUp = await cli<SignResult>(['sign', '--org', ORG_A, '--key', GAP_KEY, '--upload']);
+    const gapUrl = gapUp!.urls[0]!;
+    const gapPut = await fetch(gapUrl.url, { method: 'PUT', headers: gapUrl.headers ?? {}, body: gapBinary });
+    await gapPut.arrayBuffer();
+    summary.gapUpload = { orgId: ORG_A, key: GAP_KEY, location: gapUp!.location ?? '(none)', uploadStatus: gapPut.status };
+    say(`  PUT through the signed URL: HTTP ${gapPut.status}; the service keeps location ${style.paint('bold', gapUp!.location ?? '(none)')} with the binary\n`);
+    if (!gapPut.ok) throw new Error(`upload during the gap failed with HTTP ${gapPut.status}`);
 
     step(5, 'Support follows each onboarding while the customer applies the trust policy (IAM UpdateAssumeRolePolicy)');
     say(style.paint('gray', '  (the second submit of the same request shows the running execution and follows it)\n'));
@@ -286,11 +309,17 @@ export async function runDemo(opts: DemoOptions, io: CliIo, runCli: RunCli): Pro
     say(`  the binary: ${BINARY_KEY}, ${binary.length} bytes, sha256 ${sha256.slice(0, 16)}…\n`);
     for (const [i, b] of backends.entries()) {
       const entry = summary.backends[i]!;
+      // Warm signers see the activation within their config cache TTL (1 s on this stack): wait for it.
+      const routed = Date.now() + 10_000;
+      while ((await cli<SignResult>(['sign', '--org', b.orgId, '--key', BINARY_KEY, '--upload'], true))?.storage !== 'custom') {
+        if (Date.now() > routed) throw new Error(`the signer still routes ${b.label} to default storage`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
       const up = await cli<SignResult>(['sign', '--org', b.orgId, '--key', BINARY_KEY, '--upload']);
       const u = up!.urls[0]!;
       const put = await fetch(u.url, { method: 'PUT', headers: u.headers ?? {}, body: binary });
       await put.arrayBuffer();
-      entry.upload = { via: up!.via, httpStatus: put.status, bytes: binary.length };
+      entry.upload = { via: up!.via, location: up!.location, httpStatus: put.status, bytes: binary.length };
       say(`  PUT through the signed URL: HTTP ${put.status}\n`);
       if (!put.ok) throw new Error(`upload through the signed URL failed with HTTP ${put.status}`);
 
@@ -309,6 +338,18 @@ export async function runDemo(opts: DemoOptions, io: CliIo, runCli: RunCli): Pro
         say(`  the same object without a signature: HTTP ${unsigned.status} (signed URLs are enforced)\n`);
       }
     }
+
+    // The release published during the gap is not in the customer's bucket, but its location still names
+    // where it lives: the download URL is signed for default storage, whatever the current route.
+    say(`\n  and the release published during the gap, after activation, through the location its upload answered:\n`);
+    const gapDown = await cli<SignResult>(['sign', '--org', ORG_A, '--key', GAP_KEY, '--location', summary.gapUpload.location]);
+    const gd = gapDown!.urls[0]!;
+    const gapGet = await fetch(gd.url, { headers: gd.headers ?? {} });
+    const gapGot = Buffer.from(await gapGet.arrayBuffer());
+    const gapMatch = gapGet.ok && gapGot.equals(gapBinary);
+    Object.assign(summary.gapUpload, { downloadLocation: gapDown!.location, downloadStatus: gapGet.status, bytesMatch: gapMatch });
+    say(`  GET: HTTP ${gapGet.status}, ${gapGot.length} bytes, ${gapMatch ? style.paint('green', 'identical to what was uploaded during the gap') : style.paint('red', 'DIFFERENT')}\n`);
+    if (!gapMatch) throw new Error(`the binary uploaded during the gap did not download through location ${summary.gapUpload.location}`);
 
     step(8, "As an operator: the onboarding timeline");
     for (const b of backends) {

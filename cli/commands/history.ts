@@ -1,6 +1,8 @@
 /**
  * `binary-backends history`: the operator's timeline of an org's onboardings, from Step Functions'
- * execution history (not from the record, which the workflow could fail to write).
+ * execution history (not from the record, which the workflow could fail to write), and the storage
+ * changes that no execution history shows: retirements and offboardings, from the audit trail in the
+ * table (docs/locations.md "Audit steps").
  */
 import { AwsClients, VARS, requireEnv } from '../aws';
 import {
@@ -15,6 +17,7 @@ import {
 import { EXIT, humanDuration, paintStatus, printableValues, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
 import { checkOrg, checkRoleName } from './records-view';
 import { approvalLine, approvalOfExecution, type ApprovalSummary } from '../approval-view';
+import { readAuditEvents, storageChanges, type StorageChange } from '../records';
 
 export interface HistoryResult {
   orgId: string;
@@ -34,16 +37,21 @@ export interface HistoryResult {
     /** Who asked (requestedBy) and who approved or rejected, when the execution waited for approval. */
     approval?: ApprovalSummary;
   }[];
+  /** Retirements (Activate, Deactivate) and offboardings, oldest first. */
+  changes: StorageChange[];
 }
 
 export async function history(flags: { org?: string; roleName?: string; json?: boolean }, io: CliIo): Promise<ExitCode> {
   const orgId = checkOrg(flags.org);
   const roleName = flags.roleName === undefined ? undefined : checkRoleName(flags.roleName);
-  const env = requireEnv(io.env, [VARS.stateMachine]);
+  const env = requireEnv(io.env, [VARS.stateMachine, VARS.table]);
   const clients = new AwsClients(io.env);
   try {
-    const list = await listOrgExecutions(clients.sfn, env[VARS.stateMachine], orgId, roleName);
-    const result: HistoryResult = { orgId, roleName, executions: [] };
+    const [list, events] = await Promise.all([
+      listOrgExecutions(clients.sfn, env[VARS.stateMachine], orgId, roleName),
+      readAuditEvents(clients.dynamo, env[VARS.table], orgId),
+    ]);
+    const result: HistoryResult = { orgId, roleName, executions: [], changes: storageChanges(events, roleName) };
     for (const item of list.reverse()) {
       const events = await executionHistory(clients.sfn, item.executionArn!);
       const started = events.find((e) => e.executionStartedEventDetails)?.executionStartedEventDetails?.input;
@@ -62,6 +70,10 @@ export async function history(flags: { org?: string; roleName?: string; json?: b
         error: terminalError(events),
         approval: ((a) => a && { ...a, requestedBy: input?.requestedBy })(approvalOfExecution(events)),
       });
+    }
+    // An Activate's audit event names no person: the execution that ran it says who asked.
+    for (const c of result.changes) {
+      if (c.step === 'Activate' && !c.by) c.by = result.executions.find((x) => x.name === c.executionName)?.requestedBy;
     }
     io.onResult?.('history', result);
     if (flags.json) writeJson(io, result);
@@ -89,10 +101,12 @@ export function renderHistory(unsafe: HistoryResult, io: CliIo): string {
   // Execution input, history and error causes are untrusted text: clean them before adding our styling.
   const result = printableValues(unsafe);
   const style = styleFor(io);
-  if (result.executions.length === 0) {
-    return `No onboarding executions for org ${result.orgId}${result.roleName ? ` backend "${result.roleName}"` : ''}.\n`;
-  }
   const lines: string[] = [];
+  if (result.executions.length === 0) {
+    lines.push(`No onboarding executions for org ${result.orgId}${result.roleName ? ` backend "${result.roleName}"` : ''}.`);
+    if (result.changes.length === 0) return `${lines[0]}\n`;
+    lines.push('');
+  }
   const width = Math.max(18, ...result.executions.flatMap((x) => x.timeline.map((t) => t.name.length))) + 1;
   for (const x of result.executions) {
     lines.push(
@@ -133,5 +147,25 @@ export function renderHistory(unsafe: HistoryResult, io: CliIo): string {
     }
     lines.push('');
   }
+  if (result.changes.length > 0) {
+    lines.push(style.paint('bold', 'Storage changes') + style.paint('gray', ' (audit trail: retired locations serve downloads only; offboarded ones nothing)'));
+    for (const c of result.changes) lines.push(`  ${style.paint('gray', c.at)}  ${changeLine(c, style)}`);
+    lines.push('');
+  }
   return lines.join('\n');
+}
+
+function changeLine(c: StorageChange, style: ReturnType<typeof styleFor>): string {
+  const by = c.by ? ` by ${c.by}` : '';
+  if (c.kind === 'retired') {
+    const what = (c.retired ?? []).map((r) => `${r.location} (${r.reason})`).join(', ');
+    return `${style.paint('yellow', 'retired'.padEnd(10))} ${what}${by}: ${c.step} ${c.executionName}`;
+  }
+  const keys = c.keysScheduledForDeletion?.length ?? 0;
+  return (
+    `${style.paint('red', 'offboarded'.padEnd(10))} ${c.locations.join(', ')}${c.roleName ? ` of backend "${c.roleName}"` : ''}${by}` +
+    `${c.reason ? `: ${c.reason}` : ''}` +
+    `${c.platformRole ? `; platform role ${c.platformRole}` : ''}` +
+    `${keys > 0 ? `; ${keys} CloudFront key${keys === 1 ? '' : 's'} scheduled for deletion` : ''}`
+  );
 }

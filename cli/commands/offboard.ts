@@ -140,6 +140,11 @@ export function render(r: OffboardResult, style: Style): string {
     if (!would) lines.push('  undo within the window: aws secretsmanager restore-secret --secret-id <arn>');
   }
   for (const k of r.keysKept) lines.push(`CloudFront key kept (still used by ${k.stillUsedBy.join(', ')}): ${k.secretArn}`);
+  // Older answers (a stack deployed before claims were released here) have no claimsReleased.
+  if (r.claimsReleased?.length) {
+    head(`Cross-org claims ${would ? 'that would be ' : ''}released (another org may then onboard these):`);
+    for (const c of r.claimsReleased) lines.push(`  ${c.location}  customer role: ${c.customerRoleArn}  s3://${c.bucket}/${c.prefix}`);
+  }
   pushConnected(lines, r);
   lines.push(
     style.paint('yellow', 'Note:') +

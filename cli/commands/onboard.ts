@@ -2,132 +2,23 @@
  * `binary-backends onboard`: validate locally, store the CloudFront key, go through the starter (the
  * same one the *Onboarding Requested* event reaches) via the IAM-authorized API (cli/api.ts), then print the trust policy for the customer as
  * soon as the workflow renders it, and with --follow watch the workflow until it ends.
+ *
+ * The command only: its flags are parsed and validated in onboard-flags.ts, the --follow progress is the
+ * follow view (cli/follow-view.ts).
  */
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { ValidationError, parseOnboardingRequest, partitionOfRegion, type OnboardingRequest, type StackRules } from '../../functions/public';
-import { AwsClients, VARS, regionOf, requireEnv, type Env } from '../aws';
-import { describeExecution, executionError, latestEvents, currentState, terminalError } from '../executions';
-import { EXIT, UsageError, humanDuration, paintStatus, styleFor, visibleLength, writeJson, type CliIo, type ExitCode } from '../io';
+import type { OnboardingRequest } from '../../functions/public';
+import { AwsClients, VARS, requireEnv } from '../aws';
+import { describeExecution } from '../executions';
+import { EXIT, paintStatus, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
 import { postSigned } from '../api';
+import { follow } from '../follow-view';
+import { requestFromFlags, type OnboardFlags } from './onboard-flags';
 import { loadPrivateKeyFile, secretNameFor, storePrivateKey, type StoredKey } from '../private-key';
 import { FINAL_STATUSES, TRUST_POLICY_READY_STATUSES, configOfExecution, findBackendIgnoringCase, readOrg, type BackendConfig } from '../records';
 
-export interface OnboardFlags {
-  org?: string;
-  roleName?: string;
-  bucket?: string;
-  region?: string;
-  roleArn?: string;
-  cloudfrontHost?: string;
-  keyPairId?: string;
-  privateKeyFile?: string;
-  ttl?: string;
-  hashAlgorithm?: string;
-  follow?: boolean;
-  json?: boolean;
-}
-
-/** Request field -> the flag support typed, for messages. */
-const FLAG_OF_FIELD: Record<string, string> = {
-  orgId: '--org',
-  roleName: '--role-name',
-  'upload.bucket': '--bucket',
-  'upload.region': '--region',
-  'upload.roleArn': '--role-arn',
-  download: '--cloudfront-host',
-  'download.host': '--cloudfront-host',
-  'download.keyPairId': '--key-pair-id',
-  'download.hashAlgorithm': '--hash-algorithm',
-  'download.ttlSeconds': '--ttl',
-  'download.privateKeySecretArn': '--private-key-file',
-  'download.privateKeySecretVersionId': '--private-key-file',
-};
-
-/** Only for validating the rest of the request before the key is stored; never sent anywhere. */
-const PLACEHOLDER_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:not-yet-stored';
-
-/** Rewrites `upload.bucket: ...; orgId: ...` as `--bucket: ...; --org: ...`. */
-export function messageWithFlags(err: ValidationError): string {
-  let message = err.message;
-  const fields = [...new Set(err.fields)].sort((a, b) => b.length - a.length);
-  for (const field of fields) {
-    const flag = FLAG_OF_FIELD[field] ?? field;
-    message = message.split(`${field}: `).join(`${flag}: `);
-  }
-  return message;
-}
-
-function wholeSeconds(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v.trim())) throw new UsageError(`${flag}: must be a whole number of seconds (got ${JSON.stringify(v)})`);
-  return Number(v);
-}
-
-/**
- * The validated request, with the CloudFront key's secret still a placeholder. Throws UsageError naming
- * the flags; nothing has been read or written yet.
- */
-export function requestFromFlags(f: OnboardFlags, env: Env = {}): OnboardingRequest {
-  const required: [keyof OnboardFlags, string][] = [
-    ['org', '--org'],
-    ['roleName', '--role-name'],
-    ['bucket', '--bucket'],
-    ['region', '--region'],
-    ['roleArn', '--role-arn'],
-  ];
-  const missing = required.filter(([k]) => f[k] === undefined).map(([, flag]) => flag);
-  const cloudFront = [f.cloudfrontHost, f.keyPairId, f.privateKeyFile, f.ttl, f.hashAlgorithm].some((v) => v !== undefined);
-  if (cloudFront) {
-    if (f.cloudfrontHost === undefined) missing.push('--cloudfront-host');
-    if (f.keyPairId === undefined) missing.push('--key-pair-id');
-    if (f.privateKeyFile === undefined) missing.push('--private-key-file');
-  }
-  if (missing.length > 0) {
-    throw new UsageError(
-      `${missing.join(', ')}: required${cloudFront ? ' (CloudFront download needs --cloudfront-host, --key-pair-id and --private-key-file together)' : ''}`,
-    );
-  }
-  const ttlSeconds = wholeSeconds('--ttl', f.ttl);
-  const input = {
-    orgId: f.org,
-    roleName: f.roleName,
-    upload: { bucket: f.bucket, region: f.region, roleArn: f.roleArn },
-    download: cloudFront
-      ? {
-          type: 'cloudfront',
-          host: f.cloudfrontHost,
-          keyPairId: f.keyPairId,
-          hashAlgorithm: f.hashAlgorithm ?? 'SHA1',
-          privateKeySecretArn: PLACEHOLDER_SECRET_ARN,
-          ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
-        }
-      : { type: 's3' },
-  };
-  try {
-    return parseOnboardingRequest(input, cliStackRules(env));
-  } catch (err) {
-    if (err instanceof ValidationError) throw new UsageError(messageWithFlags(err));
-    throw err;
-  }
-}
-
-/**
- * The stack rules the CLI can know before anything is written (the starter and RecordConfig check them
- * again): the partition of AWS_REGION, the platform account (PLATFORM_ACCOUNT_ID, else the state machine
- * ARN's), and the loopback flag the local stack writes into .local/aws.env. Key secrets are the CLI's own,
- * so their rule is left to the starter. Undefined without a known region.
- */
-export function cliStackRules(env: Env): StackRules | undefined {
-  const region = regionOf(env);
-  const partition = region === undefined ? undefined : partitionOfRegion(region);
-  if (!partition) return undefined;
-  const fromArn = env[VARS.stateMachine]?.split(':')[4];
-  const platformAccountId = env.PLATFORM_ACCOUNT_ID ?? (fromArn && /^\d{12}$/.test(fromArn) ? fromArn : undefined);
-  return { partition, platformAccountId, allowLoopbackHosts: env[LOOPBACK_FLAG] === 'true' };
-}
-
-/** Set to "true" by the local stack (.local/aws.env): its CloudFront edge is a loopback host. */
-export const LOOPBACK_FLAG = 'BINARY_BACKENDS_ALLOW_LOOPBACK_HOSTS';
+export { cliStackRules, LOOPBACK_FLAG, messageWithFlags, requestFromFlags, type OnboardFlags } from './onboard-flags';
+export { fitToWidth, follow, type FollowOutcome } from '../follow-view';
 
 /** What the starter answers (functions/starter). Older/newer field names are tolerated. */
 export interface StarterResult {
@@ -293,17 +184,6 @@ export async function onboard(flags: OnboardFlags, io: CliIo): Promise<ExitCode>
   }
 }
 
-/** Joins the parts with two spaces, dropping trailing parts (then cutting) to stay within `columns`. */
-export function fitToWidth(parts: string[], columns: number): string {
-  const max = Math.max(20, columns - 1);
-  const kept = [...parts];
-  while (kept.length > 1 && visibleLength(kept.join('  ')) > max) kept.pop();
-  const line = kept.join('  ');
-  if (visibleLength(line) <= max) return line;
-  // One part alone is too long: cut its visible text (escape codes are dropped with it).
-  return `${line.replace(/\u001b\[[0-9;]*m/g, '').slice(0, max - 1)}…`;
-}
-
 /** Whether a serving config is exactly what this request asks for (the key by its secret ARN and version). */
 export function sameConfig(c: BackendConfig, r: OnboardingRequest): boolean {
   const u = c.upload;
@@ -370,123 +250,3 @@ async function waitForTrustPolicy(
     await sleep(io.pollIntervalMs ?? 1000);
   }
 }
-
-export interface FollowOutcome {
-  executionStatus: string;
-  status?: string;
-  error?: { name: string; message: string; remediation: string };
-}
-
-/**
- * Live progress until the execution ends: the current state, the backend's status, the CheckTrust attempt
- * count and the time until the next check. On a terminal the line is redrawn in place; in a pipe a line
- * is printed whenever something but the countdown changes.
- */
-export async function follow(
-  clients: AwsClients,
-  table: string,
-  orgId: string,
-  roleName: string,
-  executionArn: string,
-  io: CliIo,
-  print: boolean,
-): Promise<FollowOutcome> {
-  // Ctrl-C stops watching, not the onboarding: say so, so nobody restarts it in a panic.
-  const removeInterrupt = io.onInterrupt?.(
-    () =>
-      `\nStopped following. The onboarding keeps running on its own.\n` +
-      `  where it is:  binary-backends status --org ${orgId}\n` +
-      `  follow again: binary-backends onboard <same flags> --follow\n`,
-  );
-  try {
-    return await followLoop(clients, table, orgId, roleName, executionArn, io, print);
-  } finally {
-    removeInterrupt?.();
-  }
-}
-
-async function followLoop(
-  clients: AwsClients,
-  table: string,
-  orgId: string,
-  roleName: string,
-  executionArn: string,
-  io: CliIo,
-  print: boolean,
-): Promise<FollowOutcome> {
-  const style = styleFor(io);
-  const clock = io.clock ?? (() => new Date());
-  const sleep = io.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  let lastKey = '';
-  let redrawing = false;
-  if (print) io.stdout.write(`\n${style.paint('bold', 'Following')} ${executionArn}\n`);
-  for (;;) {
-    const described = await describeExecution(clients.sfn, executionArn);
-    const events = await latestEvents(clients.sfn, executionArn);
-    const record = await readOrg(clients.dynamo, table, orgId);
-    const config = configOfExecution(record, roleName, executionArn)?.config;
-    const state = currentState(events) ?? '(starting)';
-    const now = clock();
-    const running = described.status === 'RUNNING';
-    if (print && running) {
-      const attempts = config?.attempts ?? 0;
-      let nextIn = config?.nextCheckAt ? new Date(config.nextCheckAt).getTime() - now.getTime() : undefined;
-      // The local stack shortens every Wait state; the record keeps the production schedule. When the stack
-      // says how long its waits are, count down to the real next check instead.
-      const localWaitMs = Number(io.env.BINARY_BACKENDS_LOCAL_WAIT_FOR_TRUST_MS ?? NaN);
-      const waitEntered = [...events].reverse().find((ev) => ev.stateEnteredEventDetails?.name === 'WaitForTrust')?.timestamp;
-      if (Number.isFinite(localWaitMs) && state === 'WaitForTrust' && waitEntered) {
-        const local = new Date(waitEntered).getTime() + localWaitMs - now.getTime();
-        nextIn = nextIn === undefined ? local : Math.min(nextIn, local);
-      }
-      const parts = [
-        style.paint('gray', now.toISOString().slice(11, 19)),
-        style.paint('cyan', state.padEnd(18)),
-        paintStatus(style, (config?.status ?? 'PENDING').padEnd(14)),
-        `CheckTrust attempts ${attempts}`,
-        ...(state === 'WaitForTrust' && nextIn !== undefined ? [`next check in ${humanDuration(Math.max(0, nextIn))}`] : []),
-        ...(state === 'CheckTrust' ? ['checking now'] : []),
-        ...(config?.lastCheckResult && (state === 'WaitForTrust' || state === 'CheckTrust')
-          ? [style.paint('gray', `(${config.lastCheckResult})`)]
-          : []),
-      ].filter(Boolean);
-      const key = `${state}|${config?.status}|${attempts}`;
-      if (style.colour) {
-        // Each change of state, status or attempt keeps its line; the countdown redraws the current one,
-        // cut to the terminal's width so the redraw never wraps.
-        if (redrawing && key !== lastKey) io.stdout.write('\n');
-        io.stdout.write(`\r\u001b[K${fitToWidth(parts, io.columns ?? 120)}`);
-        redrawing = true;
-      } else if (key !== lastKey) {
-        io.stdout.write(`${parts.join('  ')}\n`);
-      }
-      lastKey = key;
-    }
-    if (!running) {
-      if (redrawing) io.stdout.write('\n');
-      const error =
-        described.status === 'SUCCEEDED'
-          ? undefined
-          : (config?.error && { name: config.error.name, message: config.error.message, remediation: config.error.remediation }) ??
-            terminalError(events) ??
-            executionError(described.error, described.cause);
-      const outcome: FollowOutcome = { executionStatus: described.status ?? 'UNKNOWN', status: config?.status, error };
-      if (print) {
-        if (described.status === 'SUCCEEDED') {
-          io.stdout.write(
-            `${style.paint('green', '✔')} Backend "${roleName}" of org ${orgId} is ${paintStatus(style, config?.status ?? 'ACTIVE')}: ` +
-              `the signer now routes this org to it.\n`,
-          );
-        } else {
-          io.stdout.write(
-            `${style.paint('red', '✘')} Onboarding ${paintStatus(style, described.status ?? 'FAILED')}` +
-              (error ? `: ${style.paint('bold', error.name)}: ${error.message}\n  fix: ${error.remediation}\n` : '\n'),
-          );
-        }
-      }
-      return outcome;
-    }
-    await sleep(io.pollIntervalMs ?? 1000);
-  }
-}
-

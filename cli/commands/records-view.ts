@@ -17,7 +17,7 @@ import {
   type CliIo,
   type ExitCode,
 } from '../io';
-import { findBackendIgnoringCase, readOrg, type Backend, type BackendConfig } from '../records';
+import { configsOfBackend, findBackendIgnoringCase, readLocations, readOrg, type Backend, type BackendConfig, type ConfigRow } from '../records';
 
 export function checkOrg(org: string | undefined): string {
   if (org === undefined) throw new UsageError('--org: required');
@@ -119,6 +119,11 @@ export interface StatusResult {
     trustPolicyReady: boolean;
     serving?: ReturnType<typeof configSummary>;
     pending?: ReturnType<typeof configSummary>;
+    /**
+     * Every config of the backend, oldest first, with its state (pending, serving, retired, offboarded;
+     * failed or abandoned for an onboarding that never served), its storage location and its dates.
+     */
+    configs: ConfigRow[];
   }[];
 }
 
@@ -127,7 +132,10 @@ export async function status(flags: { org?: string; json?: boolean }, io: CliIo)
   const env = requireEnv(io.env, [VARS.table]);
   const clients = new AwsClients(io.env);
   try {
-    const record = await readOrg(clients.dynamo, env[VARS.table], orgId);
+    const [record, items] = await Promise.all([
+      readOrg(clients.dynamo, env[VARS.table], orgId),
+      readLocations(clients.dynamo, env[VARS.table], orgId),
+    ]);
     const backends = Object.values(record?.backends ?? {}).sort((a, b) => a.roleName.localeCompare(b.roleName));
     const result: StatusResult = {
       orgId,
@@ -140,6 +148,7 @@ export async function status(flags: { org?: string; json?: boolean }, io: CliIo)
         trustPolicyReady: Boolean(b.trustPolicy),
         serving: b.serving && configSummary(b.serving),
         pending: b.pending && configSummary(b.pending),
+        configs: configsOfBackend(record, b, items),
       })),
     };
     io.onResult?.('status', result);
@@ -224,5 +233,46 @@ export function renderStatus(unsafe: StatusResult, io: CliIo): string {
       }
     }
   }
+  for (const b of result.backends) {
+    // Only once a config has served: before that, the table above says everything there is.
+    if (!b.configs.some((c) => c.location)) continue;
+    lines.push('', style.paint('bold', `Configs of backend "${b.roleName}"`) + style.paint('gray', ' (binaries stay downloadable through their location until it is offboarded)'));
+    lines.push(
+      table(
+        style,
+        ['  VERSION', 'STATE', 'LOCATION', 'STORAGE', 'DOWNLOAD', 'DATES'],
+        b.configs.map((c) => [
+          `  v${c.configVersion}`,
+          paintState(style, c.state),
+          c.location ?? '-',
+          `s3://${c.bucket}/${c.prefix ?? ''} (${c.region})`,
+          c.download === 'cloudfront' ? `cloudfront ${c.cloudFrontHost ?? ''}`.trim() : 's3',
+          configDates(c),
+        ]),
+      ).trimEnd(),
+    );
+  }
   return `${lines.join('\n')}\n`;
+}
+
+function paintState(style: ReturnType<typeof styleFor>, state: ConfigRow['state']): string {
+  if (state === 'serving') return style.paint('green', state);
+  if (state === 'offboarded' || state === 'failed' || state === 'abandoned') return style.paint('red', state);
+  if (state === 'retired') return style.paint('gray', state);
+  return style.paint('yellow', state);
+}
+
+/** One line per change: requested, activated, retired (why, by whom), offboarded (by whom, why). */
+function configDates(c: ConfigRow): string {
+  const out: string[] = [];
+  if (!c.activatedAt) out.push(`requested by ${c.requestedBy}`);
+  if (c.activatedAt) out.push(`activated ${c.activatedAt} (requested by ${c.requestedBy})`);
+  if (c.retiredAt || c.state === 'retired') {
+    const why = c.retiredReason === 'replaced' ? `replaced${c.replacedBy ? ` by ${c.replacedBy}` : ''}` : c.retiredReason;
+    out.push(`retired ${c.retiredAt ?? '(date not recorded yet)'}${why ? ` (${why})` : ''}${c.retiredBy ? ` by ${c.retiredBy}` : ''}`);
+  }
+  if (c.offboardedAt) {
+    out.push(`offboarded ${c.offboardedAt}${c.offboardedBy ? ` by ${c.offboardedBy}` : ''}${c.offboardReason ? `: ${c.offboardReason}` : ''}`);
+  }
+  return out.join('\n');
 }

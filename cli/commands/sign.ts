@@ -22,12 +22,14 @@ export interface SignResult {
   storage: 'default' | 'custom';
   roleName?: string;
   via: 's3' | 'cloudfront';
+  /** Where these URLs point (docs/locations.md): keep it with an upload, send it back with the download. */
+  location?: string;
   urls: SignedUrl[];
   [extra: string]: unknown;
 }
 
 export async function sign(
-  flags: { org?: string; key?: string[]; upload?: boolean; ttl?: string; json?: boolean },
+  flags: { org?: string; key?: string[]; upload?: boolean; ttl?: string; location?: string; json?: boolean },
   io: CliIo,
 ): Promise<ExitCode> {
   const orgId = checkOrg(flags.org);
@@ -43,6 +45,13 @@ export async function sign(
     if (!/^\d+$/.test(flags.ttl.trim())) throw new UsageError(`--ttl: must be a whole number of seconds (got ${JSON.stringify(flags.ttl)})`);
     ttlSeconds = Number(flags.ttl);
   }
+  if (flags.location !== undefined) {
+    // The signer checks the syntax and that the location belongs to this org (ValidationError naming
+    // `location`, shown as --location); refuse here, before any call, only what is certainly wrong.
+    if (flags.upload) throw new UsageError('--location: not with --upload (uploads always go to the current route; the answer says which location)');
+    if (flags.location === '') throw new UsageError('--location: must not be empty');
+    if (hasControlCharacters(flags.location)) throw new UsageError(`--location: must not contain control characters (got ${JSON.stringify(flags.location)})`);
+  }
   const env = requireEnv(io.env, [VARS.signer]);
   const clients = new AwsClients(io.env);
   try {
@@ -54,6 +63,7 @@ export async function sign(
         operation,
         keys,
         ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+        ...(flags.location === undefined ? {} : { location: flags.location }),
       });
     } catch (err) {
       // The signer names request fields (`keys.3`, `ttlSeconds`); support typed flags.
@@ -71,7 +81,8 @@ export async function sign(
     result = printableValues(result);
     io.stdout.write(
       `${style.paint('bold', `${operation === 'upload' ? 'Upload' : 'Download'} URLs`)} for org ${orgId}: ` +
-        `${result.storage === 'custom' ? `custom backend "${result.roleName}"` : 'default storage'}, via ${result.via}\n`,
+        `${result.storage === 'custom' ? `custom backend "${result.roleName}"` : 'default storage'}, via ${result.via}` +
+        `${result.location ? `, location ${result.location}` : ''}\n`,
     );
     io.stdout.write(
       table(
@@ -88,12 +99,13 @@ export async function sign(
   }
 }
 
-/** `keys.3: too long; ttlSeconds: must be ...` -> `--key "fw/x": too long; --ttl: must be ...`. */
+/** `keys.3: too long; ttlSeconds: must be ...; location: ...` -> `--key "fw/x": too long; --ttl: must be ...; --location: ...`. */
 export function signerMessageWithFlags(message: string, keys: readonly string[]): string {
   return message
     .replace(/(^|; )keys\.(\d+): /g, (_m, sep: string, i: string) => `${sep}--key ${JSON.stringify(keys[Number(i)] ?? '')}: `)
     .replace(/(^|; )keys: /g, '$1--key: ')
-    .replace(/(^|; )ttlSeconds: /g, '$1--ttl: ');
+    .replace(/(^|; )ttlSeconds: /g, '$1--ttl: ')
+    .replace(/(^|; )location: /g, '$1--location: ');
 }
 
 export interface DeactivateResult {

@@ -110,7 +110,8 @@ module.exports = async ({ resolveVariable }) => {
     // Query: lists the org's location items to retire them (docs/locations.md).
     deactivate: { statements: [writeTableAndLocations, emitEvents] },
     // Offboarding (docs/locations.md): marks retired location items offboarded (GetItem/Query read the org and its
-    // locations, UpdateItem/PutItem mark them and write the audit event), deletes or narrows the backend's platform
+    // locations, UpdateItem/PutItem mark them and write the audit event; GetItem/PutItem release their cross-org
+    // claims), deletes or narrows the backend's platform
     // role, schedules deletion of CloudFront key secrets (with a recovery window: the code never forces it).
     offboard: {
       statements: [

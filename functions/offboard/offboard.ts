@@ -12,6 +12,10 @@
  *     reported, not rewritten). A config that served but has no location item yet (records written before
  *     locations existed; the org item still holds it as a non-routing `serving`) is written as an offboarded
  *     item directly (PutItem, attribute_not_exists).
+ *  3b. Releases the cross-org claims (claims.ts) of every target config (its execution's claims on its customer
+ *     role and its bucket + prefix), after marking: a retired config keeps them, so no other org can onboard
+ *     that role or bucket while Peridio still signs into it; offboarded, it no longer counts as connected.
+ *     Idempotent (a claim already released is a no-op), so a re-run releases the ones a failed run left.
  *  4. The platform role `binary_backend_<org>_<role>`: deleted (inline policies first) when no config of the
  *     backend still needs it (none serving, retired or pending in progress; re-checked on a fresh read of the
  *     org item just before the delete); otherwise its inline policy is rewritten to the customer roles still
@@ -49,6 +53,7 @@ import { DetailType, emitEvent } from '#shared/events';
 import { platformRoleName } from '#shared/identifiers';
 import { locationFor, locationSk, type LocationRecord } from '#shared/records/location-read';
 import { listLocations } from '#shared/records/location-read-sdk';
+import { releaseClaims } from '#shared/claims';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from '#shared/validation';
 import { INLINE_POLICY_NAME, platformRoleInlinePolicy } from '#shared/platform-role';
 
@@ -105,6 +110,17 @@ export interface KeyDeletion {
   deletionDate?: string;
 }
 
+/** The cross-org claims (claims.ts) of an offboarded config: its customer role and its bucket + prefix. */
+export interface ReleasedClaim {
+  location: string;
+  /** The onboarding execution that took the claims. */
+  executionName: string;
+  customerRoleArn: string;
+  bucket: string;
+  /** '' = the whole bucket. */
+  prefix: string;
+}
+
 export interface KeyKept {
   secretArn: string;
   /** Locations still connected that reference it. */
@@ -132,6 +148,11 @@ export interface OffboardResult {
   };
   keysScheduledForDeletion: KeyDeletion[];
   keysKept: KeyKept[];
+  /**
+   * The claims of every target (dry run: that would be released): other orgs may onboard these roles and
+   * buckets + prefixes afterwards. Released again on a re-run (a no-op for a claim already released).
+   */
+  claimsReleased: ReleasedClaim[];
   /** The org's storage that stays connected, for the operator's confidence. */
   stillConnected: { location: string; state: string }[];
   /** Nothing was targeted (no retired config): nothing was changed. */
@@ -214,7 +235,7 @@ function candidatesOf(orgId: string, record: OrgRecord | undefined, items: Locat
  * The customer role ARNs the backend's platform role must still be able to assume once `offboarding` are
  * offboarded: the current route's, every retired (not offboarded) config's, a location item still `serving`,
  * and an in-progress pending config's. Computed here from the org item and the location items, on purpose
- * independent of create-platform-role's `allowedCustomerRoleArns`.
+ * independent of `allowedCustomerRoleArns` in functions/shared/platform-role.ts.
  */
 export function neededCustomerRoleArns(record: OrgRecord | undefined, items: LocationRecord[], roleName: string, offboarding: ReadonlySet<number> = new Set()): string[] {
   const arns = new Set<string>();
@@ -355,6 +376,13 @@ export async function offboard(event: unknown, deps: OffboardDeps): Promise<Offb
       ...stillConnected.map((c) => ({ location: c.item.location, state: route?.configVersion === c.item.configVersion ? 'serving' : c.item.state })),
     ],
     nothingToDo: targets.length === 0,
+    claimsReleased: targets.map((c): ReleasedClaim => ({
+      location: c.item.location,
+      executionName: c.item.executionName,
+      customerRoleArn: c.item.upload.roleArn,
+      bucket: c.item.upload.bucket,
+      prefix: c.item.upload.prefix ?? '',
+    })),
   };
   const roleName_ = platformRoleName(orgId, roleName);
   if (request.dryRun || targets.length === 0) {
@@ -376,6 +404,14 @@ export async function offboard(event: unknown, deps: OffboardDeps): Promise<Offb
       base.offboarded = base.offboarded.filter((o) => o.configVersion !== c.item.configVersion);
       base.alreadyOffboarded.push({ location: c.item.location, configVersion: c.item.configVersion });
     }
+  }
+
+  // 3b. The targets' cross-org claims, now that they are offboarded (no longer connected). Marking first: a run
+  // that fails before this is finished by a re-run (the targets then include the already offboarded ones).
+  for (const c of base.claimsReleased) {
+    await retrying(deps, 'DynamoDB (release claims)', () =>
+      releaseClaims(store, { roleArn: c.customerRoleArn, bucket: c.bucket, executionName: c.executionName }),
+    );
   }
 
   // 4. The platform role, from a fresh read (an onboarding may have started meanwhile).

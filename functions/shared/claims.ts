@@ -1,5 +1,6 @@
 /**
- * Cross-org claims: a customer role ARN, and a bucket + prefix, serve or are pending for at most ONE org.
+ * Cross-org claims: a customer role ARN, and a bucket + prefix, are connected (serving, retired but not yet
+ * offboarded) or pending for at most ONE org.
  * Otherwise an org could onboard another org's role or bucket (or a prefix inside or around another org's
  * prefix) and read or overwrite that org's firmware. Same org, other backends or re-onboardings: fine.
  *
@@ -17,17 +18,29 @@
  * Every change is ONE PutItem conditioned on the `version` read (attribute_not_exists for a new item), so
  * two orgs racing for the same bucket cannot both win, without transactions (dynalite has none).
  *
- * A foreign claim counts only while it is live: its org routes to that backend and that backend's serving
- * config is the claiming execution's, or the claiming execution is still RUNNING (DescribeExecution). Stale
- * claims (failed, aborted, timed out, replaced, deactivated) are dropped by the next write, so an execution
- * that died outside any Catch never blocks a bucket for good. Claims are released explicitly by
- * RecordFailure (the config failed), RecordConfig (a holder it marks ABANDONED) and Activate (the config
- * the activation replaced).
+ * A foreign claim counts only while it is live, that is while its config is still connected (docs/locations.md):
+ *   1. its org routes to that backend and that backend's serving config is the claiming execution's; or
+ *   2. its org has the location item of that config (`locationFor(roleName, configVersion)`, same
+ *      executionName) in state `serving` or `retired`: a retired config stays connected, and the signer still
+ *      signs downloads into its bucket + prefix with its customer role: were another org to take them, org A's
+ *      retired location would sign URLs into org B's storage (issue 11 follow-up); an `offboarded` item is
+ *      not live; or
+ *   3. no such item exists yet and the org item still holds it as the backend's serving config (records
+ *      written before location items existed, or not materialised yet: connected until offboarded); or
+ *   4. the claiming execution is still RUNNING (DescribeExecution).
+ * Each is read only on the contended path (another org's overlapping claim): the org item, then ONE GetItem
+ * of the location item, then DescribeExecution, stopping at the first that says live.
+ * Stale claims (failed, aborted, timed out, offboarded) are dropped by the next write, so an execution that
+ * died outside any Catch never blocks a bucket for good. Claims are released explicitly by RecordFailure (the
+ * config failed), RecordConfig (a holder it marks ABANDONED) and Offboard (the configs it offboards). Activate
+ * does NOT release the replaced config's claims: that config is retired, still connected, and keeps them.
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { ClaimedByAnotherOrgError, TransientError, asTransientOr, awsErrorName } from './errors';
 import { getOrgRecord } from './records/read-sdk';
+import { getLocationRecord, locationFor } from './records/location-read';
+import { documentClientReader } from './records/location-read-sdk';
 import { describeExecutionState } from './executions';
 
 export const CLAIM_SK = 'CLAIM' as const;
@@ -115,10 +128,22 @@ async function writeClaims(store: ClaimStore, pk: string, read: ClaimItem | unde
   }
 }
 
-/** Whether a claim still holds: its config serves its org right now, or its execution is still running. */
-async function isLive(store: ClaimStore, sfn: SFNClient, claim: Claim): Promise<boolean> {
+/**
+ * Whether a claim still holds: its config routes, or is still connected (a `serving` or `retired` location
+ * item of its org, or, with no item yet, the org item's serving config), or its execution is still running.
+ */
+async function isLive(store: ClaimStore, sfn: SFNClient, executionName: string, claim: Claim): Promise<boolean> {
   const record = await getOrgRecord(store.ddb, store.tableName, claim.orgId);
-  if (record?.active === claim.roleName && record.backends?.[claim.roleName]?.serving?.executionArn === claim.executionArn) return true;
+  const serving = record?.backends?.[claim.roleName]?.serving;
+  const servesIt = serving?.executionArn === claim.executionArn;
+  if (servesIt && record?.active === claim.roleName) return true;
+  const location = await getLocationRecord(documentClientReader(store.ddb), store.tableName, claim.orgId, locationFor(claim.roleName, claim.configVersion));
+  if (location) {
+    if (location.executionName === executionName && (location.state === 'serving' || location.state === 'retired')) return true;
+  } else if (servesIt) {
+    // Not materialised yet: the org item's serving config of a backend that no longer routes counts as retired.
+    return true;
+  }
   return (await describeExecutionState(sfn, claim.executionArn)).status === 'RUNNING';
 }
 
@@ -144,7 +169,7 @@ const BUCKET: ClaimKind = {
 function claimedElsewhere(kind: ClaimKind, req: ClaimRequest): ClaimedByAnotherOrgError {
   // The other org is not named: the message is stored on this org's config and published in its events.
   return new ClaimedByAnotherOrgError(
-    `${kind.what(req)} already serves or is being onboarded for another org` +
+    `${kind.what(req)} is still connected to another org (serving, retired but not offboarded, or being onboarded)` +
       (kind === BUCKET ? ' (a prefix containing, or inside, this one counts)' : '') +
       `; org ${req.orgId} cannot use it`,
   );
@@ -161,7 +186,7 @@ async function foreignClaims(
   const stale: string[] = [];
   for (const [name, claim] of Object.entries(item?.claims ?? {})) {
     if (name === req.executionName || claim.orgId === req.orgId || !kind.conflicts(claim, req)) continue;
-    if (await isLive(store, sfn, claim)) return { live: true, stale };
+    if (await isLive(store, sfn, name, claim)) return { live: true, stale };
     stale.push(name);
   }
   return { live: false, stale };

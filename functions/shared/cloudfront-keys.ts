@@ -1,6 +1,7 @@
 /**
  * CloudFront private keys: read from Secrets Manager by ARN (and pinned version), parsed once into a
- * KeyObject, and cached. Parsing a PEM costs about as much as an RSA signature (STACK.md), so the hot
+ * KeyObject, and cached by a CloudFrontKeyCache that its owner builds (each signer instance, VerifyDownload's
+ * handler): there is no module-global cache. Parsing a PEM costs about as much as an RSA signature (STACK.md), so the hot
  * path only ever sees the KeyObject.
  *
  * Accepted: RSA 2048 and EC P-256 private keys (PKCS#8, PKCS#1 or SEC1 PEM), which are what CloudFront
@@ -8,13 +9,14 @@
  * `privateKey` (or `privateKeyPem`) field and a PEM in SecretBinary are accepted too.
  *
  * Cache lifetime: a config that pins `privateKeySecretVersionId` refers to an immutable secret version,
- * so its key is cached for the life of the container. An unpinned secret (AWSCURRENT) can be rotated, so
+ * so its key is cached for the life of its cache (the container). An unpinned secret (AWSCURRENT) can be rotated, so
  * it is re-read after `UNPINNED_KEY_TTL_SECONDS` (300 s, the same ceiling the AWS Parameters and Secrets
  * extension uses). Nothing here ever logs or throws key material.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CloudFrontKeyError, asTransientOr, awsErrorName } from './errors';
+import { TtlCache } from './ttl-cache';
 
 /**
  * Secrets Manager GetSecretValue, as a function: `sdkGetSecret(client)` over the SDK client, or secrets-fetch.ts
@@ -82,58 +84,50 @@ export function pemFromSecretValue(secretString: string | undefined, secretBinar
   return trimmed;
 }
 
-interface KeyEntry {
-  key: Promise<KeyObject>;
-  /** Epoch ms after which an unpinned key is re-read; Infinity for pinned versions. */
-  freshUntil: number;
-}
-
-const keyCache = new Map<string, KeyEntry>();
-
-/** Counters for benchmarks and tests. */
-export const cloudFrontKeyStats = { getSecretValueCalls: 0 };
-
-/** Empties the key cache and the counters (tests and benchmarks). */
-export function clearCloudFrontKeyCache(): void {
-  keyCache.clear();
-  cloudFrontKeyStats.getSecretValueCalls = 0;
-}
-
-export interface LoadCloudFrontKeyOptions {
-  /** Injected clock (ms), for the unpinned re-read TTL. */
+export interface CloudFrontKeyCacheDeps {
+  getSecret: GetSecretValue;
+  /** Injected clock (epoch ms), for the unpinned re-read TTL. Default Date.now. */
   now?: () => number;
 }
 
 /**
- * The parsed CloudFront private key behind `arn` (at `versionId` when pinned), read once and cached.
- * Concurrent callers share one GetSecretValue. Throws CloudFrontKeyError when the secret is missing,
- * not readable by this function, or not an RSA 2048 / EC P-256 key; TransientError on throttling/5xx.
- * A failure is not cached, so the next call retries.
+ * Parsed CloudFront private keys by secret ARN and version, owned by whoever builds it (one per signer
+ * instance, one per VerifyDownload container): no module-global state. Concurrent callers share one
+ * GetSecretValue (ttl-cache.ts). A pinned version is kept for the cache's life, AWSCURRENT for
+ * UNPINNED_KEY_TTL_SECONDS from the start of its read; a failure is not cached, so the next call retries.
  */
-export function loadCloudFrontKey(
-  getSecret: GetSecretValue,
-  arn: string,
-  versionId?: string,
-  options: LoadCloudFrontKeyOptions = {},
-): Promise<KeyObject> {
-  const now = options.now ?? Date.now;
-  const cacheKey = `${arn}|${versionId ?? 'AWSCURRENT'}`;
-  const entry = keyCache.get(cacheKey);
-  if (entry && entry.freshUntil > now()) return entry.key;
-  const key = fetchKey(getSecret, arn, versionId);
-  const fresh: KeyEntry = {
-    key,
-    freshUntil: versionId ? Number.POSITIVE_INFINITY : now() + UNPINNED_KEY_TTL_SECONDS * 1000,
-  };
-  keyCache.set(cacheKey, fresh);
-  key.catch(() => {
-    if (keyCache.get(cacheKey) === fresh) keyCache.delete(cacheKey);
-  });
-  return key;
+export class CloudFrontKeyCache {
+  private readonly cache: TtlCache<{ key: KeyObject; pinned: boolean }>;
+
+  constructor(private readonly deps: CloudFrontKeyCacheDeps) {
+    this.cache = new TtlCache({
+      now: deps.now ?? Date.now,
+      freshUntil: (v, startedMs) => (v.pinned ? Number.POSITIVE_INFINITY : startedMs + UNPINNED_KEY_TTL_SECONDS * 1000),
+    });
+  }
+
+  /**
+   * The parsed key behind `arn` (at `versionId` when pinned). Throws CloudFrontKeyError when the secret is
+   * missing, not readable by this function, or not an RSA 2048 / EC P-256 key; TransientError on throttling/5xx.
+   */
+  async get(arn: string, versionId?: string): Promise<KeyObject> {
+    const cached = await this.cache.get(`${arn}|${versionId ?? 'AWSCURRENT'}`, async () => ({
+      key: await readCloudFrontKey(this.deps.getSecret, arn, versionId),
+      pinned: versionId !== undefined,
+    }));
+    return cached.key;
+  }
+
+  /** GetSecretValue calls made so far, for benchmarks and tests. */
+  get getSecretValueCalls(): number {
+    return this.cache.stats.loads;
+  }
 }
 
-async function fetchKey(getSecret: GetSecretValue, arn: string, versionId?: string): Promise<KeyObject> {
-  cloudFrontKeyStats.getSecretValueCalls += 1;
+/**
+ * One GetSecretValue and parse, uncached (CloudFrontKeyCache caches it). Throws as CloudFrontKeyCache.get.
+ */
+export async function readCloudFrontKey(getSecret: GetSecretValue, arn: string, versionId?: string): Promise<KeyObject> {
   let out;
   try {
     out = await getSecret(versionId === undefined ? { SecretId: arn } : { SecretId: arn, VersionId: versionId });

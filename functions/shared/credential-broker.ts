@@ -18,6 +18,7 @@
  */
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import { AssumeRoleDeniedError, StsInvalidClientTokenError, StsRegionDisabledError, asTransientOr, awsErrorName } from './errors';
+import { TtlCache } from './ttl-cache';
 
 export interface AwsCredentials {
   accessKeyId: string;
@@ -153,20 +154,19 @@ async function regionOf(client: STSClient): Promise<string> {
   }
 }
 
-interface CacheEntry {
-  credentials?: AwsCredentials;
-  inflight?: Promise<AwsCredentials>;
-}
-
-/** Caches credentials per chain until they near expiry. See the module comment. */
+/** Caches credentials per chain until they near expiry (ttl-cache.ts, single flight). See the module comment. */
 export class RoleBroker {
-  private readonly cache = new Map<string, CacheEntry>();
-  private readonly thresholdMs: number;
+  private readonly cache: TtlCache<AwsCredentials>;
   /** AssumeRole calls made, for benchmarks and tests. */
   assumeRoleCalls = 0;
 
   constructor(private readonly deps: RoleBrokerDeps) {
-    this.thresholdMs = (deps.refreshThresholdSeconds ?? 900) * 1000;
+    const thresholdMs = (deps.refreshThresholdSeconds ?? 900) * 1000;
+    this.cache = new TtlCache<AwsCredentials>({
+      now: () => deps.clock().getTime(),
+      // Served while more than the threshold is left; credentials without a known expiry never go stale.
+      freshUntil: (c) => (c.expiration ? c.expiration.getTime() - thresholdMs : Number.POSITIVE_INFINITY),
+    });
   }
 
   /** Seconds of life left in `credentials` at the broker's clock (Infinity when no expiry is known). */
@@ -177,13 +177,13 @@ export class RoleBroker {
 
   /** Hop 1 alone, or the signer role: assumed with the function's own credentials. */
   roleCredentials(hop: Hop, roleArn: string, sessionName: string): Promise<AwsCredentials> {
-    return this.cached(`${hop}|${roleArn}`, () => this.call(hop, { roleArn, sessionName }));
+    return this.cache.get(`${hop}|${roleArn}`, () => this.call(hop, { roleArn, sessionName }));
   }
 
   /** The customer's credentials through the platform role, with ExternalId. */
   customerCredentials(chain: CustomerChain): Promise<AwsCredentials> {
     const key = `customer|${chain.platformRoleArn}|${chain.customerRoleArn}|${chain.externalId}`;
-    return this.cached(key, async () => {
+    return this.cache.get(key, async () => {
       const platform = await this.roleCredentials('platform', chain.platformRoleArn, chain.sessionName);
       return this.call(
         'customer',
@@ -195,35 +195,12 @@ export class RoleBroker {
 
   /** Forget cached credentials, e.g. after the customer's role answered AccessDenied to a signed request. */
   invalidate(): void {
-    this.cache.clear();
+    this.cache.delete();
   }
 
   private call(hop: Hop, req: AssumeRoleRequest, signWith?: AwsCredentials): Promise<AwsCredentials> {
     this.assumeRoleCalls += 1;
     return this.deps.assumeRole(hop, req, signWith);
-  }
-
-  private cached(key: string, fetch: () => Promise<AwsCredentials>): Promise<AwsCredentials> {
-    const entry = this.cache.get(key) ?? {};
-    this.cache.set(key, entry);
-    const c = entry.credentials;
-    if (c && (!c.expiration || c.expiration.getTime() - this.deps.clock().getTime() > this.thresholdMs)) {
-      return Promise.resolve(c);
-    }
-    if (entry.inflight) return entry.inflight;
-    const inflight = fetch().then(
-      (creds) => {
-        entry.credentials = creds;
-        entry.inflight = undefined;
-        return creds;
-      },
-      (err: unknown) => {
-        entry.inflight = undefined;
-        throw err;
-      },
-    );
-    entry.inflight = inflight;
-    return inflight;
   }
 }
 

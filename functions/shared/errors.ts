@@ -309,7 +309,7 @@ export class OnboardingFencedError extends BinaryBackendError {
   }
 }
 
-/** The customer role ARN, or the bucket + prefix, already serves or is being onboarded for another org. */
+/** The customer role ARN, or the bucket + prefix, is still connected to another org (serving, retired but not offboarded, or being onboarded). */
 export class ClaimedByAnotherOrgError extends BinaryBackendError {
   readonly retryable = false;
   constructor(message: string, options: ErrorOptions = {}) {
@@ -512,7 +512,7 @@ export const REMEDIATIONS: Record<ErrorName | 'Unknown', string> = {
   OnboardingFencedError:
     'The org was deactivated while this onboarding ran, so it did not activate and the org stays on default storage. If the org should use this backend after all, start a new onboarding.',
   ClaimedByAnotherOrgError:
-    "The customer role ARN, or the bucket and prefix, already serves or is being onboarded for another Peridio org. Ask the customer for a role of this org's own and a bucket or prefix no other org uses (prefixes may not contain one another); if they insist it is theirs, escalate to platform engineering.",
+    "The customer role ARN, or the bucket and prefix, is still connected to another Peridio org (it serves, is retired but not yet offboarded, or is being onboarded there). Ask the customer for a role of this org's own and a bucket or prefix no other org uses (prefixes may not contain one another); if they insist it is theirs, escalate to platform engineering.",
   BackendNotFoundError: 'No such backend for this org. Check the org ID and role name (binary-backends status).',
   ApprovalRejectedError:
     'A second person rejected this change of storage (the reason is in the message). Nothing changed: the serving config still serves. Resolve the concern, then start a new onboarding.',

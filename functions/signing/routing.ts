@@ -20,6 +20,7 @@ import { BackendNotFoundError, LocationOffboardedError, ValidationError } from '
 import { DEFAULT_LOCATION, defaultStoragePrefix, locationFor } from '#shared/identifiers';
 import { getLocationRecord, type ItemReader, type LocationRecord } from '#shared/records/location-read';
 import { readOrgRecord } from '#shared/records/read';
+import { TtlCache } from '#shared/ttl-cache';
 
 export interface DefaultRoute {
   storage: 'default';
@@ -166,26 +167,12 @@ export function legacyLocationRoute(orgId: string, record: OrgRecord | undefined
   return undefined;
 }
 
-/** Above this many entries a cache drops its expired ones (keys come from internal callers, but stay bounded). */
-const SWEEP_ABOVE = 10_000;
-
-function sweep<E extends { fetchedAtMs: number; inflight?: unknown }>(entries: Map<string, E>, now: number, ttlMs: number): void {
-  if (entries.size <= SWEEP_ABOVE) return;
-  for (const [k, e] of entries) if (!e.inflight && now - e.fetchedAtMs >= ttlMs) entries.delete(k);
-}
-
 /** An org route as cached, with the record it came from and the read's sequence number (see LocationCache). */
 export interface OrgView {
   route: Route;
   record: OrgRecord | undefined;
   /** RouteCache.reads when this record's read completed. */
   readSeq: number;
-}
-
-interface RouteEntry {
-  view?: OrgView;
-  fetchedAtMs: number;
-  inflight?: Promise<OrgView>;
 }
 
 export interface RouteCacheDeps {
@@ -196,50 +183,33 @@ export interface RouteCacheDeps {
   clock: () => Date;
 }
 
-/** Per-org route cache with a fixed TTL. Counts GetItem calls for tests and benchmarks. */
+/** Per-org route cache with a fixed TTL (ttl-cache.ts: single flight, failures not cached). Counts GetItem calls. */
 export class RouteCache {
-  private readonly entries = new Map<string, RouteEntry>();
-  getItemCalls = 0;
+  private readonly cache: TtlCache<OrgView>;
   /** Org reads completed so far, in this cache: orders an org read against location reads. */
   reads = 0;
 
-  constructor(private readonly deps: RouteCacheDeps) {}
+  constructor(private readonly deps: RouteCacheDeps) {
+    this.cache = new TtlCache<OrgView>({ now: () => deps.clock().getTime(), ttlMs: deps.ttlSeconds * 1000 });
+  }
+
+  /** GetItem calls made, for tests and benchmarks. */
+  get getItemCalls(): number {
+    return this.cache.stats.loads;
+  }
 
   /** The org's route and record, from cache while younger than the TTL. Throws TransientError, BackendNotFoundError. */
   view(orgId: string): Promise<OrgView> {
-    const now = this.deps.clock().getTime();
-    const ttlMs = this.deps.ttlSeconds * 1000;
-    const entry = this.entries.get(orgId);
-    if (entry?.view && now - entry.fetchedAtMs < ttlMs) return Promise.resolve(entry.view);
-    if (entry?.inflight) return entry.inflight;
-    const next: RouteEntry = entry ?? { fetchedAtMs: 0 };
-    if (!entry) {
-      sweep(this.entries, now, ttlMs);
-      this.entries.set(orgId, next);
-    }
-    this.getItemCalls += 1;
-    const inflight = readOrgRecord(this.deps.items, this.deps.tableName, orgId).then(
-      (record) => {
-        next.inflight = undefined;
-        const route = routeFor(orgId, record, this.deps.defaults);
-        const view: OrgView = { route, record, readSeq: ++this.reads };
-        next.view = view;
-        next.fetchedAtMs = now;
-        return view;
-      },
-      (err: unknown) => {
-        next.inflight = undefined;
-        throw err;
-      },
-    );
-    next.inflight = inflight;
-    return inflight;
+    return this.cache.get(orgId, async () => {
+      const record = await readOrgRecord(this.deps.items, this.deps.tableName, orgId);
+      const route = routeFor(orgId, record, this.deps.defaults);
+      return { route, record, readSeq: ++this.reads };
+    });
   }
 
   /** Forget one org's route (e.g. after its customer's trust broke), or every route. */
   invalidate(orgId?: string): void {
-    if (orgId === undefined) this.entries.clear();
-    else this.entries.delete(orgId);
+    this.cache.delete(orgId);
   }
 }
 
@@ -248,13 +218,6 @@ export interface LocationLookup {
   item: LocationRecord | undefined;
   /** RouteCache.reads when this read *started*: every org read numbered up to it had completed before. */
   startedAfterOrgRead: number;
-}
-
-interface LocationEntry {
-  lookup?: LocationLookup;
-  fetchedAtMs: number;
-  inflight?: Promise<LocationLookup>;
-  inflightStartedAfterOrgRead?: number;
 }
 
 export interface LocationCacheDeps {
@@ -266,50 +229,34 @@ export interface LocationCacheDeps {
   orgReads: () => number;
 }
 
-/** Per org + location cache of location items, misses included, with the route cache's TTL; single-flight. */
+/** Per org + location cache of location items, misses included, with the route cache's TTL; single flight. */
 export class LocationCache {
-  private readonly entries = new Map<string, LocationEntry>();
-  getItemCalls = 0;
+  private readonly cache: TtlCache<LocationLookup>;
 
-  constructor(private readonly deps: LocationCacheDeps) {}
+  constructor(private readonly deps: LocationCacheDeps) {
+    this.cache = new TtlCache<LocationLookup>({ now: () => deps.clock().getTime(), ttlMs: deps.ttlSeconds * 1000 });
+  }
+
+  /** GetItem calls made, for tests and benchmarks. */
+  get getItemCalls(): number {
+    return this.cache.stats.loads;
+  }
 
   /**
    * The org's item for `location` (or its absence), from cache while younger than the TTL. With `notBefore`,
-   * only a read that started after org read number `notBefore` completed will do (cached or in flight).
+   * only a read that started after org read number `notBefore` completed will do: an older cached one is read
+   * again, and an older one in flight is waited for, then read again (concurrent callers share that read).
    */
   get(orgId: string, location: string, notBefore = 0): Promise<LocationLookup> {
-    const now = this.deps.clock().getTime();
-    const ttlMs = this.deps.ttlSeconds * 1000;
-    const key = `${orgId}|${location}`;
-    const entry = this.entries.get(key);
-    if (entry?.lookup && now - entry.fetchedAtMs < ttlMs && entry.lookup.startedAfterOrgRead >= notBefore) {
-      return Promise.resolve(entry.lookup);
-    }
-    if (entry?.inflight && entry.inflightStartedAfterOrgRead! >= notBefore) return entry.inflight;
-    const next: LocationEntry = entry ?? { fetchedAtMs: 0 };
-    if (!entry) {
-      sweep(this.entries, now, ttlMs);
-      this.entries.set(key, next);
-    }
-    this.getItemCalls += 1;
-    const startedAfterOrgRead = this.deps.orgReads();
-    const inflight = getLocationRecord(this.deps.items, this.deps.tableName, orgId, location).then(
-      (item) => {
-        const lookup: LocationLookup = { item, startedAfterOrgRead };
-        // (Should an older read end last, its older `startedAfterOrgRead` only makes the next miss read again.)
-        next.lookup = lookup;
-        next.fetchedAtMs = now;
-        if (next.inflight === inflight) next.inflight = undefined;
-        return lookup;
+    return this.cache.get(
+      `${orgId}|${location}`,
+      async () => {
+        const startedAfterOrgRead = this.deps.orgReads();
+        const item = await getLocationRecord(this.deps.items, this.deps.tableName, orgId, location);
+        return { item, startedAfterOrgRead };
       },
-      (err: unknown) => {
-        if (next.inflight === inflight) next.inflight = undefined;
-        throw err;
-      },
+      notBefore > 0 ? (lookup) => lookup.startedAfterOrgRead >= notBefore : undefined,
     );
-    next.inflight = inflight;
-    next.inflightStartedAfterOrgRead = startedAfterOrgRead;
-    return inflight;
   }
 }
 

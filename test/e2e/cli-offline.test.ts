@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { LambdaClient, InvokeCommand } from '@aws-sdk/client-lambda';
 import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { SFNClient, DescribeExecutionCommand, GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
@@ -17,6 +17,7 @@ import { styleFor, table } from '../../cli/io';
 import { signerMessageWithFlags } from '../../cli/commands/sign';
 import { fitToWidth } from '../../cli/commands/onboard';
 import type { OrgRecord } from '#shared/records/model';
+import type { LocationRecord } from '#shared/records/location-read';
 import { capture } from './helpers/capture';
 import { WITHHELD } from '../../cli/io';
 import { pemBody, runtimePrivateKeyPem } from '../fixtures/private-key';
@@ -307,6 +308,30 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     m.ddb.reset();
   });
 
+  function locationItem(extra: Partial<LocationRecord> = {}): LocationRecord {
+    return {
+      pk: `ORG#${ORG}`,
+      sk: 'LOCATION#b.prod.1',
+      orgId: ORG,
+      location: 'b.prod.1',
+      roleName: 'prod',
+      configVersion: 1,
+      state: 'offboarded',
+      executionName: `${ORG}-prod-1`,
+      requestedBy: 'arn:aws:iam::111111111111:user/support',
+      platformRoleArn: `arn:aws:iam::111111111111:role/binary_backend_${ORG}_prod`,
+      upload: { bucket: 'acme-old', region: 'eu-west-1', roleArn: 'arn:aws:iam::222222222222:role/Old', accountId: '222222222222' },
+      download: { type: 's3' },
+      activatedAt: '2025-06-01T00:00:00.000Z',
+      retiredAt: '2025-07-01T00:00:00.000Z',
+      retiredReason: 'deactivated',
+      offboardedAt: '2025-08-01T00:00:00.000Z',
+      createdAt: '2025-06-01T00:00:00.000Z',
+      updatedAt: '2025-08-01T00:00:00.000Z',
+      ...extra,
+    };
+  }
+
   function record(status: string, attempts: number, nextCheckAt?: string): OrgRecord {
     return {
       pk: `ORG#${ORG}`,
@@ -468,6 +493,8 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     forged.backends.prod!.pending!.requestedBy =
       'arn:aws:iam::111111111111:user/x\u001b]0;owned\u0007\u001b[2J\u001b[H\r\nStatus: ACTIVE\u009b32m \u202egnitset';
     m.ddb.on(GetCommand).resolves({ Item: forged });
+    // A location item's who/why fields are untrusted text too (offboard --reason is typed by a person).
+    m.ddb.on(QueryCommand).resolves({ Items: [locationItem({ offboardReason: 'done\r\nStatus: ACTIVE\u001b[2J', offboardedBy: 'x\u202eevil' })] });
     for (const isTTY of [false, true]) {
       const c = capture(ENV, { isTTY, clock: () => new Date('2026-01-01T00:00:00.000Z') });
       expect(await runCli(['status', '--org', ORG], c.io)).toBe(0);
@@ -475,6 +502,8 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
       expect(out).toContain('arn:aws:iam::111111111111:user/x');
       expect(out).not.toMatch(/\u001b\[2J|\u001b\[H|\u001b\]|\u009b|\u202e|\r/);
       expect(out.split('\n').some((line) => line.startsWith('Status: ACTIVE'))).toBe(false);
+      expect(out).toContain('Configs of backend "prod"');
+      expect(out.replace(/\u001b\[[0-9;]*m/g, '')).toMatch(/v1\s+offboarded\s+b\.prod\.1/);
       // On a terminal, only the CLI's own colour codes remain.
       for (const seq of out.match(/\u001b\[[0-9;]*[A-Za-z]/g) ?? []) expect(seq).toMatch(/^\u001b\[(1|2|22|3[1-6]|39|90)m$/);
     }

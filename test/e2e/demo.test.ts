@@ -21,5 +21,9 @@ describe('E2E: the demo', () => {
     ]);
     expect(summary.backends[1]!.download!.unsignedStatus).toBe(403);
     for (const b of summary.backends) expect(b.trustChecksBeforeTrust).toBeGreaterThanOrEqual(1);
+    // After activation, uploads land in each org's backend (the signer's route cache has caught up).
+    expect(summary.backends.map((b) => b.upload?.location)).toEqual(['b.prod.1', 'b.cdn.1']);
+    // A binary uploaded to default storage during org A's gap still downloads after activation, through its location.
+    expect(summary.gapUpload).toMatchObject({ location: 'default', uploadStatus: 200, downloadLocation: 'default', downloadStatus: 200, bytesMatch: true });
   }, 60_000);
 });

@@ -11,7 +11,7 @@ import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secr
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clearCloudFrontKeyCache, loadCloudFrontKey } from '#shared/cloudfront-keys';
+import { readCloudFrontKey } from '#shared/cloudfront-keys';
 import { RoleBroker, type AwsCredentials } from '#shared/credential-broker';
 import { fetchItemReader } from '#shared/dynamodb-fetch';
 import { AssumeRoleDeniedError, CloudFrontKeyError } from '#shared/errors';
@@ -159,8 +159,7 @@ describe('Secrets Manager GetSecretValue (local/secrets-manager.ts)', () => {
     }
     const pinned = await get({ SecretId: text.ARN!, VersionId: text.VersionId! });
     expect(pinned.SecretString).toBe(pem);
-    clearCloudFrontKeyCache();
-    expect((await loadCloudFrontKey(get, binary.ARN!)).asymmetricKeyType).toBe('ec');
+    expect((await readCloudFrontKey(get, binary.ARN!)).asymmetricKeyType).toBe('ec');
   });
 
   it('names a missing secret as the SDK does, and cloudfront-keys reads it as CloudFrontKeyError', async () => {
@@ -169,7 +168,6 @@ describe('Secrets Manager GetSecretValue (local/secrets-manager.ts)', () => {
     const ours = await ourErrorOf(fetchGetSecret({ env })({ SecretId: arn }));
     expect(sdk.name).toBe('ResourceNotFoundException');
     expect(ours.raw).toEqual(sdk);
-    clearCloudFrontKeyCache();
-    await expect(loadCloudFrontKey(fetchGetSecret({ env }), arn)).rejects.toBeInstanceOf(CloudFrontKeyError);
+    await expect(readCloudFrontKey(fetchGetSecret({ env }), arn)).rejects.toBeInstanceOf(CloudFrontKeyError);
   });
 });

@@ -348,7 +348,6 @@ describe('Integration: org isolation', () => {
   it('property: org A never gets a URL for org B’s bucket, prefix or host', async () => {
     const { generateKeyPairSync } = await import('node:crypto');
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const { clearCloudFrontKeyCache } = await import('#shared/cloudfront-keys');
     const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
     const secrets = mockClient(SecretsManagerClient);
     secrets.on(GetSecretValueCommand).resolves({ SecretString: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });
@@ -361,7 +360,6 @@ describe('Integration: org isolation', () => {
           fc.array(fc.stringMatching(/^[a-z0-9/ +%&?#]{1,20}$/).filter((k) => !k.split('/').some((s) => s === '.' || s === '..' || s === '')), { minLength: 1, maxLength: 5 }),
           async (setupA, setupB, operation, keys) => {
             records = {};
-            clearCloudFrontKeyCache();
             const orgA = randomUUID();
             const orgB = randomUUID();
             const apply = (orgId: string, s: Setup) => {

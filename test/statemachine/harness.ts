@@ -30,7 +30,7 @@ import type { OrgRecord, RecordStore } from '#shared/records/model';
 import { orgPk } from '#shared/records/read';
 import { getOrgRecord } from '#shared/records/read-sdk';
 import { auditSk } from '#shared/records/audit';
-import { clearCloudFrontKeyCache, loadCloudFrontKey, sdkGetSecret } from '#shared/cloudfront-keys';
+import { CloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
 import { documentClientReader } from '#shared/records/location-read-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { executionName as executionNameFor } from '#shared/identifiers';
@@ -259,7 +259,6 @@ export class Harness {
   }
 
   static async start(opts: HarnessOptions = {}): Promise<Harness> {
-    clearCloudFrontKeyCache();
     return new Harness(await startTable(), opts);
   }
 
@@ -297,6 +296,8 @@ export class Harness {
     };
     const s3 = (region: string, credentials: AwsCredentials) => sdkS3Objects(cloud.s3<S3Client>(region, credentials));
     const secrets = cloud.secretsManager<SecretsManagerClient>();
+    // This harness's own key cache, as each VerifyDownload container has its own.
+    const cloudFrontKeys = new CloudFrontKeyCache({ getSecret: sdkGetSecret(secrets) });
     return {
       RecordConfig: recordConfigHandler({ store, sfn: this.sfn, clock, platformAccountId: PLATFORM_ACCOUNT, approval: this.approval }),
       RequestApproval: requestApprovalHandler({ store, events: cloud.eventBridge<EventBridgeClient>(), eventBusName: 'binary-backends-local', clock }),
@@ -326,7 +327,7 @@ export class Harness {
       VerifyUpload: verifyUploadHandler({ customerCredentials: customer(), s3, clock, records: recorderFor(store) }),
       VerifyDownload: verifyDownloadHandler({
         customerCredentials: customer(),
-        cloudFrontKey: (arn, versionId) => loadCloudFrontKey(sdkGetSecret(secrets), arn, versionId),
+        cloudFrontKey: (arn, versionId) => cloudFrontKeys.get(arn, versionId),
         fetch: (url) => cloud.fetch(url),
         clock,
         records: recorderFor(store),

@@ -10,12 +10,12 @@ import { createHandler } from '../../functions/onboarding/activate/handler';
 import { getOrgRecord } from '#shared/records/read-sdk';
 import { ensureBackend, recordChecks, writePendingConfig } from '#shared/records/pending-writes';
 import { activatePending } from '#shared/records/lifecycle-writes';
-import { ActivationConflictError, OnboardingFencedError, TransientError, ValidationError } from '#shared/errors';
+import { ActivationConflictError, ClaimedByAnotherOrgError, OnboardingFencedError, TransientError, ValidationError } from '#shared/errors';
 import { EventBridgeServiceException } from '@aws-sdk/client-eventbridge';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { markAbandoned } from '#shared/records/pending-writes';
 import { deactivateOrg } from '#shared/records/lifecycle-writes';
-import { acquireClaims, bucketClaimPk } from '#shared/claims';
+import { acquireClaims, bucketClaimPk, checkClaims } from '#shared/claims';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, ROLE_NAME, T0, config, context } from './helpers/fixtures';
@@ -294,7 +294,7 @@ describe('Function: activate', () => {
     expect(policyArns(0)).toEqual([CUSTOMER_ROLE_ARN]);
   });
 
-  it('releases the claims of the config the activation replaced, keeping its own', async () => {
+  it('keeps the claims of the config the activation replaced: retired is still connected, until offboarded', async () => {
     // Prepare: v1 served from old-bucket; v2 (acme-firmware) activates
     const sfn = new SFNClient({ region: 'us-east-1' });
     const claim = (version: number, bucket: string) => ({
@@ -309,11 +309,15 @@ describe('Function: activate', () => {
     await acquireClaims(table, sfn, claim(2, 'acme-firmware'), T0);
     // Act
     await activate(context({ configVersion: 2 }), deps());
-    // Assess
+    // Assess: both configs keep their claims (v1's location is retired, not offboarded)
     const claimsOf = async (bucket: string) =>
       Object.keys((await table.ddb.send(new GetCommand({ TableName: table.tableName, Key: { pk: bucketClaimPk(bucket), sk: 'CLAIM' } }))).Item!.claims);
-    expect(await claimsOf('old-bucket')).toEqual([]);
+    expect(await claimsOf('old-bucket')).toEqual([context().executionName]);
     expect(await claimsOf('acme-firmware')).toEqual([context({ configVersion: 2 }).executionName]);
+    // ... and they hold against another org: v1's retired location item makes its claim live (no SFN call needed)
+    const otherOrg = { orgId: '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a', roleName: 'theirs', roleArn: 'arn:aws:iam::333333333333:role/Theirs' };
+    await expect(checkClaims(table, sfn, { ...otherOrg, bucket: 'old-bucket', prefix: '' })).rejects.toThrow(ClaimedByAnotherOrgError);
+    expect(metrics).toEqual([]);
   });
 
   it('turns DynamoDB throttling into TransientError', async () => {

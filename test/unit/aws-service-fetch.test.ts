@@ -11,7 +11,7 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { clearCloudFrontKeyCache, loadCloudFrontKey } from '#shared/cloudfront-keys';
+import { readCloudFrontKey } from '#shared/cloudfront-keys';
 import { RoleBroker } from '#shared/credential-broker';
 import { dynamoEndpoint, fetchItemReader } from '#shared/dynamodb-fetch';
 import {
@@ -238,11 +238,10 @@ describe('Function: fetchGetSecret', () => {
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const ecPem = ec.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   const ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:binary-backends/cf-AbCdEf';
-  beforeEach(() => clearCloudFrontKeyCache());
 
   it('sends a JSON 1.1 GetSecretValue (with the pinned version) and reads SecretString', async () => {
     const f = fakeFetch(() => ({ status: 200, body: JSON.stringify({ ARN, Name: 'cf', VersionId: 'v', SecretString: ecPem }) }));
-    const key = await loadCloudFrontKey(fetchGetSecret({ env: ENV, fetch: f.impl }), ARN, 'v'.repeat(32));
+    const key = await readCloudFrontKey(fetchGetSecret({ env: ENV, fetch: f.impl }), ARN, 'v'.repeat(32));
     expect(key.asymmetricKeyType).toBe('ec');
     const req = f.sent[0]!;
     expect(req.url).toBe('https://secretsmanager.eu-west-1.amazonaws.com/');
@@ -261,21 +260,21 @@ describe('Function: fetchGetSecret', () => {
 
   it('names a missing secret ResourceNotFoundException, which cloudfront-keys reads as CloudFrontKeyError', async () => {
     const f = fakeFetch(() => ({ status: 400, body: '{"__type":"ResourceNotFoundException","Message":"Secrets Manager can\'t find the specified secret."}' }));
-    const err = await loadCloudFrontKey(fetchGetSecret({ env: ENV, fetch: f.impl }), ARN).catch((e: unknown) => e);
+    const err = await readCloudFrontKey(fetchGetSecret({ env: ENV, fetch: f.impl }), ARN).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CloudFrontKeyError);
     expect((err as Error).message).toBe(`Cannot read the CloudFront key secret ${ARN}: ResourceNotFoundException`);
   });
 
   it('names a refusal AccessDeniedException (header x-amzn-errortype), read as CloudFrontKeyError', async () => {
     const f = fakeFetch(() => ({ status: 400, body: '{"Message":"not authorized"}', headers: { 'x-amzn-errortype': 'AccessDeniedException:http://internal.amazon.com/' } }));
-    const err = await loadCloudFrontKey(fetchGetSecret({ env: ENV, fetch: f.impl }), ARN).catch((e: unknown) => e);
+    const err = await readCloudFrontKey(fetchGetSecret({ env: ENV, fetch: f.impl }), ARN).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CloudFrontKeyError);
     expect((err as Error).message).toContain('AccessDeniedException');
   });
 
   it('retries throttling, then TransientError', async () => {
     const f = fakeFetch(() => ({ status: 400, body: '{"__type":"ThrottlingException","Message":"Rate exceeded"}' }));
-    const err = await loadCloudFrontKey(fetchGetSecret({ env: ENV, fetch: f.impl, sleep }), ARN).catch((e: unknown) => e);
+    const err = await readCloudFrontKey(fetchGetSecret({ env: ENV, fetch: f.impl, sleep }), ARN).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransientError);
     expect(f.sent).toHaveLength(3);
   });

@@ -40,6 +40,9 @@ describe('Function: printable', () => {
       'https://b.s3.eu-west-1.amazonaws.com/fw/a.bin?X-Amz-Credential=ASIAEXAMPLE%2F20261201%2Feu-west-1%2Fs3%2Faws4_request' +
         '&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEJr%2F%2F%2F%2F%2FwEaCXVzLWVhc3QtMSJHMEUCIQDabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123' +
         '&X-Amz-Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+      // A CloudFront signature (`+ = /` written `- _ ~`) holding exactly 40 letters and digits between two of them.
+      'http://127.0.0.1:35141/firmware/B.fw?Expires=1796223120&Key-Pair-Id=K19249A9881B5D' +
+        '&Signature=TmTsQNagbHSUr8v37JBC~wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY12-tXbxnVT0QLA~VQ3WRs6LY8fjdFWgztr-qr8yTbtD__',
     ]) {
       expect(printable(text)).toBe(text);
     }

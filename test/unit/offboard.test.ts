@@ -10,6 +10,9 @@ import { ensureBackend, writePendingConfig } from '#shared/records/pending-write
 import { activatePending, deactivateOrg } from '#shared/records/lifecycle-writes';
 import { BackendNotFoundError, ConfigStillServingError, OnboardingInProgressError, TransientError, ValidationError } from '#shared/errors';
 import { locationFor, locationSk, type LocationRecord } from '#shared/records/location-read';
+import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from '@aws-sdk/client-sfn';
+import { acquireClaims, bucketClaimPk, checkClaims, roleClaimPk, type ClaimRequest } from '#shared/claims';
+import { ClaimedByAnotherOrgError } from '#shared/errors';
 import { KEY_RECOVERY_WINDOW_DAYS, neededCustomerRoleArns, offboard, offboardExecutionName, type OffboardDeps } from '../../functions/offboard/offboard';
 import { createHandler } from '../../functions/offboard/handler';
 import { INLINE_POLICY_NAME } from '#shared/platform-role';
@@ -197,6 +200,7 @@ describe('Function: offboard', () => {
       keysScheduledForDeletion: [{ secretArn: SECRET_1, locations: ['b.prod.1'], outcome: 'would-schedule' }],
       keysKept: [],
       stillConnected: [{ location: 'b.prod.2', state: 'serving' }],
+      claimsReleased: [{ location: 'b.prod.1', executionName: nameFor(1), customerRoleArn: OLD_ROLE, bucket: 'acme-firmware-1', prefix: '' }],
     });
     expect(await snapshot()).toBe(before);
     expect(iamMock.calls()).toHaveLength(0);
@@ -466,6 +470,84 @@ describe('Function: offboard', () => {
     const res = (await handler(httpApiEvent('POST /offboardings', { orgId: ORG_ID, roleName: ROLE_NAME, configVersion: 1 }), {} as never)) as { statusCode: number; body: string };
     expect(res.statusCode).toBe(409);
     expect(JSON.parse(res.body)).toMatchObject({ errorType: 'ConfigStillServingError' });
+  });
+
+  describe('cross-org claims', () => {
+    const OTHER_ORG = '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a';
+    const sfnMock = mockClient(SFNClient);
+    const sfn = () => new SFNClient({ region: 'us-east-1' });
+    /** The claim the onboarding of config `version` took (its execution is over). */
+    const claimOf = (version: number, roleArn: string, bucket: string): ClaimRequest => ({
+      orgId: ORG_ID,
+      roleName: ROLE_NAME,
+      configVersion: version,
+      executionArn: executionArnFor(nameFor(version)),
+      executionName: nameFor(version),
+      roleArn,
+      bucket,
+    });
+    /** Another org onboarding a role and bucket (+ prefix) of its own. */
+    const theirs = (overrides: Partial<ClaimRequest>): ClaimRequest => ({
+      orgId: OTHER_ORG,
+      roleName: 'theirs',
+      configVersion: 1,
+      executionArn: executionArnFor(`${OTHER_ORG}-theirs-1`),
+      executionName: `${OTHER_ORG}-theirs-1`,
+      roleArn: 'arn:aws:iam::333333333333:role/Theirs',
+      bucket: 'their-bucket',
+      ...overrides,
+    });
+    const claimsOn = async (pk: string) =>
+      Object.keys(((await table.ddb.send(new GetCommand({ TableName: table.tableName, Key: { pk, sk: 'CLAIM' } }))).Item?.claims ?? {}) as object).sort();
+
+    beforeEach(() => {
+      sfnMock.reset();
+      sfnMock.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'over', $metadata: {} }));
+    });
+    afterAll(() => sfnMock.restore());
+
+    it("releases the offboarded config's claims: another org may then onboard its bucket and role; the serving config keeps its own", async () => {
+      await putLocation(1);
+      await serve(2);
+      await acquireClaims(table, sfn(), claimOf(1, OLD_ROLE, 'acme-firmware-1'), T0);
+      await acquireClaims(table, sfn(), claimOf(2, NEW_ROLE, 'acme-firmware-2'), T0);
+      // While v1 is retired, another org may take neither its bucket nor its customer role
+      await expect(checkClaims(table, sfn(), theirs({ bucket: 'acme-firmware-1', prefix: 'x/' }))).rejects.toThrow(ClaimedByAnotherOrgError);
+      await expect(checkClaims(table, sfn(), theirs({ roleArn: OLD_ROLE }))).rejects.toThrow(ClaimedByAnotherOrgError);
+      // A dry run lists the claims and releases nothing
+      const plan = await offboard({ orgId: ORG_ID, roleName: ROLE_NAME, configVersion: 1, dryRun: true, requestedBy: BY }, deps());
+      expect(plan.claimsReleased).toEqual([{ location: 'b.prod.1', executionName: nameFor(1), customerRoleArn: OLD_ROLE, bucket: 'acme-firmware-1', prefix: '' }]);
+      expect(await claimsOn(bucketClaimPk('acme-firmware-1'))).toEqual([nameFor(1)]);
+      // Act
+      const result = await offboard({ orgId: ORG_ID, roleName: ROLE_NAME, configVersion: 1, requestedBy: BY }, deps());
+      // Assess
+      expect(result.claimsReleased).toEqual(plan.claimsReleased);
+      expect(await claimsOn(bucketClaimPk('acme-firmware-1'))).toEqual([]);
+      expect(await claimsOn(roleClaimPk(OLD_ROLE))).toEqual([]);
+      expect(await claimsOn(bucketClaimPk('acme-firmware-2'))).toEqual([nameFor(2)]);
+      expect(await claimsOn(roleClaimPk(NEW_ROLE))).toEqual([nameFor(2)]);
+      await expect(acquireClaims(table, sfn(), theirs({ bucket: 'acme-firmware-1', roleArn: OLD_ROLE }), T0)).resolves.toBeUndefined();
+      // ... but still not the serving config's
+      await expect(checkClaims(table, sfn(), theirs({ bucket: 'acme-firmware-2' }))).rejects.toThrow(ClaimedByAnotherOrgError);
+    });
+
+    it('releases them idempotently: a second run, and a run that failed after marking, finish the release', async () => {
+      await putLocation(1);
+      await serve(2);
+      await acquireClaims(table, sfn(), claimOf(1, OLD_ROLE, 'acme-firmware-1'), T0);
+      // A run that marked v1 and then died before releasing (simulated: marked by hand)
+      await table.ddb.send(
+        new PutCommand({ TableName: table.tableName, Item: { ...(await getItem(1))!, state: 'offboarded', offboardedAt: now.toISOString(), offboardedBy: BY } }),
+      );
+      expect(await claimsOn(bucketClaimPk('acme-firmware-1'))).toEqual([nameFor(1)]);
+      const again = await offboard({ orgId: ORG_ID, roleName: ROLE_NAME, requestedBy: BY }, deps());
+      expect(again.alreadyOffboarded.map((a) => a.location)).toEqual(['b.prod.1']);
+      expect(again.claimsReleased.map((c) => c.location)).toEqual(['b.prod.1']);
+      expect(await claimsOn(bucketClaimPk('acme-firmware-1'))).toEqual([]);
+      const third = await offboard({ orgId: ORG_ID, roleName: ROLE_NAME, requestedBy: BY }, deps());
+      expect(third.claimsReleased.map((c) => c.location)).toEqual(['b.prod.1']);
+      expect(await claimsOn(roleClaimPk(OLD_ROLE))).toEqual([]);
+    });
   });
 
   it('computes the customer roles still needed from the org item and the location items', () => {

@@ -11,7 +11,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { clearCloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
+import { sdkGetSecret } from '#shared/cloudfront-keys';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { BackendNotFoundError, LocationOffboardedError, ValidationError } from '#shared/errors';
 import { LOCATION_PATTERN, locationFor } from '#shared/identifiers';
@@ -74,7 +74,6 @@ beforeEach(() => {
   sts.reset();
   s3.reset();
   secrets.reset();
-  clearCloudFrontKeyCache();
   delete process.env.AWS_ENDPOINT_URL_S3;
   delete process.env.AWS_ENDPOINT_URL;
   nowMs = Date.parse('2026-12-02T07:00:00.400Z');

@@ -8,9 +8,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   UNPINNED_KEY_TTL_SECONDS,
-  clearCloudFrontKeyCache,
-  cloudFrontKeyStats,
-  loadCloudFrontKey,
+  CloudFrontKeyCache,
   parseCloudFrontPrivateKey,
   sdkGetSecret,
 } from '#shared/cloudfront-keys';
@@ -360,58 +358,60 @@ describe('Function: parseCloudFrontPrivateKey', () => {
   });
 });
 
-describe('Function: loadCloudFrontKey', () => {
+describe('Class: CloudFrontKeyCache', () => {
   const secrets = mockClient(SecretsManagerClient);
   const client = sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' }));
   const arn = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:cf-key-abc';
+  let t = 0;
+  let keyCache: CloudFrontKeyCache;
   beforeEach(() => {
     secrets.reset();
-    clearCloudFrontKeyCache();
+    t = 0;
+    keyCache = new CloudFrontKeyCache({ getSecret: client, now: () => t });
   });
 
   it('reads the pinned version once and parses it once, however many callers', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: rsaPem });
-    const keys = await Promise.all(Array.from({ length: 50 }, () => loadCloudFrontKey(client, arn, 'v'.repeat(32))));
+    const keys = await Promise.all(Array.from({ length: 50 }, () => keyCache.get(arn, 'v'.repeat(32))));
     expect(new Set(keys).size).toBe(1);
-    await loadCloudFrontKey(client, arn, 'v'.repeat(32));
+    await keyCache.get(arn, 'v'.repeat(32));
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     expect(secrets.commandCalls(GetSecretValueCommand)[0]!.args[0].input).toEqual({ SecretId: arn, VersionId: 'v'.repeat(32) });
-    expect(cloudFrontKeyStats.getSecretValueCalls).toBe(1);
+    expect(keyCache.getSecretValueCalls).toBe(1);
   });
 
   it('keeps different versions of one secret apart', async () => {
     secrets.on(GetSecretValueCommand, { VersionId: 'a'.repeat(32) }).resolves({ SecretString: rsaPem });
     secrets.on(GetSecretValueCommand, { VersionId: 'b'.repeat(32) }).resolves({ SecretString: ecPem });
-    expect((await loadCloudFrontKey(client, arn, 'a'.repeat(32))).asymmetricKeyType).toBe('rsa');
-    expect((await loadCloudFrontKey(client, arn, 'b'.repeat(32))).asymmetricKeyType).toBe('ec');
+    expect((await keyCache.get(arn, 'a'.repeat(32))).asymmetricKeyType).toBe('rsa');
+    expect((await keyCache.get(arn, 'b'.repeat(32))).asymmetricKeyType).toBe('ec');
   });
 
   it(`re-reads an unpinned secret after ${UNPINNED_KEY_TTL_SECONDS} s, so a rotation is picked up`, async () => {
-    let t = 0;
     secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ privateKey: ecPem }) });
-    await loadCloudFrontKey(client, arn, undefined, { now: () => t });
+    await keyCache.get(arn);
     t += (UNPINNED_KEY_TTL_SECONDS - 1) * 1000;
-    await loadCloudFrontKey(client, arn, undefined, { now: () => t });
+    await keyCache.get(arn);
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     t += 2000;
-    await loadCloudFrontKey(client, arn, undefined, { now: () => t });
+    await keyCache.get(arn);
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 
   it('turns a missing or unreadable secret into CloudFrontKeyError and retries on the next call', async () => {
     const notFound = Object.assign(new Error('Secrets Manager can’t find the specified secret.'), { name: 'ResourceNotFoundException' });
     secrets.on(GetSecretValueCommand).rejectsOnce(notFound).resolves({ SecretBinary: Buffer.from(rsaPem) });
-    await expect(loadCloudFrontKey(client, arn)).rejects.toBeInstanceOf(CloudFrontKeyError);
-    expect((await loadCloudFrontKey(client, arn)).asymmetricKeyType).toBe('rsa');
+    await expect(keyCache.get(arn)).rejects.toBeInstanceOf(CloudFrontKeyError);
+    expect((await keyCache.get(arn)).asymmetricKeyType).toBe('rsa');
   });
 
   it('turns throttling into TransientError', async () => {
     secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
-    await expect(loadCloudFrontKey(client, arn)).rejects.toBeInstanceOf(TransientError);
+    await expect(keyCache.get(arn)).rejects.toBeInstanceOf(TransientError);
   });
 
   it('refuses a secret that holds no usable key', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ other: 1 }) });
-    await expect(loadCloudFrontKey(client, arn)).rejects.toThrow(/privateKey/);
+    await expect(keyCache.get(arn)).rejects.toThrow(/privateKey/);
   });
 });

@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/records/model';
-import { clearCloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
+import { sdkGetSecret } from '#shared/cloudfront-keys';
 import { documentClientReader } from '#shared/records/location-read-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import {
@@ -118,7 +118,6 @@ beforeEach(() => {
   sts.reset();
   s3.reset();
   secrets.reset();
-  clearCloudFrontKeyCache();
   delete process.env.AWS_ENDPOINT_URL_S3;
   delete process.env.AWS_ENDPOINT_URL;
   nowMs = Date.parse('2026-11-30T07:00:00.400Z');
@@ -298,6 +297,21 @@ describe('Function: sign (caches)', () => {
     for (let i = 0; i < 5; i++) await signer.sign({ orgId: ORG, operation: 'download', keys: ['a', 'b'] });
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     expect(signer.stats()).toEqual({ getItemCalls: 1, assumeRoleCalls: 0, getSecretValueCalls: 1 });
+  });
+
+  it('keeps the CloudFront key per signer instance: a new signer reads it afresh, no module-global cache', async () => {
+    records[`ORG#${ORG}`] = customRecord(
+      ORG,
+      config({ download: { type: 'cloudfront', host: 'cdn.acme.example', keyPairId: KEY_PAIR_ID, hashAlgorithm: 'SHA1', privateKeySecretArn: SECRET_ARN, privateKeySecretVersionId: SECRET_VERSION } }),
+    );
+    const first = createUrlSigner(deps());
+    await first.sign({ orgId: ORG, operation: 'download', keys: ['a'] });
+    const second = createUrlSigner(deps());
+    await second.sign({ orgId: ORG, operation: 'download', keys: ['a'] });
+    await first.sign({ orgId: ORG, operation: 'download', keys: ['b'] });
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(first.stats().getSecretValueCalls).toBe(1);
+    expect(second.stats().getSecretValueCalls).toBe(1);
   });
 });
 

@@ -13,6 +13,8 @@
  * (`alreadyActive`), runs them again and converges. The org item, the routing truth, is right throughout: it
  * is written once, and the current route needs no location item.
  *
+ * The replaced config keeps its cross-org claims (claims.ts): retired is still connected; Offboard releases them.
+ *
  * Once the location items are settled, nothing may report the activation as failed:
  * - *Backend Activated* and the audit item are tried a few times (injected sleep), then given up with an
  *   error log line and an EMF metric (`BinaryBackends/ActivationSideEffectFailures`), never an exception;
@@ -40,7 +42,6 @@ import {
 } from '#shared/records/locations';
 import { ActivationConflictError, OnboardingFencedError, awsErrorName } from '#shared/errors';
 import { logger } from '#shared/logger';
-import { releaseClaims } from '#shared/claims';
 import { syncPlatformRolePolicy } from '#shared/platform-role';
 
 export interface ActivateDeps {
@@ -97,13 +98,9 @@ export async function activate(input: StepInput, deps: ActivateDeps): Promise<Ac
 
   // From here on the activation happened: every failure below is logged and counted, never thrown.
   const platformPolicyNarrowed = await narrowPlatformPolicy(deps, input, activation.alreadyActive ? undefined : activation.record);
-  const previous = activation.previousServing;
-  if (previous && previous.executionName !== input.executionName) {
-    // The replaced config no longer serves: free its claims (ours were taken by RecordConfig).
-    await bestEffort(deps, input, 'claims', () =>
-      releaseClaims(deps.store, { roleArn: previous.upload.roleArn, bucket: previous.upload.bucket, executionName: previous.executionName }),
-    );
-  }
+  // The replaced config keeps its cross-org claims: it is retired, still connected (downloads are signed into
+  // its bucket + prefix with its customer role), so no other org may take them until it is offboarded, which
+  // releases them (claims.ts, docs/locations.md).
   const activatedAt = activation.serving.activatedAt ?? now.toISOString();
   const eventEmitted = await bestEffort(deps, input, 'event', () =>
     emitEvent(deps.events, deps.eventBusName, DetailType.BackendActivated, {
@@ -210,7 +207,7 @@ async function refusal(deps: ActivateDeps, input: StepInput): Promise<Activation
 }
 
 /** Runs a side effect up to SIDE_EFFECT_ATTEMPTS times; then logs an error line, emits the metric and returns false. */
-async function bestEffort(deps: ActivateDeps, input: StepInput, effect: 'event' | 'audit' | 'claims', run: () => Promise<unknown>): Promise<boolean> {
+async function bestEffort(deps: ActivateDeps, input: StepInput, effect: 'event' | 'audit', run: () => Promise<unknown>): Promise<boolean> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   let last: unknown;
   for (let attempt = 1; attempt <= SIDE_EFFECT_ATTEMPTS; attempt += 1) {
@@ -222,7 +219,7 @@ async function bestEffort(deps: ActivateDeps, input: StepInput, effect: 'event' 
       if (attempt < SIDE_EFFECT_ATTEMPTS) await sleep(100 * 2 ** (attempt - 1));
     }
   }
-  const what = { event: 'Backend Activated event', audit: 'audit item', claims: "replaced config's claims release" }[effect];
+  const what = { event: 'Backend Activated event', audit: 'audit item' }[effect];
   logger.error(`Activated, but the ${what} could not be written; the activation stands`, {
     effect,
     orgId: input.orgId,

@@ -21,7 +21,7 @@ import type { KeyObject } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CheckResult } from '#shared/records/model';
 import type { StepInput } from '#shared/records/workflow-context';
-import { loadCloudFrontKey, sdkGetSecret } from '#shared/cloudfront-keys';
+import { CloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
 import {
   AssumeRoleDeniedError,
   BinaryBackendError,
@@ -54,7 +54,7 @@ export type HttpFetch = (url: string, init?: { method?: string; signal?: AbortSi
 export interface VerifyDownloadDeps extends Omit<CustomerStorageDeps, 's3'> {
   records: CheckRecorder;
   fetch: HttpFetch;
-  /** Reads the CloudFront key (cloudfront-keys.ts `loadCloudFrontKey` with a Secrets Manager client). */
+  /** Reads the CloudFront key (a cloudfront-keys.ts CloudFrontKeyCache over a Secrets Manager client). */
   cloudFrontKey: (secretArn: string, versionId?: string) => Promise<KeyObject>;
   /** Per-request timeout. Default 15 s. */
   httpTimeoutMs?: number;
@@ -119,9 +119,10 @@ class StillDeploying extends Error {
   }
 }
 
-/** Builds the Secrets-Manager-backed key loader for the handler. */
+/** Builds the Secrets-Manager-backed key loader for the handler, with its own key cache (one per container). */
 export function cloudFrontKeyLoader(secrets: () => SecretsManagerClient) {
-  return (arn: string, versionId?: string) => loadCloudFrontKey(sdkGetSecret(secrets()), arn, versionId);
+  const keys = new CloudFrontKeyCache({ getSecret: (input) => sdkGetSecret(secrets())(input) });
+  return (arn: string, versionId?: string) => keys.get(arn, versionId);
 }
 
 /**
