@@ -35,10 +35,10 @@ import { getSignedUrl as s3PresignerGetSignedUrl } from '@aws-sdk/s3-request-pre
 import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
 import { buildOptions } from '../deploy/esbuild-options.cjs';
-import type { DownloadConfig, OrgRecord } from '#shared/backend-records';
+import type { DownloadConfig, OrgRecord } from '#shared/records/model';
 import { sdkGetSecret } from '#shared/cloudfront-keys';
-import type { LocationRecord } from '#shared/location-record';
-import { documentClientReader } from '#shared/location-record-sdk';
+import type { LocationRecord } from '#shared/records/location-read';
+import { documentClientReader } from '#shared/records/location-read-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { cannedPolicy, cloudFrontUrl, presignS3Url, unsignedCloudFrontUrl } from '#shared/url-signers';
 import { createUrlSigner, type SignerDeps } from '../functions/signing/sign-url';

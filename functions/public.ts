@@ -9,13 +9,13 @@
 export { ValidationError, remediationFor } from '#shared/errors';
 export { encodeRoleNameForExecution } from '#shared/identifiers';
 export { parseCloudFrontPrivateKey } from '#shared/cloudfront-keys';
-export { findBackendIgnoringCase } from '#shared/org-record';
-export { getOrgRecord } from '#shared/org-record-sdk';
-export type { AuditEvent, Backend, BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/record-types';
+export { findBackendIgnoringCase } from '#shared/records/read';
+export { getOrgRecord } from '#shared/records/read-sdk';
+export type { AuditEvent, Backend, BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/records/model';
 // Storage locations (docs/locations.md): status lists them, history reads the audit trail, sign passes them on.
-export { orgPk } from '#shared/org-record';
-export { locationFor, type LocationRecord, type RetiredReason } from '#shared/location-record';
-export { listLocations } from '#shared/location-record-sdk';
+export { orgPk } from '#shared/records/read';
+export { locationFor, type LocationRecord, type RetiredReason } from '#shared/records/location-read';
+export { listLocations } from '#shared/records/location-read-sdk';
 export type { ApprovalRecord } from '#shared/approval';
 export {
   hasControlCharacters,

@@ -80,7 +80,7 @@ module.exports = async ({ resolveVariable }) => {
   const tableActions = (...actions) => allow('BackendRecords', actions.map((a) => `dynamodb:${a}`), table);
   const readTable = tableActions('GetItem');
   const writeTable = tableActions('GetItem', 'UpdateItem', 'PutItem');
-  // Plus Query: the org's location items (pk ORG#<orgId>, sk LOCATION#...; functions/shared/location-record.ts).
+  // Plus Query: the org's location items (pk ORG#<orgId>, sk LOCATION#...; functions/shared/records/location-read.ts).
   const writeTableAndLocations = tableActions('GetItem', 'UpdateItem', 'PutItem', 'Query');
   // One value per PutEvents entry: EventBridge authorizes each entry on its own source, and its user guide's
   // condition-key table and examples use StringEquals on `events:source` (docs/deploy.md "IAM").

@@ -13,7 +13,9 @@
  */
 import { DescribeExecutionCommand, SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import * as z from 'zod/mini';
-import { getOrgRecord, writeAuditEvent, type RecordStore } from '#shared/backend-records';
+import type { RecordStore } from '#shared/records/model';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { writeAuditEvent } from '#shared/records/audit';
 import { recordApprovalDecision, samePrincipal } from '#shared/approval';
 import { isHttpApiEvent, httpApiBody, verifiedCaller, type Caller } from '#shared/caller';
 import {
@@ -25,7 +27,7 @@ import {
   remediationFor,
 } from '#shared/errors';
 import { parseOrThrow } from '#shared/validation';
-import { executionArnOf, executionNameOf } from '../starter/executions';
+import { executionArnOf, executionNameOf } from '#shared/executions';
 
 export interface DecideApprovalDeps {
   store: RecordStore;

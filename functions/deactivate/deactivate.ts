@@ -13,8 +13,11 @@
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import * as z from 'zod/mini';
-import { deactivateOrg, getOrgRecord, writeAuditEvent, type FencedOnboarding, type RecordStore } from '#shared/backend-records';
-import { materializeLocations, reconcileLocations } from '#shared/locations';
+import type { RecordStore } from '#shared/records/model';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { writeAuditEvent } from '#shared/records/audit';
+import { deactivateOrg, type FencedOnboarding } from '#shared/records/lifecycle-writes';
+import { materializeLocations, reconcileLocations } from '#shared/records/locations';
 import { DetailType, emitEvent } from '#shared/events';
 import { orgIdSchema, parseOrThrow } from '#shared/validation';
 

@@ -36,7 +36,10 @@ import { DeleteRoleCommand, DeleteRolePolicyCommand, ListRolePoliciesCommand, Pu
 import { DeleteSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
-import { IN_PROGRESS_STATUSES, auditSk, getOrgRecord, orgPk, writeAuditEvent, type Backend, type BackendConfig, type OrgRecord, type RecordStore } from '#shared/backend-records';
+import { IN_PROGRESS_STATUSES, type Backend, type BackendConfig, type OrgRecord, type RecordStore } from '#shared/records/model';
+import { orgPk } from '#shared/records/read';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { auditSk, writeAuditEvent } from '#shared/records/audit';
 import {
   BackendNotFoundError,
   ConfigStillServingError,
@@ -48,11 +51,11 @@ import {
 } from '#shared/errors';
 import { DetailType, emitEvent } from '#shared/events';
 import { platformRoleName } from '#shared/identifiers';
-import { locationFor, locationSk, type LocationRecord } from '#shared/location-record';
-import { listLocations } from '#shared/location-record-sdk';
+import { locationFor, locationSk, type LocationRecord } from '#shared/records/location-read';
+import { listLocations } from '#shared/records/location-read-sdk';
 import { releaseClaims } from '#shared/claims';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from '#shared/validation';
-import { INLINE_POLICY_NAME, platformRoleInlinePolicy } from '../onboarding/create-platform-role/create-platform-role';
+import { INLINE_POLICY_NAME, platformRoleInlinePolicy } from '#shared/platform-role';
 
 /** Secrets Manager's longest recovery window: the key can be restored for 30 days. */
 export const KEY_RECOVERY_WINDOW_DAYS = 30;
@@ -232,7 +235,7 @@ function candidatesOf(orgId: string, record: OrgRecord | undefined, items: Locat
  * The customer role ARNs the backend's platform role must still be able to assume once `offboarding` are
  * offboarded: the current route's, every retired (not offboarded) config's, a location item still `serving`,
  * and an in-progress pending config's. Computed here from the org item and the location items, on purpose
- * independent of create-platform-role's `allowedCustomerRoleArns`.
+ * independent of `allowedCustomerRoleArns` in functions/shared/platform-role.ts.
  */
 export function neededCustomerRoleArns(record: OrgRecord | undefined, items: LocationRecord[], roleName: string, offboarding: ReadonlySet<number> = new Set()): string[] {
   const arns = new Set<string>();

@@ -8,10 +8,10 @@
  * config only while the wait lasts (the decision removes it) and never goes into events or audit items.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ApprovalRecord, RecordStore } from './record-types';
+import type { ApprovalRecord, RecordStore } from './records/model';
 import { asTransientOr, awsErrorName } from './errors';
 import type { VariableSpec } from './config';
-import { ORG_SK, orgPk } from './org-record';
+import { ORG_SK, orgPk } from './records/read';
 
 /** `always`: every activation waits; `when-active` (default): only when the org already routes to a custom backend; `never`. */
 export type ApprovalPolicy = 'always' | 'when-active' | 'never';
@@ -55,7 +55,7 @@ export function approvalPlan(settings: ApprovalSettings, activeBackend: string |
 }
 
 /** The approval state of a pending config: defined with the record's other shapes. */
-export type { ApprovalRecord } from './record-types';
+export type { ApprovalRecord } from './records/model';
 
 export interface ApprovalRef {
   orgId: string;

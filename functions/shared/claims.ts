@@ -38,10 +38,10 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { ClaimedByAnotherOrgError, TransientError, asTransientOr, awsErrorName } from './errors';
-import { getOrgRecord } from './org-record-sdk';
-import { getLocationRecord, locationFor } from './location-record';
-import { documentClientReader } from './location-record-sdk';
-import { describeExecutionState } from '../starter/executions';
+import { getOrgRecord } from './records/read-sdk';
+import { getLocationRecord, locationFor } from './records/location-read';
+import { documentClientReader } from './records/location-read-sdk';
+import { describeExecutionState } from './executions';
 
 export const CLAIM_SK = 'CLAIM' as const;
 

@@ -1,6 +1,6 @@
 /**
  * DynamoDB GetItem as one SigV4-signed fetch (JSON 1.0 protocol, `DynamoDB_20120810.GetItem`): the signer's
- * `ItemReader` (location-record.ts) without the SDK's DynamoDB client, DocumentClient and @smithy/core
+ * `ItemReader` (records/model.ts) without the SDK's DynamoDB client, DocumentClient and @smithy/core
  * (issue 12.9). The item comes back as the DocumentClient would give it (@aws-sdk/util-dynamodb `unmarshall`,
  * the function lib-dynamodb itself uses: numbers as `number`, sets as `Set`, binary as `Uint8Array`).
  *
@@ -15,7 +15,7 @@ import { bdd } from '@aws-sdk/client-dynamodb/dist-es/endpoint/bdd.js';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { awsFetch, envCredentials, jsonError, ruleSetEndpoint, type AwsFetchCredentials, type AwsFetchOptions, type Env, type ServiceEndpoint } from './aws-fetch';
 import { asTransientOr } from './errors';
-import type { ItemReader } from './location-record';
+import type { ItemReader } from './records/location-read';
 
 export interface FetchClientOptions extends AwsFetchOptions {
   /** Default: AWS_REGION. */

@@ -4,7 +4,7 @@ import { GetRoleCommand, ListRolePoliciesCommand, type IAMClient } from '@aws-sd
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { RecordStore } from './backend-records';
+import type { RecordStore } from './records/model';
 import { EVENT_SOURCE } from './events';
 import { SMOKE_KEY, SMOKE_ORG_ID, type SmokeProbe } from './smoke';
 

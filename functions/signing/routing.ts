@@ -15,11 +15,11 @@
  * that time, and at one GetItem per org (and per location in use) per 30 s per container the table cost is
  * negligible. Concurrent misses for the same key share one GetItem.
  */
-import type { BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/backend-records';
+import type { BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/records/model';
 import { BackendNotFoundError, LocationOffboardedError, ValidationError } from '#shared/errors';
 import { DEFAULT_LOCATION, defaultStoragePrefix, locationFor } from '#shared/identifiers';
-import { getLocationRecord, type ItemReader, type LocationRecord } from '#shared/location-record';
-import { readOrgRecord } from '#shared/org-record';
+import { getLocationRecord, type ItemReader, type LocationRecord } from '#shared/records/location-read';
+import { readOrgRecord } from '#shared/records/read';
 import { TtlCache } from '#shared/ttl-cache';
 
 export interface DefaultRoute {

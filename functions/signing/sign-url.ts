@@ -14,7 +14,7 @@
  */
 import { CloudFrontKeyCache, type GetSecretValue } from '#shared/cloudfront-keys';
 import type { AwsCredentials, RoleBroker } from '#shared/credential-broker';
-import type { ItemReader } from '#shared/location-record';
+import type { ItemReader } from '#shared/records/location-read';
 import { s3MultipartClient, type S3MultipartApi } from '#shared/s3-multipart';
 import { credentialsFor, refusalMemory } from './credentials';
 import { multipartAbort, multipartComplete, multipartStart, s3ClientCache, type MultipartDeps } from './multipart';

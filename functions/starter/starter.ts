@@ -22,22 +22,16 @@
  */
 import { createHash } from 'node:crypto';
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import {
-  IN_PROGRESS_STATUSES,
-  allocateConfigVersion,
-  ensureBackend,
-  getOrgRecord,
-  type InflightClaim,
-  type OrgRecord,
-  type RecordStore,
-} from '#shared/backend-records';
+import { IN_PROGRESS_STATUSES, type InflightClaim, type OrgRecord, type RecordStore } from '#shared/records/model';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { allocateConfigVersion, ensureBackend } from '#shared/records/pending-writes';
 import { OnboardingInProgressError, TransientError, asTransientOr, awsErrorName } from '#shared/errors';
 import { executionName } from '#shared/identifiers';
 import { stackRulesFor, type InputRulesConfig } from '#shared/config';
 import { requestWithCaller } from '#shared/requester';
 import { checkClaims } from '#shared/claims';
 import { parseOnboardingRequest, type OnboardingRequest } from '#shared/validation';
-import { describeExecutionState, executionArnOf } from './executions';
+import { describeExecutionState, executionArnOf } from '#shared/executions';
 
 export interface StarterDeps {
   store: RecordStore;

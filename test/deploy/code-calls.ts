@@ -1,7 +1,8 @@
 /**
  * Which DynamoDB actions a function's code really calls, read from its sources (no AWS, no bundling): the
- * relative imports reachable from its handler, and the record-store functions (functions/shared/backend-records.ts,
- * org-record.ts, org-record-sdk.ts, claims.ts, location-record.ts) they import and call, each resolved to the SDK
+ * relative imports reachable from its handler, and the record-store functions (functions/shared/records/: model,
+ * expressions, pending-writes, lifecycle-writes, audit, workflow-context, read, read-sdk, location-read; and
+ * functions/shared/claims.ts) they import and call, each resolved to the SDK
  * commands it sends, transitively; and the signed-fetch calls (dynamodb-fetch.ts) by their `DynamoDB_20120810.<Action>` target. An
  * over-approximation by design (a function that is imported and called anywhere in the reachable files counts),
  * so a grant it finds missing is really missing; code that never builds a DynamoDB client (`dynamo()`, or the
@@ -12,12 +13,17 @@ import { dirname, join, resolve } from 'node:path';
 import { repoRoot } from '../../deploy/synth';
 
 const STORE_FILES = [
-  'functions/shared/backend-records.ts',
-  'functions/shared/org-record.ts',
-  'functions/shared/org-record-sdk.ts',
+  'functions/shared/records/model.ts',
+  'functions/shared/records/expressions.ts',
+  'functions/shared/records/pending-writes.ts',
+  'functions/shared/records/lifecycle-writes.ts',
+  'functions/shared/records/audit.ts',
+  'functions/shared/records/workflow-context.ts',
+  'functions/shared/records/read.ts',
+  'functions/shared/records/read-sdk.ts',
   'functions/shared/claims.ts',
   // The signer imports its ItemReader and one read from here, not listLocations' Query.
-  'functions/shared/location-record.ts',
+  'functions/shared/records/location-read.ts',
 ];
 const COMMAND_ACTIONS: Record<string, string> = {
   GetCommand: 'GetItem',
@@ -99,7 +105,7 @@ export function dynamoActionsOf(handlerFile: string): string[] {
     seen.add(file);
     const text = readFileSync(file, 'utf8');
     for (const a of commandsIn(text)) actions.add(a);
-    // `import type` brings no code, so no call: not followed (the signer names location-record.ts's ItemReader type).
+    // `import type` brings no code, so no call: not followed (the signer names records/location-read.ts's ItemReader type).
     for (const m of text.matchAll(/import\s+\{([^}]*)\}\s+from\s+'((?:\.|#shared\/)[^']+)'/g)) {
       const target = resolveImport(file, m[2]!);
       if (!target) continue;

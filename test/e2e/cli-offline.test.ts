@@ -16,8 +16,8 @@ import { executionError, isExecutionOf, stepRuns, timeline } from '../../cli/exe
 import { styleFor, table } from '../../cli/io';
 import { signerMessageWithFlags } from '../../cli/commands/sign';
 import { fitToWidth } from '../../cli/commands/onboard';
-import type { OrgRecord } from '#shared/backend-records';
-import type { LocationRecord } from '#shared/location-record';
+import type { OrgRecord } from '#shared/records/model';
+import type { LocationRecord } from '#shared/records/location-read';
 import { capture } from './helpers/capture';
 import { WITHHELD } from '../../cli/io';
 import { pemBody, runtimePrivateKeyPem } from '../fixtures/private-key';

@@ -22,7 +22,7 @@ import type { OnboardResult } from '../../cli/commands/onboard';
 import type { StatusResult } from '../../cli/commands/records-view';
 import type { SignResult } from '../../cli/commands/sign';
 import type { HistoryResult } from '../../cli/commands/history';
-import { locationFor } from '#shared/location-record';
+import { locationFor } from '#shared/records/location-read';
 import { capture } from './helpers/capture';
 import { applyTrustPolicy, createCustomerBackend, newOrgId, pollUntil, startE2eStack, type CustomerBackend, type E2eStack } from './helpers/stack';
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateRoleCommand, GetRoleCommand, ListRolePoliciesCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateSecretCommand, DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { locationFor, locationSk, type LocationRecord } from '#shared/location-record';
+import { locationFor, locationSk, type LocationRecord } from '#shared/records/location-read';
 import { runCli } from '../../cli/main';
 import type { OffboardResult } from '../../cli/commands/offboard';
 import { capture } from './helpers/capture';

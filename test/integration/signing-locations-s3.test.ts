@@ -21,7 +21,7 @@ import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker
 import { sdkGetSecret } from '#shared/cloudfront-keys';
 import { LocationOffboardedError } from '#shared/errors';
 import { locationFor } from '#shared/identifiers';
-import { locationSk } from '#shared/location-record';
+import { locationSk } from '#shared/records/location-read';
 import { createUrlSigner, type SignResponse, type UrlSigner } from '../../functions/signing/sign-url';
 import { CUSTOMER_ACCOUNT, MemoryItems, locationItem, orgItem, reonboardSteps, type ConfigSpec } from '../unit/helpers/locations';
 

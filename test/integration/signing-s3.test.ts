@@ -19,9 +19,9 @@ import S3rver from '@20minutes/s3rver';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/backend-records';
+import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/records/model';
 import { sdkGetSecret } from '#shared/cloudfront-keys';
-import { documentClientReader } from '#shared/location-record-sdk';
+import { documentClientReader } from '#shared/records/location-read-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from '../../functions/signing/sign-url';
 

@@ -3,21 +3,18 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { IAMClient, IAMServiceException, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { materializeLocations } from '#shared/locations';
+import { materializeLocations } from '#shared/records/locations';
 import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { activate, type ActivateDeps } from '../../functions/onboarding/activate/activate';
 import { createHandler } from '../../functions/onboarding/activate/handler';
-import {
-  activatePending,
-  ensureBackend,
-  getOrgRecord,
-  recordChecks,
-  writePendingConfig,
-} from '#shared/backend-records';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { ensureBackend, recordChecks, writePendingConfig } from '#shared/records/pending-writes';
+import { activatePending } from '#shared/records/lifecycle-writes';
 import { ActivationConflictError, ClaimedByAnotherOrgError, OnboardingFencedError, TransientError, ValidationError } from '#shared/errors';
 import { EventBridgeServiceException } from '@aws-sdk/client-eventbridge';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { deactivateOrg, markAbandoned } from '#shared/backend-records';
+import { markAbandoned } from '#shared/records/pending-writes';
+import { deactivateOrg } from '#shared/records/lifecycle-writes';
 import { acquireClaims, bucketClaimPk, checkClaims } from '#shared/claims';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { useRecordsTableAndEventBus } from './helpers/records-table';

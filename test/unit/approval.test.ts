@@ -7,7 +7,10 @@ import { requestApproval, type RequestApprovalDeps } from '../../functions/onboa
 import { decideApproval, type DecideApprovalDeps } from '../../functions/approval/decide-approval';
 import { createHandler as createDecideHandler } from '../../functions/approval/handler';
 import { approvalPlan, approvalPolicyVariable, samePrincipal } from '#shared/approval';
-import { auditSk, ensureBackend, getOrgRecord, orgPk, writePendingConfig } from '#shared/backend-records';
+import { orgPk } from '#shared/records/read';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { auditSk } from '#shared/records/audit';
+import { ensureBackend, writePendingConfig } from '#shared/records/pending-writes';
 import { loadConfig } from '#shared/config';
 import { useRecordsTableAndEventBus } from './helpers/records-table';
 import { ORG_ID, PLATFORM_ACCOUNT, ROLE_NAME, STATE_MACHINE_ARN, T0, config, context } from './helpers/fixtures';

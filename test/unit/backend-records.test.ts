@@ -2,24 +2,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import {
-  activatePending,
-  allocateConfigVersion,
-  deactivateOrg,
-  ensureBackend,
-  getOrgRecord,
-  markAbandoned,
-  parseStepInput,
-  recordChecks,
-  recordFailure,
-  recordTrustAttempt,
-  setPendingStatus,
-  storeTrustPolicy,
-  writeAuditEvent,
-  writePendingConfig,
-  type CheckResult,
-  type ExecutionRef,
-} from '#shared/backend-records';
+import type { CheckResult, ExecutionRef } from '#shared/records/model';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { writeAuditEvent } from '#shared/records/audit';
+import { parseStepInput } from '#shared/records/workflow-context';
+import { allocateConfigVersion, ensureBackend, markAbandoned, recordChecks, recordFailure, recordTrustAttempt, setPendingStatus, storeTrustPolicy, writePendingConfig } from '#shared/records/pending-writes';
+import { activatePending, deactivateOrg } from '#shared/records/lifecycle-writes';
 import { RoleNameConflictError, StaleExecutionError, TransientError, ValidationError } from '#shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { ORG_ID, ROLE_NAME, T0, config, context, executionArnFor, nameFor } from './helpers/fixtures';

@@ -8,7 +8,9 @@ import {
   type CheckTrustDeps,
 } from '../../functions/onboarding/check-trust/check-trust';
 import { createHandler } from '../../functions/onboarding/check-trust/handler';
-import { ensureBackend, getOrgRecord, writePendingConfig, type StepInput } from '#shared/backend-records';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import type { StepInput } from '#shared/records/workflow-context';
+import { ensureBackend, writePendingConfig } from '#shared/records/pending-writes';
 import {
   ExternalIdNotEnforcedError,
   PlatformRoleNotAssumableError,

@@ -12,9 +12,11 @@ import {
   roleClaimPk,
   type ClaimRequest,
 } from '#shared/claims';
-import { activatePending, deactivateOrg, ensureBackend, getOrgRecord, writePendingConfig } from '#shared/backend-records';
-import { locationFor, locationSk } from '#shared/location-record';
-import { materializeLocations, reconcileLocations } from '#shared/locations';
+import { ensureBackend, writePendingConfig } from '#shared/records/pending-writes';
+import { activatePending, deactivateOrg } from '#shared/records/lifecycle-writes';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { locationFor, locationSk } from '#shared/records/location-read';
+import { materializeLocations, reconcileLocations } from '#shared/records/locations';
 import { ClaimedByAnotherOrgError } from '#shared/errors';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, T0, config, executionArnFor } from './helpers/fixtures';

@@ -2,7 +2,7 @@ import { DeleteObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, S
 import { mockClient } from 'aws-sdk-client-mock';
 import { sdkS3Objects } from './helpers/sdk-s3-objects';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { StepInput } from '#shared/backend-records';
+import type { StepInput } from '#shared/records/workflow-context';
 import { AssumeRoleDeniedError } from '#shared/errors';
 import { cleanup, type CleanupDeps } from '../../functions/onboarding/cleanup/cleanup';
 import { createHandler } from '../../functions/onboarding/cleanup/handler';

@@ -14,8 +14,8 @@ import { signerMessageWithFlags } from '../../cli/commands/sign';
 import { configsOfBackend, storageChanges } from '../../cli/records';
 import type { HistoryResult } from '../../cli/commands/history';
 import type { StatusResult } from '../../cli/commands/records-view';
-import type { AuditEvent, BackendConfig, OrgRecord } from '#shared/backend-records';
-import type { LocationRecord } from '#shared/location-record';
+import type { AuditEvent, BackendConfig, OrgRecord } from '#shared/records/model';
+import type { LocationRecord } from '#shared/records/location-read';
 import { capture } from '../e2e/helpers/capture';
 
 const ORG = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';

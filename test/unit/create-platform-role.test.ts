@@ -14,16 +14,14 @@ import {
   type GetRoleCommandOutput,
 } from '@aws-sdk/client-iam';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import {
-  allowedCustomerRoleArns,
-  createPlatformRole,
-  customerTrustPolicy,
-  type CreatePlatformRoleDeps,
-} from '../../functions/onboarding/create-platform-role/create-platform-role';
+import { createPlatformRole, type CreatePlatformRoleDeps } from '../../functions/onboarding/create-platform-role/create-platform-role';
+import { allowedCustomerRoleArns, customerTrustPolicy } from '#shared/platform-role';
 import { createHandler } from '../../functions/onboarding/create-platform-role/handler';
-import { activatePending, ensureBackend, getOrgRecord, writePendingConfig } from '#shared/backend-records';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { ensureBackend, writePendingConfig } from '#shared/records/pending-writes';
+import { activatePending } from '#shared/records/lifecycle-writes';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { putServingLocation, reconcileLocations } from '#shared/locations';
+import { putServingLocation, reconcileLocations } from '#shared/records/locations';
 import { PlatformRoleConflictError, StaleExecutionError, TransientError, ValidationError } from '#shared/errors';
 import { useRecordsTableAndEventBus } from './helpers/records-table';
 import { CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ROLE_ARN, ROLE_NAME, T0, config, context } from './helpers/fixtures';

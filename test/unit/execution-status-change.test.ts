@@ -9,7 +9,8 @@ import {
   type ExecutionStatusChangeDeps,
 } from '../../functions/onboarding/execution-status-change/execution-status-change';
 import { createHandler } from '../../functions/onboarding/execution-status-change/handler';
-import { ensureBackend, getOrgRecord, recordFailure, writePendingConfig } from '#shared/backend-records';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { ensureBackend, recordFailure, writePendingConfig } from '#shared/records/pending-writes';
 import { remediationFor, TransientError } from '#shared/errors';
 import { executionName } from '#shared/identifiers';
 import { useRecordsTableAndEventBus } from './helpers/records-table';

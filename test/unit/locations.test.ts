@@ -1,6 +1,6 @@
 /**
  * Storage-location records (docs/locations.md, issue 11): every transition of the location items through
- * Activate, Deactivate and the writes in functions/shared/locations.ts, on dynalite.
+ * Activate, Deactivate and the writes in functions/shared/records/locations.ts, on dynalite.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -10,21 +10,16 @@ import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb
 import { PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { activate, type ActivateDeps } from '../../functions/onboarding/activate/activate';
 import { deactivate, type DeactivateDeps } from '../../functions/deactivate/deactivate';
-import { allowedCustomerRoleArns } from '../../functions/onboarding/create-platform-role/create-platform-role';
-import {
-  activatePending,
-  deactivateOrg,
-  ensureBackend,
-  getOrgRecord,
-  writePendingConfig,
-  type BackendConfig,
-  type OnboardingContext,
-  type RecordStore,
-} from '#shared/backend-records';
+import { allowedCustomerRoleArns } from '#shared/platform-role';
+import type { BackendConfig, RecordStore } from '#shared/records/model';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import type { OnboardingContext } from '#shared/records/workflow-context';
+import { ensureBackend, writePendingConfig } from '#shared/records/pending-writes';
+import { activatePending, deactivateOrg } from '#shared/records/lifecycle-writes';
 import { TransientError } from '#shared/errors';
-import { getLocationRecord, type LocationRecord } from '#shared/location-record';
-import { documentClientReader, listLocations } from '#shared/location-record-sdk';
-import { currentLocationOf, materializeLocations, putServingLocation, reconcileLocations } from '#shared/locations';
+import { getLocationRecord, type LocationRecord } from '#shared/records/location-read';
+import { documentClientReader, listLocations } from '#shared/records/location-read-sdk';
+import { currentLocationOf, materializeLocations, putServingLocation, reconcileLocations } from '#shared/records/locations';
 import { startRecordsTable, type RecordsTable } from './helpers/records-table';
 import { CUSTOMER_ACCOUNT, CUSTOMER_ROLE_ARN, ORG_ID, PLATFORM_ACCOUNT, T0, config, context } from './helpers/fixtures';
 

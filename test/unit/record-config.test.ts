@@ -4,7 +4,9 @@ import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient, SFNServiceE
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { recordConfig } from '../../functions/onboarding/record-config/record-config';
 import { createHandler } from '../../functions/onboarding/record-config/handler';
-import { allocateConfigVersion, deactivateOrg, ensureBackend, getOrgRecord, writePendingConfig, activatePending } from '#shared/backend-records';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { allocateConfigVersion, ensureBackend, writePendingConfig } from '#shared/records/pending-writes';
+import { deactivateOrg, activatePending } from '#shared/records/lifecycle-writes';
 import { OnboardingFencedError } from '#shared/errors';
 import { ClaimedByAnotherOrgError, OnboardingInProgressError, RoleNameConflictError, TransientError, ValidationError } from '#shared/errors';
 import { acquireClaims, bucketClaimPk } from '#shared/claims';

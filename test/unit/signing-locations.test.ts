@@ -15,7 +15,7 @@ import { sdkGetSecret } from '#shared/cloudfront-keys';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { BackendNotFoundError, LocationOffboardedError, ValidationError } from '#shared/errors';
 import { LOCATION_PATTERN, locationFor } from '#shared/identifiers';
-import { locationSk } from '#shared/location-record';
+import { locationSk } from '#shared/records/location-read';
 import { verifyCloudFrontUrl } from '#shared/url-signers';
 import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from '../../functions/signing/sign-url';
 import { sdkMultipart } from './helpers/sdk-multipart';

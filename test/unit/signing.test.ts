@@ -12,9 +12,9 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/backend-records';
+import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/records/model';
 import { sdkGetSecret } from '#shared/cloudfront-keys';
-import { documentClientReader } from '#shared/location-record-sdk';
+import { documentClientReader } from '#shared/records/location-read-sdk';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import {
   BackendNotFoundError,

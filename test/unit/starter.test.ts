@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-sfn';
 import { startOnboarding, type StarterDeps } from '../../functions/starter/starter';
 import { createHandler } from '../../functions/starter/handler';
-import { ensureBackend, getOrgRecord, writePendingConfig } from '#shared/backend-records';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { ensureBackend, writePendingConfig } from '#shared/records/pending-writes';
 import {
   CallerNotVerifiedError,
   ClaimedByAnotherOrgError,

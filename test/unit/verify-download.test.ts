@@ -1,10 +1,11 @@
 import { generateKeyPairSync, verify as cryptoVerify } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { DownloadConfig, StepInput } from '#shared/backend-records';
+import type { DownloadConfig } from '#shared/records/model';
+import type { StepInput } from '#shared/records/workflow-context';
 import { AssumeRoleDeniedError, CloudFrontKeyError } from '#shared/errors';
 import { createHandler } from '../../functions/onboarding/verify-download/handler';
 import { propagationWaitSeconds, verifyDownload, type HttpFetch, type VerifyDownloadDeps } from '../../functions/onboarding/verify-download/verify-download';
-import { sha256Hex } from '../../functions/onboarding/verify-upload/canary';
+import { sha256Hex } from '#shared/canary';
 import { FakeRecorder, NOW, stepInput } from './helpers/verify-fixtures';
 
 const KEY = 'fw/.peridio-verification/3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1/single-put.bin';

@@ -25,18 +25,13 @@
  */
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import {
-  activatePending,
-  getOrgRecord,
-  isFenced,
-  writeAuditEvent,
-  type Activation,
-  type OrgRecord,
-  type RecordStore,
-  type StepInput,
-} from '#shared/backend-records';
+import type { OrgRecord, RecordStore } from '#shared/records/model';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { writeAuditEvent } from '#shared/records/audit';
+import type { StepInput } from '#shared/records/workflow-context';
+import { activatePending, isFenced, type Activation } from '#shared/records/lifecycle-writes';
 import { DetailType, emitEvent } from '#shared/events';
-import { listLocations } from '#shared/location-record-sdk';
+import { listLocations } from '#shared/records/location-read-sdk';
 import {
   currentLocationOf,
   locationOfConfig,
@@ -44,11 +39,11 @@ import {
   putServingLocation,
   reconcileLocations,
   type RetiredLocation,
-} from '#shared/locations';
+} from '#shared/records/locations';
 import { ActivationConflictError, OnboardingFencedError, awsErrorName } from '#shared/errors';
 import { logger } from '#shared/logger';
 import { MetricUnit, emitMetric } from '#shared/metrics';
-import { syncPlatformRolePolicy } from '../create-platform-role/create-platform-role';
+import { syncPlatformRolePolicy } from '#shared/platform-role';
 
 export interface ActivateDeps {
   store: RecordStore;

@@ -3,7 +3,7 @@ import { recordKeepingDeps } from '#shared/deps';
 import { iam } from '#shared/clients';
 import { handlerFor, once } from '#shared/handler';
 import { eventProbe, tableProbes } from '#shared/smoke-probes';
-import { parseStepInput } from '#shared/backend-records';
+import { parseStepInput } from '#shared/records/workflow-context';
 import { activate, type ActivateDeps, type ActivationResult } from './activate';
 
 export const createHandler = handlerFor<ActivateDeps, ActivationResult>(

@@ -14,13 +14,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { STSClient } from '@aws-sdk/client-sts';
-import {
-  recordTrustAttempt,
-  writeAuditEvent,
-  type RecordStore,
-  type StepInput,
-  type TrustCheckResult,
-} from '#shared/backend-records';
+import type { RecordStore } from '#shared/records/model';
+import { writeAuditEvent } from '#shared/records/audit';
+import type { StepInput, TrustCheckResult } from '#shared/records/workflow-context';
+import { recordTrustAttempt } from '#shared/records/pending-writes';
 import { assumeRole, type AwsCredentials } from '#shared/credential-broker';
 import {
   AssumeRoleDeniedError,

@@ -3,7 +3,7 @@ import { commonConfig, env, loadConfig } from '#shared/config';
 import { dynamo, sts, stsWith } from '#shared/clients';
 import { handlerFor, once } from '#shared/handler';
 import { stsIdentityProbe, tableProbes } from '#shared/smoke-probes';
-import { parseStepInput, type TrustCheckResult } from '#shared/backend-records';
+import { parseStepInput, type TrustCheckResult } from '#shared/records/workflow-context';
 import { checkTrust, type CheckTrustDeps } from './check-trust';
 
 export const createHandler = handlerFor<CheckTrustDeps, TrustCheckResult>(

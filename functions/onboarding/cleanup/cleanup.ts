@@ -17,8 +17,8 @@
 import type { S3ObjectsApi } from '#shared/s3-objects';
 import { awsErrorName } from '#shared/errors';
 import { canaryPrefix } from '#shared/identifiers';
-import { awsMessage, canaryKeys, customerChain, type CustomerStorageDeps } from '../verify-upload/canary';
-import type { StepInput } from '#shared/backend-records';
+import { awsMessage, canaryKeys, customerChain, type CustomerStorageDeps } from '#shared/canary';
+import type { StepInput } from '#shared/records/workflow-context';
 
 export type CleanupDeps = CustomerStorageDeps;
 

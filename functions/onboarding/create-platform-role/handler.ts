@@ -4,7 +4,7 @@ import { commonConfig, env, loadConfig } from '#shared/config';
 import { dynamo, eventBridge, iam } from '#shared/clients';
 import { handlerFor, once } from '#shared/handler';
 import { eventProbe, getPlatformRoleProbe, tableProbes } from '#shared/smoke-probes';
-import { parseStepInput, type PlatformRoleResult } from '#shared/backend-records';
+import { parseStepInput, type PlatformRoleResult } from '#shared/records/workflow-context';
 import { createPlatformRole, type CreatePlatformRoleDeps } from './create-platform-role';
 
 /**

@@ -11,7 +11,9 @@
  * pending, so a failure after activation never marks it.
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { markAbandoned, writeAuditEvent, type ConfigError, type RecordStore } from '#shared/backend-records';
+import type { ConfigError, RecordStore } from '#shared/records/model';
+import { writeAuditEvent } from '#shared/records/audit';
+import { markAbandoned } from '#shared/records/pending-writes';
 import { DetailType, emitEvent } from '#shared/events';
 import { remediationFor } from '#shared/errors';
 import { orgIdProblem, roleNameProblem } from '#shared/validation';

@@ -4,7 +4,7 @@ import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, MAX_APPROVAL_TIMEOUT_SECONDS, approva
 import { dynamo, stepFunctions } from '#shared/clients';
 import { handlerFor, once } from '#shared/handler';
 import { tableProbes } from '#shared/smoke-probes';
-import type { OnboardingContext } from '#shared/backend-records';
+import type { OnboardingContext } from '#shared/records/workflow-context';
 import { recordConfig, type RecordConfigDeps } from './record-config';
 
 export const createHandler = handlerFor<RecordConfigDeps, OnboardingContext>(

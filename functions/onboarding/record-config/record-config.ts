@@ -14,27 +14,19 @@
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import * as z from 'zod/mini';
-import {
-  FINISHED_STATUSES,
-  ensureBackend,
-  fenceEpochOf,
-  getOrgRecord,
-  startedBeforeFence,
-  markAbandoned,
-  writeAuditEvent,
-  writePendingConfig,
-  type BackendConfig,
-  type DownloadConfig,
-  type OnboardingContext,
-  type RecordStore,
-} from '#shared/backend-records';
+import { FINISHED_STATUSES, type BackendConfig, type DownloadConfig, type RecordStore } from '#shared/records/model';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { writeAuditEvent } from '#shared/records/audit';
+import type { OnboardingContext } from '#shared/records/workflow-context';
+import { ensureBackend, markAbandoned, writePendingConfig } from '#shared/records/pending-writes';
+import { fenceEpochOf, startedBeforeFence } from '#shared/records/lifecycle-writes';
 import { stackRulesFor, type InputRulesConfig } from '#shared/config';
 import { OnboardingFencedError, OnboardingInProgressError } from '#shared/errors';
 import { acquireClaims, releaseClaims } from '#shared/claims';
 import { DEFAULT_APPROVAL_POLICY, DEFAULT_APPROVAL_TIMEOUT_SECONDS, approvalPlan, type ApprovalPlan, type ApprovalSettings } from '#shared/approval';
 import { partitionOf, platformRoleArn } from '#shared/identifiers';
 import { TRUST_DEADLINE, accountOfRoleArn, parseExecutionInput, parseOrThrow, type ExecutionInput } from '#shared/validation';
-import { accountOfArn, describeExecutionState, executionNameOf } from '../../starter/executions';
+import { accountOfArn, describeExecutionState, executionNameOf } from '#shared/executions';
 
 export interface RecordConfigEvent {
   input: unknown;

@@ -17,7 +17,10 @@
  * `alreadyActive: true`, and the ASL's AfterCleanup then ends the execution as a success.
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { getOrgRecord, recordFailure as writeFailure, writeAuditEvent, type RecordStore } from '#shared/backend-records';
+import type { RecordStore } from '#shared/records/model';
+import { getOrgRecord } from '#shared/records/read-sdk';
+import { writeAuditEvent } from '#shared/records/audit';
+import { recordFailure as writeFailure } from '#shared/records/pending-writes';
 import { DetailType, emitEvent } from '#shared/events';
 import { releaseClaims } from '#shared/claims';
 import { logger } from '#shared/logger';

@@ -9,7 +9,9 @@
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import * as z from 'zod/mini';
-import { parseStepInput, writeAuditEvent, type RecordStore, type StepInput } from '#shared/backend-records';
+import type { RecordStore } from '#shared/records/model';
+import { writeAuditEvent } from '#shared/records/audit';
+import { parseStepInput, type StepInput } from '#shared/records/workflow-context';
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, recordApprovalRequest } from '#shared/approval';
 import { StaleExecutionError } from '#shared/errors';
 import { DetailType, emitEvent } from '#shared/events';

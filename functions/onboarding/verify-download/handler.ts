@@ -8,8 +8,8 @@ import { CredentialBroker } from '#shared/credential-broker';
 import { recordStore } from '#shared/deps';
 import { handlerFor, once } from '#shared/handler';
 import { stsIdentityProbe, tableProbes } from '#shared/smoke-probes';
-import { parseStepInput } from '#shared/backend-records';
-import { recorderFor } from '../verify-upload/canary';
+import { parseStepInput } from '#shared/records/workflow-context';
+import { recorderFor } from '#shared/canary';
 import { cloudFrontKeyLoader, verifyDownload, type VerifyDownloadDeps, type VerifyDownloadResult } from './verify-download';
 
 export const createHandler = handlerFor<VerifyDownloadDeps, VerifyDownloadResult>(

@@ -19,7 +19,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { CheckResult, StepInput } from '#shared/backend-records';
+import type { CheckResult } from '#shared/records/model';
+import type { StepInput } from '#shared/records/workflow-context';
 import { CloudFrontKeyCache, sdkGetSecret } from '#shared/cloudfront-keys';
 import {
   AssumeRoleDeniedError,
@@ -45,7 +46,7 @@ import {
   type CanaryObject,
   type CheckRecorder,
   type CustomerStorageDeps,
-} from '../verify-upload/canary';
+} from '#shared/canary';
 
 /** The subset of `fetch` the step uses; injected so tests answer without a network. */
 export type HttpFetch = (url: string, init?: { method?: string; signal?: AbortSignal }) => Promise<Response>;

@@ -9,8 +9,8 @@ import { CredentialBroker } from '#shared/credential-broker';
 import { recordStore } from '#shared/deps';
 import { handlerFor, once } from '#shared/handler';
 import { stsIdentityProbe, tableProbes } from '#shared/smoke-probes';
-import { parseStepInput } from '#shared/backend-records';
-import { recorderFor, type VerifyUploadResult } from './canary';
+import { parseStepInput } from '#shared/records/workflow-context';
+import { recorderFor, type VerifyUploadResult } from '#shared/canary';
 import { verifyUpload, type VerifyUploadDeps } from './verify-upload';
 
 export const createHandler = handlerFor<VerifyUploadDeps, VerifyUploadResult>(

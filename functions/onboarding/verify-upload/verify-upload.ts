@@ -18,7 +18,8 @@
  */
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import type { S3ObjectsApi } from '#shared/s3-objects';
-import type { CheckResult, StepInput } from '#shared/backend-records';
+import type { CheckResult } from '#shared/records/model';
+import type { StepInput } from '#shared/records/workflow-context';
 import {
   AssumeRoleDeniedError,
   BinaryBackendError,
@@ -52,7 +53,7 @@ import {
   type CheckRecorder,
   type CustomerStorageDeps,
   type VerifyUploadResult,
-} from './canary';
+} from '#shared/canary';
 
 export interface VerifyUploadDeps extends CustomerStorageDeps {
   records: CheckRecorder;

@@ -1,5 +1,6 @@
 /** Shared test data for the workflow-core unit tests. Nothing here is secret. */
-import type { BackendConfig, OnboardingContext } from '#shared/backend-records';
+import type { BackendConfig } from '#shared/records/model';
+import type { OnboardingContext } from '#shared/records/workflow-context';
 
 export const ORG_ID = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 export const ROLE_NAME = 'prod';

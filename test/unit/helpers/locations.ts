@@ -3,9 +3,9 @@
  * ItemReader that counts its reads by kind. The steps of an Activate (materialise, flip, put, reconcile) are
  * written here exactly as docs/locations.md orders them, so race tests can interleave reads between them.
  */
-import type { BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/backend-records';
+import type { BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/records/model';
 import { locationFor } from '#shared/identifiers';
-import { locationSk, type ItemReader, type LocationRecord, type LocationState } from '#shared/location-record';
+import { locationSk, type ItemReader, type LocationRecord, type LocationState } from '#shared/records/location-read';
 
 export const PLATFORM_ACCOUNT = '111111111111';
 export const CUSTOMER_ACCOUNT = '222222222222';

@@ -10,7 +10,7 @@ import { BatchWriteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/cli
 import { createRecordsTable } from '../../../local/records-table';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AddressInfo } from 'node:net';
-import type { RecordStore } from '#shared/backend-records';
+import type { RecordStore } from '#shared/records/model';
 
 export interface RecordsTable extends RecordStore {
   raw: DynamoDBClient;

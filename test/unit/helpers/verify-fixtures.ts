@@ -1,6 +1,7 @@
 /** Shared test data for the verification and cleanup steps' unit tests. Nothing here is secret. */
-import type { CheckResult, ConfigStatus, ExecutionRef, StepInput } from '#shared/backend-records';
-import type { CheckRecorder } from '../../../functions/onboarding/verify-upload/canary';
+import type { CheckResult, ConfigStatus, ExecutionRef } from '#shared/records/model';
+import type { StepInput } from '#shared/records/workflow-context';
+import type { CheckRecorder } from '#shared/canary';
 
 export const NOW = new Date('2026-11-30T07:00:00.000Z');
 export const EXECUTION_NAME = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a-prod-1';

@@ -1,20 +1,16 @@
 /**
- * The org record's keys and its read through an ItemReader, apart from backend-records.ts (whose mutations
- * validate with zod), so the signer can read the record without bundling zod, and without the SDK:
+ * The org record's keys and its read through an ItemReader, apart from the writes and the workflow context
+ * (whose parse uses zod), so the signer can read the record without bundling zod, and without the SDK:
  * nothing here imports @aws-sdk/lib-dynamodb (a package not marked side-effect free, so merely importing it
- * keeps ~30 KB of DynamoDB client in a bundle). The read over the SDK's DocumentClient is org-record-sdk.ts.
+ * keeps ~30 KB of DynamoDB client in a bundle). The read over the SDK's DocumentClient is read-sdk.ts.
  * Types are imported for the compiler only and vanish from bundles.
  */
-import type { Backend, ItemReader, OrgRecord } from './record-types';
+import type { Backend, ItemReader, OrgRecord } from './model';
 
 export const ORG_SK = 'BACKENDS' as const;
 
 export function orgPk(orgId: string): string {
   return `ORG#${orgId}`;
-}
-
-export function auditSk(executionName: string, step: string, attempt: number): string {
-  return `EVENT#${executionName}#${step}#${attempt}`;
 }
 
 /**

@@ -1,7 +1,16 @@
 /**
- * The shapes of the records table's items (backend-records.ts describes the layout), in a module that
- * imports nothing of this folder, so backend-records.ts, org-record.ts and approval.ts can all use them
- * without importing each other. backend-records.ts re-exports every type here: callers import from there.
+ * The records table's items, as types (no zod, no SDK code: the signer bundles nothing of this module).
+ * One item per org holds its routing and all its backends, so every change (activation included) is one
+ * conditional UpdateItem, atomic without transactions (dynalite, the local DynamoDB, has no
+ * TransactWriteItems), and the signer needs one GetItem per org.
+ *
+ *   pk "ORG#<orgId>"  sk "BACKENDS"                                   OrgRecord (keys and read: read.ts)
+ *   pk "ORG#<orgId>"  sk "EVENT#<executionName>#<step>#<attempt>"     AuditEvent (audit.ts)
+ *   pk "ORG#<orgId>"  sk "LOCATION#<location>"                        LocationRecord (location-read.ts)
+ *
+ * Nothing secret is ever stored here: CloudFront keys are referenced by Secrets Manager ARN (+ version).
+ * The writes are pending-writes.ts (an onboarding's pending config), lifecycle-writes.ts (activate,
+ * deactivate), audit.ts and locations.ts; the workflow's context is workflow-context.ts.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
@@ -14,6 +23,18 @@ export type ConfigStatus =
   | 'ACTIVE'
   | 'FAILED'
   | 'ABANDONED';
+
+/** Statuses of a config an execution is still working on. */
+export const IN_PROGRESS_STATUSES: readonly ConfigStatus[] = ['PENDING', 'AWAITING_TRUST', 'VERIFYING', 'VERIFIED', 'AWAITING_APPROVAL'];
+/** Statuses of a pending config whose execution is over without activating: the next onboarding may replace it. */
+export const FINISHED_STATUSES: readonly ConfigStatus[] = ['FAILED', 'ABANDONED'];
+
+/** Which execution a write is for, on which backend (the workflow context's fields of the same names). */
+export interface ExecutionRef {
+  orgId: string;
+  roleName: string;
+  executionArn: string;
+}
 
 export type CheckOutcome = 'PASS' | 'FAIL' | 'SKIP';
 
@@ -84,7 +105,7 @@ export interface BackendConfig {
   createdAt: string;
   updatedAt: string;
   activatedAt?: string;
-  /** Set by Activate: this config's storage location (location-record.ts, `locationFor`). */
+  /** Set by Activate: this config's storage location (location-read.ts, `locationFor`). */
   location?: string;
   /**
    * The org's `fenceEpoch` RecordConfig saw when it wrote this config (absent = 0). Activate requires the
@@ -179,7 +200,7 @@ export interface RecordStore {
 
 /**
  * The one read the signer needs. The signer may back it with something smaller than the SDK's DocumentClient
- * (issue 12.9); everything else uses location-record-sdk.ts `documentClientReader`.
+ * (issue 12.9); everything else uses location-read-sdk.ts `documentClientReader`.
  */
 export interface ItemReader {
   getItem(tableName: string, key: { pk: string; sk: string }, consistent: boolean): Promise<Record<string, unknown> | undefined>;

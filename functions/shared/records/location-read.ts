@@ -6,20 +6,20 @@
  *   pk "ORG#<orgId>"  sk "LOCATION#<location>"      LocationRecord below (~1-2 KB, so hundreds of
  *                                                   re-onboardings never approach DynamoDB's 400 KB item limit)
  *
- * The org item (org-record.ts) stays the truth for *routing*: the current route is its active backend's
+ * The org item (read.ts) stays the truth for *routing*: the current route is its active backend's
  * serving config, whose `location` field names it. A location item only ever changes `state` (and the
  * who/when/why fields of that change): serving -> retired -> offboarded. Its `upload`/`download`/
  * `platformRoleArn` are a copy of the config as it served and never change.
  *
  * This module has no zod, no write and no SDK import, so the signer can bundle it: the reads over the SDK's
- * DocumentClient are in location-record-sdk.ts (importing @aws-sdk/lib-dynamodb at all keeps ~30 KB of DynamoDB
+ * DocumentClient are in location-read-sdk.ts (importing @aws-sdk/lib-dynamodb at all keeps ~30 KB of DynamoDB
  * client in a bundle), and the writes in locations.ts.
  * Nothing secret is stored: CloudFront keys are referenced by Secrets Manager ARN (+ version).
  */
-import type { DownloadConfig, ItemReader, UploadConfig } from './record-types';
-import { orgPk } from './org-record';
+import type { DownloadConfig, ItemReader, UploadConfig } from './model';
+import { orgPk } from './read';
 
-export { DEFAULT_LOCATION, LOCATION_PATTERN, locationFor } from './identifiers';
+export { DEFAULT_LOCATION, LOCATION_PATTERN, locationFor } from '../identifiers';
 
 export const LOCATION_SK_PREFIX = 'LOCATION#';
 
@@ -67,8 +67,8 @@ export interface LocationRecord {
   updatedAt: string;
 }
 
-/** The one read the signer needs (record-types.ts). */
-export type { ItemReader } from './record-types';
+/** The one read the signer needs (model.ts). */
+export type { ItemReader } from './model';
 
 /** One location of one org, or undefined. Isolation by construction: the key carries the org. */
 export async function getLocationRecord(

@@ -1,11 +1,11 @@
 /**
- * The org record's read over the SDK's DocumentClient (everything but the signer). Apart from org-record.ts so
+ * The org record's read over the SDK's DocumentClient (everything but the signer). Apart from read.ts so
  * that importing the record's keys does not bring @aws-sdk/lib-dynamodb into the signer's bundle.
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { OrgRecord } from './record-types';
-import { asTransientOr } from './errors';
-import { ORG_SK, orgPk } from './org-record';
+import type { OrgRecord } from './model';
+import { asTransientOr } from '../errors';
+import { ORG_SK, orgPk } from './read';
 
 /** The org's record, or undefined if the org never onboarded. Throws TransientError on throttling. */
 export async function getOrgRecord(

@@ -3,7 +3,7 @@
  * execution still runs, and the ARN an execution of a state machine gets.
  */
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { asTransientOr, awsErrorName } from '#shared/errors';
+import { asTransientOr, awsErrorName } from './errors';
 
 export type ExecutionStatus =
   | 'RUNNING'

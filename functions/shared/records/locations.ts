@@ -1,6 +1,6 @@
 /**
  * The writes of location items (docs/locations.md): materialise, put the serving one, reconcile. The item,
- * its keys and the reads live in location-record.ts (the signer bundles that one, never this one).
+ * its keys and the reads live in location-read.ts (the signer bundles that one, never this one).
  *
  * Every write here is conditional and idempotent, so a retried Activate or Deactivate runs them again and
  * converges:
@@ -23,12 +23,12 @@
  * it: the org item is the routing truth, and the signer resolves the current route from it first.
  */
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { BackendConfig, OrgRecord, RecordStore } from './backend-records';
-import { asTransientOr, awsErrorName } from './errors';
-import { orgPk } from './org-record';
-import { getOrgRecord } from './org-record-sdk';
-import { locationFor, locationSk, type LocationRecord, type RetiredReason } from './location-record';
-import { listLocations } from './location-record-sdk';
+import type { BackendConfig, OrgRecord, RecordStore } from './model';
+import { asTransientOr, awsErrorName } from '../errors';
+import { orgPk } from './read';
+import { getOrgRecord } from './read-sdk';
+import { locationFor, locationSk, type LocationRecord, type RetiredReason } from './location-read';
+import { listLocations } from './location-read-sdk';
 
 /** The location of a config of backend `roleName`: the one stored on it, else computed (records from before locations). */
 export function locationOfConfig(roleName: string, config: Pick<BackendConfig, 'configVersion' | 'location'>): string {

@@ -7,18 +7,12 @@
  * even when VerifyUpload failed half-way and returned nothing.
  */
 import { createHash } from 'node:crypto';
-import {
-  recordChecks,
-  setPendingStatus,
-  type CheckResult,
-  type ConfigStatus,
-  type ExecutionRef,
-  type RecordStore,
-  type StepInput,
-} from '#shared/backend-records';
-import type { AwsCredentials, CustomerChain } from '#shared/credential-broker';
-import { canaryPrefix, externalIdFor, roleSessionName } from '#shared/identifiers';
-import type { S3ObjectsApi } from '#shared/s3-objects';
+import type { CheckResult, ConfigStatus, ExecutionRef, RecordStore } from './records/model';
+import type { StepInput } from './records/workflow-context';
+import { recordChecks, setPendingStatus } from './records/pending-writes';
+import type { AwsCredentials, CustomerChain } from './credential-broker';
+import { canaryPrefix, externalIdFor, roleSessionName } from './identifiers';
+import type { S3ObjectsApi } from './s3-objects';
 
 /** The two canaries of an execution: one plain PutObject, one completed multipart upload. */
 export function canaryKeys(ctx: Pick<StepInput, 'upload' | 'executionName'>): { single: string; multipart: string } {
@@ -88,7 +82,7 @@ export interface CheckRecorder {
   setStatus(ref: ExecutionRef, status: ConfigStatus, now: Date): Promise<void>;
 }
 
-/** The recorder backed by the org record (backend-records.ts): conditioned on this execution owning the config. */
+/** The recorder backed by the org record (records/pending-writes.ts): conditioned on this execution owning the config. */
 export function recorderFor(store: RecordStore): CheckRecorder {
   return {
     recordChecks: (ref, checks, now) => recordChecks(store, ref, checks, now),

@@ -1,11 +1,11 @@
 /**
- * The location reads over the SDK's DocumentClient (everything but the signer): apart from location-record.ts so
+ * The location reads over the SDK's DocumentClient (everything but the signer): apart from location-read.ts so
  * that the signer, which imports the item's keys and types, does not bundle @aws-sdk/lib-dynamodb.
  */
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { asTransientOr } from './errors';
-import { LOCATION_SK_PREFIX, type ItemReader, type LocationRecord } from './location-record';
-import { orgPk } from './org-record';
+import { asTransientOr } from '../errors';
+import { LOCATION_SK_PREFIX, type ItemReader, type LocationRecord } from './location-read';
+import { orgPk } from './read';
 
 /** An ItemReader over the SDK's DocumentClient. Throws TransientError on throttling. */
 export function documentClientReader(ddb: DynamoDBDocumentClient): ItemReader {
