@@ -1,5 +1,7 @@
 /**
- * `sign-url` Lambda: middy glue around the URL signer (sign-url.ts). Internal services invoke it with
+ * `sign-url` Lambda: glue around the URL signer (sign-url.ts). Not handler.ts's middy chain but its
+ * middy-free twin, plain-handler.ts, and the Powertools-format logger plain-logger.ts, for the cold start
+ * (issue 12.9, docs/signer.md "Cold start"); same log lines, errors and smoke mode. Internal services invoke it with
  * `{orgId, operation, ...}` (DESIGN "Signing"); errors are thrown by name, so an Invoke caller sees
  * `{errorType: "ValidationError" | "CustomerTrustBrokenError" | ..., errorMessage}`.
  *
@@ -8,8 +10,8 @@
 import { commonConfig, env, loadConfig } from '#shared/config';
 import { RoleBroker } from '#shared/credential-broker';
 import { fetchItemReader } from '#shared/dynamodb-fetch';
-import { lambdaHandler, once } from '#shared/handler';
-import { logger } from '#shared/logger';
+import { once, plainLambdaHandler } from '#shared/plain-handler';
+import { logger } from '#shared/plain-logger';
 import { fetchGetSecret } from '#shared/secrets-fetch';
 import { SMOKE_KEY, SMOKE_ORG_ID, type SmokeProbe } from '#shared/smoke';
 import { fetchAssumeRole } from '#shared/sts-fetch';
@@ -84,7 +86,7 @@ export function createHandler(deps: SignerDeps | UrlSigner | (() => SignerDeps))
     typeof deps === 'object' && 'sign' in deps ? deps : typeof deps === 'object' ? createUrlSigner(deps) : undefined;
   const lazyDeps = typeof deps === 'function' ? deps : undefined;
   const signerDeps = typeof deps === 'function' ? once(deps) : 'sign' in deps ? undefined : () => deps;
-  return lambdaHandler<unknown, SignResponse>(
+  return plainLambdaHandler<unknown, SignResponse>(
     async (event) => {
       signer ??= createUrlSigner(lazyDeps!());
       const out = await signer.sign(event);

@@ -63,8 +63,12 @@ describe('Signer bundle', () => {
     ]);
     expect(inputs.filter((f) => /@aws-sdk\/(lib-dynamodb|credential-provider-node|credential-provider-env)\/|@smithy\/(node-http-handler|middleware-retry)\//.test(f))).toEqual([]);
     expect(inputs.filter((f) => /functions\/shared\/(validation|records\/(workflow-context|pending-writes|lifecycle-writes|audit|expressions))\.ts$/.test(f))).toEqual([]);
+    // No middy and no Powertools: the signer's glue is plain-handler.ts and its logger plain-logger.ts (same
+    // lines, test/unit/plain-logger.test.ts); loading them was most of its module init (docs/signer.md).
+    expect(inputs.filter((f) => /node_modules\/(@middy\/core|@aws-lambda-powertools)\//.test(f))).toEqual([]);
+    expect(inputs.filter((f) => /functions\/shared\/(handler|logger)\.ts$/.test(f))).toEqual([]);
     // The shared modules it does use, rather than copies of them.
-    for (const shared of ['rules', 'config', 'records/read', 's3-endpoint', 's3-multipart', 'aws-fetch', 'dynamodb-fetch', 'sts-fetch', 'secrets-fetch']) {
+    for (const shared of ['plain-handler', 'plain-logger', 'rules', 'config', 'records/read', 's3-endpoint', 's3-multipart', 'aws-fetch', 'dynamodb-fetch', 'sts-fetch', 'secrets-fetch']) {
       expect(inputs).toContain(`functions/shared/${shared}.ts`);
     }
   });

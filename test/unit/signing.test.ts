@@ -25,7 +25,7 @@ import {
   TransientError,
   ValidationError,
 } from '#shared/errors';
-import { logger } from '#shared/logger';
+import { logger } from '#shared/plain-logger';
 import { verifyCloudFrontUrl } from '#shared/url-signers';
 import { createHandler, signerDepsFromEnv } from '../../functions/signing/handler';
 import { createUrlSigner, type SignResponse, type SignerDeps } from '../../functions/signing/sign-url';
@@ -692,7 +692,7 @@ describe('Function: sign (multipart)', () => {
 describe('Function: handler', () => {
   const context = { functionName: 'binary-backends-test-sign-url', awsRequestId: 'req-1' } as unknown as Context;
 
-  it('signs through the middy chain', async () => {
+  it('signs through the handler glue', async () => {
     const handler = createHandler(deps());
     const out = (await handler({ orgId: ORG, operation: 'download', keys: ['a'] }, context)) as SignResponse;
     expect(out.storage).toBe('default');
