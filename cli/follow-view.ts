@@ -1,8 +1,9 @@
 /**
  * The `follow` view: live progress of one onboarding execution until it ends (the current state, the
  * backend's status, the CheckTrust attempt count and the time until the next check), then its outcome
- * with the error's fix. Used by `onboard --follow` (cli/commands/onboard.ts); any command that watches an
- * execution renders it through this view, so progress always looks the same.
+ * with the error's fix. Used by `onboard --follow` (cli/commands/onboard.ts) and `history --follow`
+ * (cli/commands/history.ts); any command that watches an execution renders it through this view, so
+ * progress always looks the same. The caller says how to follow again (its own command line).
  */
 import type { AwsClients } from './aws';
 import { describeExecution, executionError, latestEvents, currentState, terminalError } from './executions';
@@ -39,13 +40,15 @@ export async function follow(
   executionArn: string,
   io: CliIo,
   print: boolean,
+  /** The command that follows again, shown on Ctrl-C, like `binary-backends onboard <same flags> --follow`. */
+  followAgain: string,
 ): Promise<FollowOutcome> {
   // Ctrl-C stops watching, not the onboarding: say so, so nobody restarts it in a panic.
   const removeInterrupt = io.onInterrupt?.(
     () =>
       `\nStopped following. The onboarding keeps running on its own.\n` +
       `  where it is:  binary-backends status --org ${orgId}\n` +
-      `  follow again: binary-backends onboard <same flags> --follow\n`,
+      `  follow again: ${followAgain}\n`,
   );
   try {
     return await followLoop(clients, table, orgId, roleName, executionArn, io, print);

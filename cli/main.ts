@@ -94,6 +94,7 @@ export async function runCli(argv: string[], rawIo: CliIo): Promise<number> {
     .description("Operators: the org's onboarding executions as a timeline, with errors and their remediation")
     .option('--org <id>', "the org's UUID")
     .option('--role-name <name>', 'only this backend')
+    .option('--follow', 'then show live progress of the newest running execution until it ends (not with --json)')
     .option('--json', 'machine-readable output')
     .action(run(async (f, io2) => (await import('./commands/history')).history(f, io2)));
 

@@ -3,6 +3,9 @@
  * execution history (not from the record, which the workflow could fail to write), and the storage
  * changes that no execution history shows: retirements and offboardings, from the audit trail in the
  * table (docs/locations.md "Audit steps").
+ *
+ * With --follow it then watches the newest execution that is still running through the follow view
+ * (cli/follow-view.ts, the same progress `onboard --follow` shows); Ctrl-C stops watching, not the execution.
  */
 import { AwsClients, VARS, requireEnv } from '../aws';
 import {
@@ -14,7 +17,8 @@ import {
   type ExecutionError,
   type TimelineEntry,
 } from '../executions';
-import { EXIT, humanDuration, paintStatus, printableValues, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
+import { CommandFailure, EXIT, UsageError, humanDuration, paintStatus, printableValues, styleFor, writeJson, type CliIo, type ExitCode } from '../io';
+import { follow } from '../follow-view';
 import { checkOrg, checkRoleName } from './records-view';
 import { approvalLine, approvalOfExecution, type ApprovalSummary } from '../approval-view';
 import { readAuditEvents, storageChanges, type StorageChange } from '../records';
@@ -41,7 +45,28 @@ export interface HistoryResult {
   changes: StorageChange[];
 }
 
-export async function history(flags: { org?: string; roleName?: string; json?: boolean }, io: CliIo): Promise<ExitCode> {
+export interface HistoryFlags {
+  org?: string;
+  roleName?: string;
+  follow?: boolean;
+  json?: boolean;
+}
+
+/**
+ * The execution `history --follow` watches: the newest one still running (`executions` as in HistoryResult,
+ * oldest first), or undefined when none is.
+ */
+export function executionToFollow<T extends { status: string; startedAt?: string }>(executions: T[]): T | undefined {
+  return executions
+    .filter((x) => x.status === 'RUNNING')
+    .reduce<T | undefined>((newest, x) => (!newest || (x.startedAt ?? '') >= (newest.startedAt ?? '') ? x : newest), undefined);
+}
+
+export async function history(flags: HistoryFlags, io: CliIo): Promise<ExitCode> {
+  // The follow view prints progress lines, not JSON lines: refuse before reading anything.
+  if (flags.follow && flags.json) {
+    throw new UsageError('--follow: cannot be combined with --json (the follow view prints progress lines, not JSON); use one or the other');
+  }
   const orgId = checkOrg(flags.org);
   const roleName = flags.roleName === undefined ? undefined : checkRoleName(flags.roleName);
   const env = requireEnv(io.env, [VARS.stateMachine, VARS.table]);
@@ -52,10 +77,15 @@ export async function history(flags: { org?: string; roleName?: string; json?: b
       readAuditEvents(clients.dynamo, env[VARS.table], orgId),
     ]);
     const result: HistoryResult = { orgId, roleName, executions: [], changes: storageChanges(events, roleName) };
+    /** Each execution's backend, from its input (execution names carry the role name encoded). */
+    const backendOf = new Map<string, string>();
     for (const item of list.reverse()) {
       const events = await executionHistory(clients.sfn, item.executionArn!);
       const started = events.find((e) => e.executionStartedEventDetails)?.executionStartedEventDetails?.input;
-      const input = safeParse(started) as { requestedBy?: string; configVersion?: number; download?: { type?: string; host?: string } } | undefined;
+      const input = safeParse(started) as
+        | { roleName?: string; requestedBy?: string; configVersion?: number; download?: { type?: string; host?: string } }
+        | undefined;
+      if (typeof input?.roleName === 'string') backendOf.set(item.executionArn!, input.roleName);
       result.executions.push({
         name: item.name!,
         executionArn: item.executionArn!,
@@ -78,7 +108,26 @@ export async function history(flags: { org?: string; roleName?: string; json?: b
     io.onResult?.('history', result);
     if (flags.json) writeJson(io, result);
     else io.stdout.write(renderHistory(result, io));
-    return EXIT.ok;
+    if (!flags.follow) return EXIT.ok;
+
+    const running = executionToFollow(result.executions);
+    const again = `binary-backends history --org ${orgId}${roleName ? ` --role-name ${roleName}` : ''} --follow`;
+    if (!running) {
+      io.stdout.write(
+        `Nothing to follow: no onboarding execution of org ${orgId}${roleName ? ` backend "${roleName}"` : ''} is running.\n`,
+      );
+      return EXIT.ok;
+    }
+    const backend = backendOf.get(running.executionArn) ?? roleName;
+    if (!backend) {
+      throw new CommandFailure(
+        `${running.name}: its input names no backend (roleName), so its progress cannot be followed`,
+        undefined,
+        `Run binary-backends history --org ${orgId} --role-name <backend> --follow, or binary-backends status --org ${orgId}.`,
+      );
+    }
+    const final = await follow(clients, env[VARS.table], orgId, backend, running.executionArn, io, true, again);
+    return final.executionStatus === 'SUCCEEDED' ? EXIT.ok : EXIT.failure;
   } finally {
     clients.destroy();
   }

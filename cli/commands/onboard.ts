@@ -169,7 +169,7 @@ export async function onboard(flags: OnboardFlags, io: CliIo): Promise<ExitCode>
 
     let code: ExitCode = EXIT.ok;
     if (flags.follow || ready.ended) {
-      const final = await follow(clients, env[VARS.table], request.orgId, request.roleName, started.executionArn, io, !flags.json);
+      const final = await follow(clients, env[VARS.table], request.orgId, request.roleName, started.executionArn, io, !flags.json, 'binary-backends onboard <same flags> --follow');
       result.final = final;
       result.status = final.status ?? result.status;
       code = final.executionStatus === 'SUCCEEDED' ? EXIT.ok : EXIT.failure;

@@ -9,7 +9,15 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { LambdaClient, InvokeCommand } from '@aws-sdk/client-lambda';
 import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { SFNClient, DescribeExecutionCommand, GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import {
+  SFNClient,
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  StopExecutionCommand,
+  type ExecutionStatus,
+  type HistoryEvent,
+} from '@aws-sdk/client-sfn';
 import { runCli } from '../../cli/main';
 import { endpointFor } from '../../cli/aws';
 import { executionError, isExecutionOf, stepRuns, timeline } from '../../cli/executions';
@@ -19,6 +27,7 @@ import { fitToWidth } from '../../cli/commands/onboard';
 import type { OrgRecord } from '#shared/records/model';
 import type { LocationRecord } from '#shared/records/location-read';
 import { capture } from './helpers/capture';
+import { expectFollowProgress, followSection } from './helpers/follow';
 import { WITHHELD } from '../../cli/io';
 import { pemBody, runtimePrivateKeyPem } from '../fixtures/private-key';
 
@@ -368,13 +377,15 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     } as OrgRecord;
   }
 
-  it('shows the state, the attempt count and the time to the next check, then the activation', async () => {
-    m.sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
-    api.reply(200, { executionArn: execArn, executionName: `${ORG}-prod-1`, configVersion: 1 });
-    m.ddb
-      .on(GetCommand)
-      .resolvesOnce({}) // before the starter: the org has no record yet
-      .resolvesOnce({ Item: record('AWAITING_TRUST', 0) })
+  /**
+   * A trust wait as the follow view sees it: after `readsBefore` (the command's own reads of the record),
+   * attempt 1 then attempt 2 in WaitForTrust, then ACTIVE. The clock starts at 00:00:10 and each sleep adds
+   * 10 s, so both commands print the same countdowns.
+   */
+  function trustWaitScenario(readsBefore: { Item?: OrgRecord }[]) {
+    const reads = m.ddb.on(GetCommand);
+    for (const r of readsBefore) reads.resolvesOnce(r);
+    reads
       .resolvesOnce({ Item: record('AWAITING_TRUST', 1, '2026-01-01T00:00:30.000Z') })
       .resolvesOnce({ Item: record('AWAITING_TRUST', 2, '2026-01-01T00:01:00.000Z') })
       .resolves({ Item: record('ACTIVE', 3) });
@@ -383,24 +394,40 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
       .resolvesOnce({ status: 'RUNNING' })
       .resolvesOnce({ status: 'RUNNING' })
       .resolves({ status: 'SUCCEEDED' });
-    m.sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(1, 'Wait', 'WaitForTrust', 0)] });
+    m.sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        ev(1, 'ExecutionStarted', 0, { executionStartedEventDetails: { input: JSON.stringify({ orgId: ORG, roleName: 'prod', configVersion: 1 }) } }),
+        entered(2, 'Wait', 'WaitForTrust', 0),
+      ],
+    });
     let now = Date.parse('2026-01-01T00:00:10.000Z');
     const slept: number[] = [];
-    const c = capture(ENV, {
+    const clock = {
       clock: () => new Date(now),
-      sleep: async (ms) => {
+      sleep: async (ms: number) => {
         slept.push(ms);
         now += 10_000;
       },
-    });
+    };
+    return { clock, slept };
+  }
+
+  async function onboardFollowing(): Promise<{ code: number; out: string; err: string; slept: number[] }> {
+    m.sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:iam::111111111111:user/support' });
+    api.reply(200, { executionArn: execArn, executionName: `${ORG}-prod-1`, configVersion: 1 });
+    // Before the starter the org has no record yet; then the trust policy is ready.
+    const { clock, slept } = trustWaitScenario([{}, { Item: record('AWAITING_TRUST', 0) }]);
+    const c = capture(ENV, clock);
     const code = await runCli(['onboard', ...GOOD, '--follow'], c.io);
-    expect(c.stderr()).toBe('');
+    return { code, out: c.stdout(), err: c.stderr(), slept };
+  }
+
+  it('shows the state, the attempt count and the time to the next check, then the activation', async () => {
+    const { code, out, err, slept } = await onboardFollowing();
+    expect(err).toBe('');
     expect(code).toBe(0);
-    const out = c.stdout();
     expect(out).toContain('{"Version":"2012-10-17"}');
-    expect(out).toMatch(/WaitForTrust\s+AWAITING_TRUST\s+CheckTrust attempts 1\s+next check in 20\.0 s/);
-    expect(out).toMatch(/CheckTrust attempts 2\s+next check in 40\.0 s/);
-    expect(out).toContain('is ACTIVE');
+    expectFollowProgress(out, execArn);
     expect(out).not.toContain('\u001b[');
     expect(slept.length).toBeGreaterThan(0);
     // Only the request goes to the starter, through the front door, SigV4-signed for execute-api: the service
@@ -440,6 +467,7 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     expect(await runCli(['onboard', ...GOOD, '--follow'], c.io)).toBe(0);
     // Ctrl-C while following would have said that the onboarding keeps running.
     expect(onCtrlC).toContain('The onboarding keeps running on its own');
+    expect(onCtrlC).toContain('follow again: binary-backends onboard <same flags> --follow');
     expect(handlerRemoved).toBe(true);
     expect(c.stdout()).toContain('\r\u001b[K');
     expect(c.stdout()).toContain('\u001b[32m');
@@ -521,5 +549,112 @@ describe('CLI: onboard --follow (mocked AWS, injected clock)', () => {
     expect(await runCli(['onboard', ...GOOD], c.io)).toBe(1);
     expect(c.stderr()).toContain('OnboardingInProgressError');
     expect(c.stderr()).toContain('fix: Wait for the running onboarding');
+  });
+
+  describe('history --follow', () => {
+    const devArn = `arn:aws:states:us-east-1:111111111111:execution:onboarding:${ORG}-dev-1`;
+    const listed = (status: ExecutionStatus) => ({
+      executions: [
+        // Older, and of another backend: still running, but not the newest running one.
+        { name: `${ORG}-dev-1`, executionArn: devArn, stateMachineArn: ENV.BINARY_BACKENDS_STATE_MACHINE_ARN, status: 'RUNNING' as const, startDate: new Date('2025-12-31T00:00:00.000Z') },
+        { name: `${ORG}-prod-1`, executionArn: execArn, stateMachineArn: ENV.BINARY_BACKENDS_STATE_MACHINE_ARN, status, startDate: new Date('2026-01-01T00:00:00.000Z') },
+        // Another org's execution is never followed.
+        {
+          name: `00000000-0000-4000-8000-000000000000-prod-9`,
+          executionArn: 'arn:aws:states:us-east-1:111111111111:execution:onboarding:00000000-0000-4000-8000-000000000000-prod-9',
+          stateMachineArn: ENV.BINARY_BACKENDS_STATE_MACHINE_ARN,
+          status: 'RUNNING' as const,
+          startDate: new Date('2026-01-02T00:00:00.000Z'),
+        },
+      ],
+    });
+
+    it("follows the org's newest running execution with the same progress lines as onboard --follow", async () => {
+      const onboarded = await onboardFollowing();
+      expect(onboarded.code).toBe(0);
+      const onboardSection = expectFollowProgress(onboarded.out, execArn);
+
+      m.sfn.reset();
+      m.ddb.reset();
+      const { clock } = trustWaitScenario([]);
+      m.sfn.on(ListExecutionsCommand).resolves(listed('RUNNING'));
+      m.sfn.on(GetExecutionHistoryCommand, { executionArn: devArn }).resolves({
+        events: [ev(1, 'ExecutionStarted', 0, { executionStartedEventDetails: { input: JSON.stringify({ orgId: ORG, roleName: 'dev', configVersion: 1 }) } })],
+      });
+      m.ddb.on(QueryCommand).resolves({ Items: [] });
+      let onCtrlC = '';
+      let handlerRemoved = false;
+      const c = capture(ENV, {
+        ...clock,
+        onInterrupt: (message) => {
+          onCtrlC = message();
+          return () => {
+            handlerRemoved = true;
+          };
+        },
+      });
+      expect(await runCli(['history', '--org', ORG, '--follow'], c.io)).toBe(0);
+      expect(c.stderr()).toBe('');
+      // The usual history first (both executions), then the follow view.
+      const out = c.stdout();
+      expect(out.indexOf(`${ORG}-prod-1  RUNNING  (running)`)).toBeGreaterThanOrEqual(0);
+      expect(out).toContain(`${ORG}-dev-1  RUNNING`);
+      expect(out.indexOf(`${ORG}-prod-1  RUNNING`)).toBeLessThan(out.indexOf('\nFollowing '));
+      expect(expectFollowProgress(out, execArn)).toBe(onboardSection);
+      expect(followSection(out)).toBe(followSection(onboarded.out));
+      // Only the newest running execution was watched, and nothing stopped it.
+      const watched = m.sfn.commandCalls(DescribeExecutionCommand).map((call) => call.args[0].input.executionArn);
+      expect(watched.length).toBeGreaterThan(0);
+      expect(new Set(watched)).toEqual(new Set([execArn]));
+      expect(m.sfn.commandCalls(StopExecutionCommand)).toHaveLength(0);
+      // Ctrl-C stops following: the hint names history's own command, and the handler is gone afterwards.
+      expect(onCtrlC).toContain('Stopped following. The onboarding keeps running on its own.');
+      expect(onCtrlC).toContain(`follow again: binary-backends history --org ${ORG} --follow`);
+      expect(onCtrlC).not.toContain('onboard <same flags>');
+      expect(handlerRemoved).toBe(true);
+    });
+
+    it('follows only the given backend with --role-name, and says so in the Ctrl-C hint', async () => {
+      const { clock } = trustWaitScenario([]);
+      m.sfn.on(ListExecutionsCommand).resolves(listed('RUNNING'));
+      m.ddb.on(QueryCommand).resolves({ Items: [] });
+      let onCtrlC = '';
+      const c = capture(ENV, {
+        ...clock,
+        onInterrupt: (message) => {
+          onCtrlC = message();
+          return () => undefined;
+        },
+      });
+      expect(await runCli(['history', '--org', ORG, '--role-name', 'prod', '--follow'], c.io)).toBe(0);
+      expect(c.stdout()).not.toContain(`${ORG}-dev-1`);
+      expectFollowProgress(c.stdout(), execArn);
+      expect(onCtrlC).toContain(`follow again: binary-backends history --org ${ORG} --role-name prod --follow`);
+    });
+
+    it('says there is nothing to follow and exits 0 with the usual history when no execution is running', async () => {
+      m.sfn.on(ListExecutionsCommand).resolves(listed('SUCCEEDED'));
+      m.sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
+      m.ddb.on(QueryCommand).resolves({ Items: [] });
+      const c = capture(ENV, { sleep: async () => expect.unreachable('nothing to wait for') });
+      expect(await runCli(['history', '--org', ORG, '--role-name', 'prod', '--follow'], c.io)).toBe(0);
+      expect(c.stderr()).toBe('');
+      const plain = capture(ENV);
+      expect(await runCli(['history', '--org', ORG, '--role-name', 'prod'], plain.io)).toBe(0);
+      expect(plain.stdout()).toContain(`${ORG}-prod-1  SUCCEEDED`);
+      expect(c.stdout()).toBe(`${plain.stdout()}Nothing to follow: no onboarding execution of org ${ORG} backend "prod" is running.\n`);
+      expect(c.stdout()).not.toContain('Following');
+      expect(m.sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(0);
+      expect(m.ddb.commandCalls(GetCommand)).toHaveLength(0);
+    });
+
+    it('refuses --follow with --json: UsageError, exit 2, nothing read', async () => {
+      const c = capture(ENV);
+      expect(await runCli(['history', '--org', ORG, '--follow', '--json'], c.io)).toBe(2);
+      expect(c.stderr()).toContain('--follow: cannot be combined with --json');
+      expect(JSON.parse(c.stdout())).toMatchObject({ error: { name: 'UsageError', message: expect.stringContaining('--follow') }, exitCode: 2 });
+      expect(m.sfn.calls()).toHaveLength(0);
+      expect(m.ddb.calls()).toHaveLength(0);
+    });
   });
 });

@@ -2,7 +2,7 @@
  * Trust policies that must never activate, end to end: a wrong ExternalId (the workflow keeps polling
  * until its deadline, then fails with TrustPolicyTimeoutError) and no ExternalId condition at all (the
  * confused-deputy probe fails it with ExternalIdNotEnforcedError). Support and operators see the named
- * error and its remediation in `status`, `history` and `onboard --follow`.
+ * error and its remediation in `status`, `history`, `onboard --follow` and `history --follow`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
@@ -96,11 +96,17 @@ describe('E2E: trust policies that must not activate', () => {
 
     const c = capture(e.env);
     const following = runCli([...args, '--follow'], c.io);
-    await pollUntil(async () => c.stdout().includes('Following'), { what: 'the follow to attach' });
+    // An operator follows the same execution from `history --follow` meanwhile.
+    const h = capture(e.env);
+    const historyFollowing = runCli(['history', '--org', org, '--follow'], h.io);
+    await pollUntil(async () => c.stdout().includes('Following') && h.stdout().includes('Following'), { what: 'both follows to attach' });
     await applyTrustPolicy(e, cb.roleName, JSON.stringify(policy));
     expect(await following).toBe(1);
     expect(c.stdout()).toContain('ExternalIdNotEnforcedError');
     expect(c.stdout()).toContain('sts:ExternalId');
+    expect(await historyFollowing).toBe(1);
+    expect(h.stdout()).toMatch(new RegExp(`\\nFollowing arn:\\S+:execution:\\S+:${org}-prod-1\\n`));
+    expect(h.stdout()).toMatch(/✘ Onboarding FAILED: ExternalIdNotEnforcedError: .*\n {2}fix: .*sts:ExternalId/);
 
     const s = JSON.parse((await cli(['status', '--org', org, '--json'])).stdout) as StatusResult;
     expect(s.storage).toBe('default');
