@@ -77,7 +77,7 @@ async function s3ClientBaseline(): Promise<string[]> {
 
 const synth = await synthesize({ stage: 'dev' });
 try {
-  console.log(`osls package (12 functions, offline, no credentials): ${(synth.durationMs / 1000).toFixed(1)} s\n`);
+  console.log(`osls package (${FUNCTIONS.length} functions, offline, no credentials): ${(synth.durationMs / 1000).toFixed(1)} s\n`);
   console.log('| function | zip | bundle (.mjs) | source map |');
   console.log('| --- | ---: | ---: | ---: |');
   let failed = false;
