@@ -21,8 +21,8 @@ export default defineConfig({
       // Domain functions and shared modules with mocked clients and an in-process table: no bundling,
       // no local stack, no osls. Run without isolation (docs/testing.md): the files of a worker share one
       // module graph, so each file is loaded into an already warm worker instead of re-importing the AWS SDK
-      // and the functions into a fresh one, ~20 s instead of ~60 s for `npm run test:unit` (median of 3 on
-      // this shared 2-core machine, before/after in docs/testing.md). The price: what a test file patches
+      // and the functions into a fresh one, 18 s instead of 62 s for `npm run test:unit` (median of 3 on
+      // this shared 2-core machine, docs/testing.md). The price: what a test file patches
       // outlives it unless it is undone, so a new unit test file must restore what it patches in
       // afterAll/afterEach (aws-sdk-client-mock `mockClient(X)` -> `.restore()`, vi.spyOn/stubEnv/
       // stubGlobal/fake timers, process.env edits); test/setup.ts restores the usual ones after every file
