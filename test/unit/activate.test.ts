@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { IAMClient, IAMServiceException, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
@@ -24,6 +24,7 @@ const OLD_ARN = 'arn:aws:iam::222222222222:role/OldPeridioRole';
 
 describe('Function: activate', () => {
   const iamMock = mockClient(IAMClient);
+  afterAll(() => iamMock.restore());
   const { table, eventsMock } = useRecordsTableAndEventBus();
   const now = new Date(T0.getTime() + 600_000);
 

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeExecutionCommand, SFNClient, SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
@@ -46,6 +46,7 @@ describe('Approval policy', () => {
 describe('Functions: requestApproval and decideApproval', () => {
   const { table, eventsMock } = useRecordsTableAndEventBus();
   const sfnMock = mockClient(SFNClient);
+  afterAll(() => sfnMock.restore());
   const now = new Date(T0.getTime() + 3_600_000);
   const ctx = context({ approval: { required: true, policy: 'when-active', timeoutSeconds: 600, activeAtStart: 'prod' } });
   const requestDeps = (): RequestApprovalDeps => ({ store: table, events: new EventBridgeClient({ region: 'us-east-1' }), eventBusName: 'bus', clock: () => now });

@@ -339,6 +339,7 @@ describe('Module: backend-records (mocked DynamoDB)', () => {
   // Mock this one instance: mocking the class would also intercept the dynalite suite's client.
   const store = { ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), tableName: 't' };
   const ddbMock = mockClient(store.ddb);
+  afterAll(() => ddbMock.restore());
   beforeEach(() => {
     ddbMock.reset();
   });

@@ -86,6 +86,7 @@ describe('Function: checkTrust', () => {
     table = await startRecordsTable();
   });
   afterAll(async () => {
+    stsMock.restore();
     await table.stop();
   });
   beforeEach(async () => {

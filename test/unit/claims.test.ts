@@ -65,6 +65,7 @@ describe('Module: claims (dynalite)', () => {
     table = await startRecordsTable();
   });
   afterAll(async () => {
+    sfnMock.restore();
     await table.stop();
   });
   beforeEach(async () => {

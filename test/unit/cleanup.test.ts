@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { sdkS3Objects } from './helpers/sdk-s3-objects';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StepInput } from '#shared/records/workflow-context';
 import { AssumeRoleDeniedError } from '#shared/errors';
 import { cleanup, type CleanupDeps } from '../../functions/onboarding/cleanup/cleanup';
@@ -9,6 +9,7 @@ import { createHandler } from '../../functions/onboarding/cleanup/handler';
 import { CANARY_PREFIX as PREFIX, NOW, stepInput } from './helpers/verify-fixtures';
 
 const s3 = mockClient(S3Client);
+afterAll(() => s3.restore());
 function context(overrides: Partial<StepInput> = {}): StepInput {
   return stepInput({
     requestedBy: 'support',

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   CreateRoleCommand,
@@ -38,6 +38,7 @@ const OUR_TAGS = [
 
 describe('Function: createPlatformRole', () => {
   const iamMock = mockClient(IAMClient);
+  afterAll(() => iamMock.restore());
   const { table, eventsMock } = useRecordsTableAndEventBus();
   let sleeps: number[];
 

@@ -1,10 +1,11 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AssumeRoleCommand, RegionDisabledException, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import { CredentialBroker } from '#shared/credential-broker';
 import { AssumeRoleDeniedError, StsInvalidClientTokenError, StsRegionDisabledError, TransientError } from '#shared/errors';
 
 const stsMock = mockClient(STSClient);
+afterAll(() => stsMock.restore());
 const PLATFORM = 'arn:aws:iam::111111111111:role/binary_backend_org_prod';
 const CUSTOMER = 'arn:aws:iam::222222222222:role/PeridioBinaries';
 

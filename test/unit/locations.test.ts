@@ -101,6 +101,8 @@ describe('Storage locations: the records', () => {
     table = await startRecordsTable();
   });
   afterAll(async () => {
+    iamMock.restore();
+    eventsMock.restore();
     await table.stop();
   });
   beforeEach(async () => {

@@ -61,6 +61,9 @@ describe('Function: offboard', () => {
     table = await startRecordsTable();
   });
   afterAll(async () => {
+    iamMock.restore();
+    secretsMock.restore();
+    eventsMock.restore();
     await table.stop();
   });
   beforeEach(async () => {

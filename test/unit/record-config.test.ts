@@ -45,6 +45,7 @@ describe('Function: recordConfig', () => {
     table = await startRecordsTable();
   });
   afterAll(async () => {
+    sfnMock.restore();
     await table.stop();
   });
   beforeEach(async () => {

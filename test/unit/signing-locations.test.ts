@@ -10,7 +10,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { sdkGetSecret } from '#shared/cloudfront-keys';
 import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { BackendNotFoundError, LocationOffboardedError, ValidationError } from '#shared/errors';
@@ -46,6 +46,11 @@ const L2 = locationFor('prod', 2);
 const sts = mockClient(STSClient);
 const s3 = mockClient(S3Client);
 const secrets = mockClient(SecretsManagerClient);
+afterAll(() => {
+  sts.restore();
+  s3.restore();
+  secrets.restore();
+});
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
 let nowMs: number;

@@ -11,7 +11,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/records/model';
 import { sdkGetSecret } from '#shared/cloudfront-keys';
 import { documentClientReader } from '#shared/records/location-read-sdk';
@@ -45,6 +45,12 @@ const ddb = mockClient(DynamoDBDocumentClient);
 const sts = mockClient(STSClient);
 const s3 = mockClient(S3Client);
 const secrets = mockClient(SecretsManagerClient);
+afterAll(() => {
+  ddb.restore();
+  sts.restore();
+  s3.restore();
+  secrets.restore();
+});
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const rsaPem = rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -82,6 +82,7 @@ describe('Function: smoke mode without probes', () => {
 
 describe('CLI: binary-backends smoke', () => {
   const lambdaMock = mockClient(LambdaClient);
+  afterAll(() => lambdaMock.restore());
   const env = { AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret' };
   const payload = (v: unknown) => new TextEncoder().encode(JSON.stringify(v)) as never;
 

@@ -79,6 +79,7 @@ describe('Function: startOnboarding', () => {
     table = await startRecordsTable();
   });
   afterAll(async () => {
+    sfnMock.restore();
     await table.stop();
   });
   beforeEach(async () => {

@@ -12,13 +12,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { sdkS3Objects } from './helpers/sdk-s3-objects';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { AssumeRoleDeniedError } from '#shared/errors';
 import { createHandler } from '../../functions/onboarding/verify-upload/handler';
 import { verifyUpload, type VerifyUploadDeps } from '../../functions/onboarding/verify-upload/verify-upload';
 import { CANARY_PREFIX as PREFIX, FakeRecorder, NOW, stepInput } from './helpers/verify-fixtures';
 
 const s3 = mockClient(S3Client);
+afterAll(() => s3.restore());
 
 
 function s3Error(name: string, status: number, extra: { message?: string; headers?: Record<string, string> } = {}) {

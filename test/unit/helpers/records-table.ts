@@ -86,6 +86,7 @@ export function useRecordsTableAndEventBus(options: { acceptEvents?: boolean } =
     started = await startRecordsTable();
   });
   afterAll(async () => {
+    eventsMock.restore();
     await started?.stop();
   });
   beforeEach(async () => {
