@@ -4,8 +4,8 @@
  * nothing, and a signed offboard that marks the config, deletes the platform role (inline policy first) and
  * schedules the CloudFront key's deletion with a recovery window, recorded as the verified caller.
  *
- * Until the `locations` branch makes Activate/Deactivate write location items, the retired config is put in
- * the contract's shape (docs/locations.md) directly.
+ * The retired config is put in the location item's shape (docs/locations.md) directly, so the test needs no
+ * onboarding run to reach it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateRoleCommand, GetRoleCommand, ListRolePoliciesCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
@@ -14,6 +14,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { locationFor, locationSk, type LocationRecord } from '#shared/records/location-read';
 import { runCli } from '../../cli/main';
 import type { OffboardResult } from '../../cli/commands/offboard';
+import { runtimePrivateKeyPem } from '../fixtures/private-key';
 import { capture } from './helpers/capture';
 import { newOrgId, startE2eStack, type E2eStack } from './helpers/stack';
 
@@ -26,7 +27,8 @@ afterAll(async () => {
 });
 
 const SUPPORT_ARN = 'arn:aws:iam::111111111111:user/local-support';
-const PEM = '-----BEGIN PRIVATE KEY-----\nnot-a-real-key\n-----END PRIVATE KEY-----\n';
+/** The key secret's value: made at run time, so no private key (not even a fake one) is committed. */
+const PEM = runtimePrivateKeyPem();
 
 /** A retired CloudFront config of backend prod, its platform role (with its inline policy) and its key secret. */
 async function retiredBackend(orgId: string) {
