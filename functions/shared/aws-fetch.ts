@@ -43,11 +43,12 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { Hash } from '@smithy/hash-node';
 import { awsEndpointFunctions } from '@aws-sdk/core/client';
 import { customEndpointFunctions, decideEndpoint } from '@smithy/core/endpoints';
+import { configuredEndpoint, envBoolean, type Env } from './aws-endpoint-env';
+import { backoffMs, retryClassOf, sleepReal, type RetryClass } from './aws-retry';
 import { TransientError } from './errors';
 
 customEndpointFunctions.aws ??= awsEndpointFunctions;
 
-export type Env = Record<string, string | undefined>;
 
 export interface AwsFetchCredentials {
   accessKeyId: string;
@@ -109,31 +110,6 @@ export interface AwsFetchOptions {
 export const DEFAULT_TIMEOUT_MS = 4_000;
 export const DEFAULT_MAX_ATTEMPTS = 3;
 
-/** Error codes the SDK's standard retry treats as throttling (@smithy/service-error-classification). */
-const THROTTLING_CODES = new Set([
-  'BandwidthLimitExceeded',
-  'EC2ThrottledException',
-  'LimitExceededException',
-  'PriorRequestNotComplete',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'ThrottledException',
-  'Throttling',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'TransactionInProgressException',
-]);
-/** Transient error codes and statuses of the same classification. */
-const TRANSIENT_CODES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
-const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
-
-function sleepReal(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** RFC 3986 strict, as SigV4 canonicalises. */
 export function strictEncode(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
@@ -167,7 +143,7 @@ interface Attempt {
   response?: AwsFetchResponse;
   error?: Error;
   /** Retry class: throttling waits longer; undefined = do not retry. */
-  retry?: 'throttling' | 'transient';
+  retry?: RetryClass;
 }
 
 /** See the module comment. */
@@ -206,9 +182,7 @@ export async function awsFetch(req: AwsFetchRequest, options: AwsFetchOptions = 
     last = await send(doFetch, url, req, headers, timeoutMs);
     if (last.response) return last.response;
     if (!last.retry || attempt === maxAttempts) break;
-    // The SDK's computeNextBackoffDelay: floor(min(20 s, random * 2^(attempt-1) * base)).
-    const delayBase = last.retry === 'throttling' ? 500 : 100;
-    await sleep(Math.floor(Math.min(20_000, random() * 2 ** (attempt - 1) * delayBase)));
+    await sleep(backoffMs(attempt, last.retry, random));
   }
   throw last.error!;
 }
@@ -234,13 +208,7 @@ async function send(
   }
   if (res.status < 300) return { response: { status: res.status, headers: res.headers, text } };
   const error = req.parseError(res.status, res.headers, text);
-  const code = error.name;
-  const retry = THROTTLING_CODES.has(code) || res.status === 429
-    ? 'throttling'
-    : TRANSIENT_CODES.has(code) || TRANSIENT_STATUSES.has(res.status)
-      ? 'transient'
-      : undefined;
-  return { error, retry };
+  return { error, retry: retryClassOf(error.name, res.status) };
 }
 
 /**
@@ -276,23 +244,8 @@ export function jsonError(status: number, headers: Headers, text: string): AwsSe
   return new AwsServiceError(code, String(message), status, headers.get('x-amzn-requestid') ?? undefined);
 }
 
-/** The SDK's boolean environment selector: `true`/`false` (any case), anything else is a configuration error. */
-export function envBoolean(env: Env, name: string): boolean | undefined {
-  const v = env[name];
-  if (v === undefined || v === '') return undefined;
-  if (v.toLowerCase() === 'true') return true;
-  if (v.toLowerCase() === 'false') return false;
-  throw new Error(`Cannot load env ${name}. Expected "true" or "false", got ${v}.`);
-}
-
-/** See the module comment. The value in the form the SDK hands its endpoint rules: protocol//host[:port]path. */
-export function configuredEndpoint(envSuffix: string, env: Env = process.env): string | undefined {
-  if (envBoolean(env, 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS')) return undefined;
-  const raw = env[`AWS_ENDPOINT_URL_${envSuffix}`] || env.AWS_ENDPOINT_URL;
-  if (!raw) return undefined;
-  const u = new URL(raw);
-  return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
-}
+// envBoolean and configuredEndpoint are shared with s3-endpoint.ts (aws-endpoint-env.ts); part of this module's API.
+export { configuredEndpoint, envBoolean, type Env } from './aws-endpoint-env';
 
 /** Where to send a service's requests, and the region to sign them for (the rule set may say another). */
 export interface ServiceEndpoint {

@@ -20,6 +20,7 @@ import { customEndpointFunctions, decideEndpoint } from '@smithy/core/endpoints'
 // client-s3 has no `exports` map, so its compiled rule set can be imported on its own (esbuild keeps
 // only this file of the package). Keep @aws-sdk/client-s3 pinned: the rule set moves with it.
 import { bdd } from '@aws-sdk/client-s3/dist-es/endpoint/bdd.js';
+import { configuredEndpoint, envBoolean, type Env } from './aws-endpoint-env';
 
 customEndpointFunctions.aws ??= awsEndpointFunctions;
 
@@ -32,25 +33,9 @@ export interface S3BucketEndpoint {
   basePath: string;
 }
 
-type Env = Record<string, string | undefined>;
-
-/** The SDK's boolean environment selector: `true`/`false` (any case), anything else is a configuration error. */
-function envBoolean(env: Env, name: string): boolean | undefined {
-  const v = env[name];
-  if (v === undefined || v === '') return undefined;
-  if (v.toLowerCase() === 'true') return true;
-  if (v.toLowerCase() === 'false') return false;
-  throw new Error(`Cannot load env ${name}. Expected "true" or "false", got ${v}.`);
-}
-
 /** The endpoint S3Client would be configured with from the environment, in the form it hands the rules. */
 export function configuredS3Endpoint(env: Env = process.env): string | undefined {
-  if (envBoolean(env, 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS')) return undefined;
-  const raw = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
-  if (!raw) return undefined;
-  // As the SDK's toEndpointV1 + createConfigValueProvider: protocol//hostname[:port]path.
-  const u = new URL(raw);
-  return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  return configuredEndpoint('S3', env);
 }
 
 const DOMAIN_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;

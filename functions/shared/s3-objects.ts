@@ -31,6 +31,7 @@
  * is NTP-synced), no response checksum validation (the SDK's WHEN_REQUIRED setting validates none here).
  */
 import type { AwsCredentials } from './credential-broker';
+import { backoffMs, retryClassOf, sleepReal, type RetryClass } from './aws-retry';
 import { TransientError } from './errors';
 import { S3ServiceError, sendSignedS3, xmlElement, xmlEscape, type S3HttpRequest, type S3HttpResponse } from './s3-multipart';
 import { newS3Signer } from './url-signers';
@@ -92,27 +93,6 @@ export interface S3ObjectsOptions {
   maxAttempts?: number;
 }
 
-/** Error codes the SDK's standard retry treats as throttling (@smithy/service-error-classification). */
-const THROTTLING_CODES = new Set([
-  'BandwidthLimitExceeded',
-  'EC2ThrottledException',
-  'LimitExceededException',
-  'PriorRequestNotComplete',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'ThrottledException',
-  'Throttling',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'TransactionInProgressException',
-]);
-/** Transient error codes and statuses of the same classification. */
-const TRANSIENT_CODES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
-const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
-
 /** The SDK-shaped error of a failed S3 answer: see the module comment. */
 export class S3ObjectError extends S3ServiceError {
   readonly $fault: 'client' | 'server';
@@ -135,10 +115,6 @@ export function s3AnswerError(status: number, headers: Headers, text: string): S
     return new S3ObjectError(code, xmlElement(text, 'Message') ?? 'UnknownError', status, headers);
   }
   return new S3ObjectError(status === 404 ? 'NotFound' : 'Unknown', 'UnknownError', status, headers);
-}
-
-function sleepReal(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Every `<name>...</name>` block of a listing, as its inner XML. */
@@ -166,7 +142,7 @@ export function s3ObjectsClient(region: string, credentials: AwsCredentials, opt
   async function send(req: S3HttpRequest, emptyIsError = false): Promise<S3HttpResponse> {
     let last: unknown;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      let retry: 'throttling' | 'transient' | undefined;
+      let retry: RetryClass | undefined;
       try {
         // Signed per attempt, as the SDK does: a retry gets a fresh X-Amz-Date.
         const res = await sendSignedS3(signer, region, req, { fetch: options.fetch, timeoutMs });
@@ -178,12 +154,7 @@ export function s3ObjectsClient(region: string, credentials: AwsCredentials, opt
         if (status < 300) return res;
         const error = s3AnswerError(status, res.headers, res.text);
         last = error;
-        retry =
-          THROTTLING_CODES.has(error.name) || status === 429
-            ? 'throttling'
-            : TRANSIENT_CODES.has(error.name) || TRANSIENT_STATUSES.has(status)
-              ? 'transient'
-              : undefined;
+        retry = retryClassOf(error.name, status);
       } catch (err) {
         const noAnswer = err instanceof TransientError;
         if (!noAnswer && !(err instanceof S3ObjectError)) throw err;
@@ -191,8 +162,7 @@ export function s3ObjectsClient(region: string, credentials: AwsCredentials, opt
         retry = 'transient';
       }
       if (!retry || attempt === maxAttempts) break;
-      // The SDK's computeNextBackoffDelay: floor(min(20 s, random * 2^(attempt-1) * base)).
-      await sleep(Math.floor(Math.min(20_000, random() * 2 ** (attempt - 1) * (retry === 'throttling' ? 500 : 100))));
+      await sleep(backoffMs(attempt, retry, random));
     }
     throw last;
   }
