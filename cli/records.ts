@@ -16,10 +16,9 @@ import {
   listLocations,
   locationFor,
   type LocationRecord,
-  type RetiredReason,
 } from '../functions/public';
 
-export { findBackendIgnoringCase };
+export { findBackendIgnoringCase, listLocations };
 export type { Backend, BackendConfig, OrgRecord, LocationRecord };
 
 export async function readOrg(ddb: DynamoDBDocumentClient, table: string, orgId: string): Promise<OrgRecord | undefined> {
@@ -48,8 +47,12 @@ export const FINAL_STATUSES = new Set(['ACTIVE', 'FAILED', 'ABANDONED']);
 /** A config's place in its life (docs/locations.md), plus the ends of an onboarding that never served. */
 export type ConfigState = 'pending' | 'serving' | 'retired' | 'offboarded' | 'failed' | 'abandoned';
 
-/** One config of a backend as `status` lists it: where it stores, and who moved it when. */
-export interface ConfigRow {
+/**
+ * One config of a backend as `status` lists it: where it stores, and who moved it when (the retirement and
+ * offboarding fields are the location item's own).
+ */
+export interface ConfigRow
+  extends Pick<LocationRecord, 'retiredAt' | 'retiredReason' | 'retiredBy' | 'replacedBy' | 'offboardedAt' | 'offboardedBy' | 'offboardReason'> {
   roleName: string;
   configVersion: number;
   state: ConfigState;
@@ -63,21 +66,10 @@ export interface ConfigRow {
   requestedBy: string;
   executionName: string;
   activatedAt?: string;
-  retiredAt?: string;
-  retiredReason?: RetiredReason;
-  retiredBy?: string;
-  replacedBy?: string;
-  offboardedAt?: string;
-  offboardedBy?: string;
-  offboardReason?: string;
   /** Where the row came from: a location item, or the org item (pending configs; legacy serving configs). */
   source: 'location-item' | 'org-item';
 }
 
-/** Every location item of the org (one per config that has served). */
-export async function readLocations(ddb: DynamoDBDocumentClient, table: string, orgId: string): Promise<LocationRecord[]> {
-  return listLocations(ddb, table, orgId);
-}
 
 function storageOf(upload: UploadConfig, download: DownloadConfig) {
   return {

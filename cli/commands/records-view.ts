@@ -17,7 +17,7 @@ import {
   type CliIo,
   type ExitCode,
 } from '../io';
-import { configsOfBackend, findBackendIgnoringCase, readLocations, readOrg, type Backend, type BackendConfig, type ConfigRow } from '../records';
+import { configsOfBackend, findBackendIgnoringCase, listLocations, readOrg, type Backend, type BackendConfig, type ConfigRow } from '../records';
 
 export function checkOrg(org: string | undefined): string {
   if (org === undefined) throw new UsageError('--org: required');
@@ -134,7 +134,7 @@ export async function status(flags: { org?: string; json?: boolean }, io: CliIo)
   try {
     const [record, items] = await Promise.all([
       readOrg(clients.dynamo, env[VARS.table], orgId),
-      readLocations(clients.dynamo, env[VARS.table], orgId),
+      listLocations(clients.dynamo, env[VARS.table], orgId),
     ]);
     const backends = Object.values(record?.backends ?? {}).sort((a, b) => a.roleName.localeCompare(b.roleName));
     const result: StatusResult = {
