@@ -25,7 +25,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -36,12 +35,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
 import { buildOptions } from '../deploy/esbuild-options.cjs';
 import type { DownloadConfig, OrgRecord } from '#shared/records/model';
-import { sdkGetSecret } from '#shared/cloudfront-keys';
 import type { LocationRecord } from '#shared/records/location-read';
-import { documentClientReader } from '#shared/records/location-read-sdk';
-import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
+import type { AwsCredentials } from '#shared/credential-broker';
 import { cannedPolicy, cloudFrontUrl, presignS3Url, unsignedCloudFrontUrl } from '#shared/url-signers';
 import { createUrlSigner, type SignerDeps } from '../functions/signing/sign-url';
+import { sdkSignerDeps } from '../test/unit/helpers/sdk-signer-deps';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 delete process.env.AWS_ENDPOINT_URL_S3;
@@ -184,19 +182,11 @@ stsMock.on(AssumeRoleCommand).callsFake(() => ({
 secretsMock.on(GetSecretValueCommand).resolves({ SecretString: rsaPem });
 
 function signerDeps(): SignerDeps {
-  return {
-    items: documentClientReader(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }))),
+  return sdkSignerDeps({
     tableName: 'bench',
-    getSecret: sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' })),
-    broker: new CredentialBroker({
-      sts: () => new STSClient({ region: 'us-east-1' }),
-      stsWith: (c) => new STSClient({ region: 'us-east-1', credentials: c }),
-      clock,
-      refreshThresholdSeconds: 900,
-    }),
     clock,
     settings: { defaultBucket: 'peridio-binaries-bench', defaultBucketRegion: 'us-east-1', defaultSignerRoleArn: 'arn:aws:iam::111111111111:role/signer', configCacheTtlSeconds: 30 },
-  };
+  });
 }
 
 const keys1000 = Array.from({ length: 1000 }, (_, i) => `firmware/acme-${i}/image 1.2.${i}.fw`);

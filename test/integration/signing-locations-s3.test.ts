@@ -12,18 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import S3rver from '@20minutes/s3rver';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
-import { sdkGetSecret } from '#shared/cloudfront-keys';
 import { LocationOffboardedError } from '#shared/errors';
 import { locationFor } from '#shared/identifiers';
 import { locationSk } from '#shared/records/location-read';
 import { createUrlSigner, type SignResponse, type UrlSigner } from '../../functions/signing/sign-url';
 import { CUSTOMER_ACCOUNT, MemoryItems, locationItem, orgItem, reonboardSteps, type ConfigSpec } from '../unit/helpers/locations';
+import { sdkSignerDeps } from '../unit/helpers/sdk-signer-deps';
 
 const require = createRequire(import.meta.url);
 const AWSAccount = require('@20minutes/s3rver/lib/models/account') as new (id: string, name: string) => {
@@ -50,21 +48,15 @@ let adminS3: S3Client;
 let items: MemoryItems;
 
 function newSigner(): UrlSigner {
-  const clock = () => new Date();
-  return createUrlSigner({
-    items,
-    tableName: 'it',
-    getSecret: sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' })),
-    broker: new CredentialBroker({
-      sts: () => new STSClient({ region: 'us-east-1' }),
-      stsWith: (c: AwsCredentials) => new STSClient({ region: 'us-east-1', credentials: c }),
-      clock,
-      refreshThresholdSeconds: 900,
+  return createUrlSigner(
+    sdkSignerDeps({
+      items,
+      tableName: 'it',
+      clock: () => new Date(),
+      // TTL 0: every request sees the records as they are now (warm-cache behaviour is unit-tested).
+      settings: { defaultBucket: DEFAULT_BUCKET, defaultBucketRegion: 'us-east-1', defaultSignerRoleArn: SIGNER_ROLE, configCacheTtlSeconds: 0 },
     }),
-    clock,
-    // TTL 0: every request sees the records as they are now (warm-cache behaviour is unit-tested).
-    settings: { defaultBucket: DEFAULT_BUCKET, defaultBucketRegion: 'us-east-1', defaultSignerRoleArn: SIGNER_ROLE, configCacheTtlSeconds: 0 },
-  });
+  );
 }
 
 beforeAll(async () => {

@@ -10,7 +10,6 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -20,10 +19,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/records/model';
-import { sdkGetSecret } from '#shared/cloudfront-keys';
-import { documentClientReader } from '#shared/records/location-read-sdk';
-import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
-import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from '../../functions/signing/sign-url';
+import { createUrlSigner, type SignResponse, type UrlSigner } from '../../functions/signing/sign-url';
+import { sdkSignerDeps } from '../unit/helpers/sdk-signer-deps';
 
 const require = createRequire(import.meta.url);
 const AWSAccount = require('@20minutes/s3rver/lib/models/account') as new (id: string, name: string) => {
@@ -89,20 +86,13 @@ function activate(orgId: string, bucket: string, prefix?: string, download?: Dow
 }
 
 function newSigner(): UrlSigner {
-  const deps: SignerDeps = {
-    items: documentClientReader(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }))),
-    tableName: 'it',
-    getSecret: sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' })),
-    broker: new CredentialBroker({
-      sts: () => new STSClient({ region: 'us-east-1' }),
-      stsWith: (c: AwsCredentials) => new STSClient({ region: 'us-east-1', credentials: c }),
+  return createUrlSigner(
+    sdkSignerDeps({
+      tableName: 'it',
       clock,
-      refreshThresholdSeconds: 900,
+      settings: { defaultBucket: DEFAULT_BUCKET, defaultBucketRegion: 'us-east-1', defaultSignerRoleArn: SIGNER_ROLE, configCacheTtlSeconds: 30 },
     }),
-    clock,
-    settings: { defaultBucket: DEFAULT_BUCKET, defaultBucketRegion: 'us-east-1', defaultSignerRoleArn: SIGNER_ROLE, configCacheTtlSeconds: 30 },
-  };
-  return createUrlSigner(deps);
+  );
 }
 
 beforeAll(async () => {

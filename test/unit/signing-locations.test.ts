@@ -11,14 +11,11 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { sdkGetSecret } from '#shared/cloudfront-keys';
-import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
 import { BackendNotFoundError, LocationOffboardedError, ValidationError } from '#shared/errors';
 import { LOCATION_PATTERN, locationFor } from '#shared/identifiers';
 import { locationSk } from '#shared/records/location-read';
 import { verifyCloudFrontUrl } from '#shared/url-signers';
 import { createUrlSigner, type SignResponse, type SignerDeps, type UrlSigner } from '../../functions/signing/sign-url';
-import { sdkMultipart } from './helpers/sdk-multipart';
 import {
   CUSTOMER_ACCOUNT,
   MemoryItems,
@@ -28,6 +25,7 @@ import {
   reonboardSteps,
   type ConfigSpec,
 } from './helpers/locations';
+import { sdkSignerDeps } from './helpers/sdk-signer-deps';
 
 const ORG = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 const OTHER_ORG = 'a1b2c3d4-0000-4000-8000-000000000001';
@@ -59,20 +57,13 @@ let items: MemoryItems;
 let keyCounter: number;
 
 function deps(ttlSeconds = 30): SignerDeps {
-  return {
+  return sdkSignerDeps({
     items,
     tableName: 'binary-backends-test',
-    getSecret: sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' })),
-    broker: new CredentialBroker({
-      sts: () => new STSClient({ region: 'us-east-1' }),
-      stsWith: (c: AwsCredentials) => new STSClient({ region: 'us-east-1', credentials: c }),
-      clock,
-      refreshThresholdSeconds: 900,
-    }),
-    s3Multipart: (region, credentials) => sdkMultipart(new S3Client({ region, credentials })),
     clock,
+    sdkMultipartCalls: true,
     settings: { defaultBucket: 'peridio-binaries-test', defaultBucketRegion: 'us-east-1', defaultSignerRoleArn: SIGNER_ROLE, configCacheTtlSeconds: ttlSeconds },
-  };
+  });
 }
 
 beforeEach(() => {

@@ -7,15 +7,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/records/model';
-import { sdkGetSecret } from '#shared/cloudfront-keys';
-import { documentClientReader } from '#shared/records/location-read-sdk';
-import { CredentialBroker, type AwsCredentials } from '#shared/credential-broker';
+import { CredentialBroker } from '#shared/credential-broker';
 import {
   BackendNotFoundError,
   CloudFrontKeyError,
@@ -29,7 +26,7 @@ import { logger } from '#shared/plain-logger';
 import { verifyCloudFrontUrl } from '#shared/url-signers';
 import { createHandler, signerDepsFromEnv } from '../../functions/signing/handler';
 import { createUrlSigner, type SignResponse, type SignerDeps } from '../../functions/signing/sign-url';
-import { sdkMultipart } from './helpers/sdk-multipart';
+import { sdkSignerDeps } from './helpers/sdk-signer-deps';
 
 const ORG = '3f2c9a4e-8b1d-4c6f-9e2a-7d5b1c0e4f6a';
 const OTHER_ORG = 'a1b2c3d4-0000-4000-8000-000000000001';
@@ -94,18 +91,11 @@ function customRecord(orgId: string, serving: BackendConfig | undefined, pending
 }
 
 function deps(overrides: Partial<SignerDeps['settings']> = {}, threshold = 900): SignerDeps {
-  return {
-    items: documentClientReader(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }))),
+  return sdkSignerDeps({
     tableName: TABLE,
-    getSecret: sdkGetSecret(new SecretsManagerClient({ region: 'us-east-1' })),
-    broker: new CredentialBroker({
-      sts: () => new STSClient({ region: 'us-east-1' }),
-      stsWith: (c: AwsCredentials) => new STSClient({ region: 'us-east-1', credentials: c }),
-      clock,
-      refreshThresholdSeconds: threshold,
-    }),
-    s3Multipart: (region, credentials) => sdkMultipart(new S3Client({ region, credentials })),
     clock,
+    refreshThresholdSeconds: threshold,
+    sdkMultipartCalls: true,
     settings: {
       defaultBucket: 'peridio-binaries-test',
       defaultBucketRegion: 'us-east-1',
@@ -113,7 +103,7 @@ function deps(overrides: Partial<SignerDeps['settings']> = {}, threshold = 900):
       configCacheTtlSeconds: 30,
       ...overrides,
     },
-  };
+  });
 }
 
 const accessDenied = () =>
