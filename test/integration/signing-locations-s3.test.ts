@@ -6,14 +6,9 @@
  * registers it with s3rver, so every URL is checked against exactly the credentials the signer got; the
  * records table is in memory (MemoryItems), written as Activate and Deactivate write it (docs/locations.md).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import S3rver from '@20minutes/s3rver';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LocationOffboardedError } from '#shared/errors';
@@ -22,11 +17,7 @@ import { locationSk } from '#shared/records/location-read';
 import { createUrlSigner, type SignResponse, type UrlSigner } from '../../functions/signing/sign-url';
 import { CUSTOMER_ACCOUNT, MemoryItems, locationItem, orgItem, reonboardSteps, type ConfigSpec } from '../unit/helpers/locations';
 import { sdkSignerDeps } from '../unit/helpers/sdk-signer-deps';
-
-const require = createRequire(import.meta.url);
-const AWSAccount = require('@20minutes/s3rver/lib/models/account') as new (id: string, name: string) => {
-  createKeyPair(id: string, secret: string): void;
-};
+import { mintKeysOnAssumeRole, startSignedS3rver, type SignedS3rver } from './helpers/signed-s3rver';
 
 const DEFAULT_BUCKET = 'peridio-binaries-loc';
 const SIGNER_ROLE = 'arn:aws:iam::111111111111:role/binary-backends-it-default-storage-signer';
@@ -38,13 +29,7 @@ const L1 = locationFor('prod', 1);
 const L2 = locationFor('prod', 2);
 
 const sts = mockClient(STSClient);
-let server: { run(): Promise<{ port: number }>; close(): Promise<void> };
-let dir: string;
-let savedEndpoint: string | undefined;
-const platformAccount = new AWSAccount('111111111111', 'platform');
-const customerAccount = new AWSAccount(CUSTOMER_ACCOUNT, 'customer');
-const admin = { accessKeyId: `AKIAADMIN${randomBytes(4).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(20).toString('hex') };
-let adminS3: S3Client;
+let s3: SignedS3rver;
 let items: MemoryItems;
 
 function newSigner(): UrlSigner {
@@ -60,41 +45,17 @@ function newSigner(): UrlSigner {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'signing-loc-it-'));
-  server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: dir,
-    vhostBuckets: false,
-    configureBuckets: [DEFAULT_BUCKET, V1.bucket, V2.bucket].map((name) => ({ name })),
-  });
-  const { port } = await server.run();
-  savedEndpoint = process.env.AWS_ENDPOINT_URL_S3;
-  process.env.AWS_ENDPOINT_URL_S3 = `http://127.0.0.1:${port}`;
-  platformAccount.createKeyPair(admin.accessKeyId, admin.secretAccessKey);
-  adminS3 = new S3Client({ region: 'us-east-1', credentials: admin, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  s3 = await startSignedS3rver({ buckets: [DEFAULT_BUCKET, V1.bucket, V2.bucket], customerAccountId: CUSTOMER_ACCOUNT, dirPrefix: 'signing-loc-it-' });
 });
 
 afterAll(async () => {
-  adminS3?.destroy();
-  await server?.close();
-  if (savedEndpoint === undefined) delete process.env.AWS_ENDPOINT_URL_S3;
-  else process.env.AWS_ENDPOINT_URL_S3 = savedEndpoint;
-  rmSync(dir, { recursive: true, force: true });
+  await s3?.stop();
 });
 
 beforeEach(() => {
   sts.reset();
   items = new MemoryItems();
-  sts.on(AssumeRoleCommand).callsFake((input: { RoleArn: string }) => {
-    const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
-    const secretAccessKey = randomBytes(20).toString('base64');
-    (input.RoleArn.includes(`:${CUSTOMER_ACCOUNT}:`) ? customerAccount : platformAccount).createKeyPair(accessKeyId, secretAccessKey);
-    return {
-      Credentials: { AccessKeyId: accessKeyId, SecretAccessKey: secretAccessKey, SessionToken: `token-${accessKeyId}`, Expiration: new Date(Date.now() + 3600_000) },
-    };
-  });
+  mintKeysOnAssumeRole(sts, s3, CUSTOMER_ACCOUNT, () => Date.now() + 3600_000);
 });
 
 async function upload(signer: UrlSigner, orgId: string, key: string, body: Buffer): Promise<string> {
@@ -110,7 +71,7 @@ async function download(signer: UrlSigner, orgId: string, key: string, location?
 }
 
 async function stored(bucket: string, key: string): Promise<Buffer> {
-  const obj = await adminS3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const obj = await s3.adminS3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from(await obj.Body!.transformToByteArray());
 }
 

@@ -4,29 +4,19 @@
  * pair and registers it in s3rver's account registry, so the server checks signatures made with exactly
  * the credentials the signer got. S3 calls the signer makes itself (multipart) go to s3rver for real.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import S3rver from '@20minutes/s3rver';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BackendConfig, DownloadConfig, OrgRecord } from '#shared/records/model';
 import { createUrlSigner, type SignResponse, type UrlSigner } from '../../functions/signing/sign-url';
 import { sdkSignerDeps } from '../unit/helpers/sdk-signer-deps';
-
-const require = createRequire(import.meta.url);
-const AWSAccount = require('@20minutes/s3rver/lib/models/account') as new (id: string, name: string) => {
-  createKeyPair(id: string, secret: string): void;
-  revokeAccessKey(id: string): void;
-};
+import { mintKeysOnAssumeRole, startSignedS3rver, type S3rverAccount, type SignedS3rver } from './helpers/signed-s3rver';
 
 const DEFAULT_BUCKET = 'peridio-binaries-it';
 const CUSTOMER_BUCKETS = ['acme-a', 'acme-b', 'acme-c'];
@@ -35,18 +25,13 @@ const SIGNER_ROLE = 'arn:aws:iam::111111111111:role/binary-backends-it-default-s
 const ddb = mockClient(DynamoDBDocumentClient);
 const sts = mockClient(STSClient);
 
-let server: { run(): Promise<{ port: number }>; close(): Promise<void> };
-let dir: string;
+let s3: SignedS3rver;
 let endpoint: string;
-let savedEndpoint: string | undefined;
+let platformAccount: S3rverAccount;
+let adminS3: S3Client;
 let records: Record<string, OrgRecord>;
 let clockOffsetMs = 0;
 const clock = () => new Date(Date.now() + clockOffsetMs);
-const platformAccount = new AWSAccount('111111111111', 'platform');
-const customerAccount = new AWSAccount('222222222222', 'customer');
-/** The "admin" key pair, used only to seed objects independently of the signer. */
-const admin = { accessKeyId: `AKIAADMIN${randomBytes(4).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(20).toString('hex') };
-let adminS3: S3Client;
 
 function servingConfig(bucket: string, prefix: string | undefined, download: DownloadConfig = { type: 's3' }): BackendConfig {
   return {
@@ -96,29 +81,12 @@ function newSigner(): UrlSigner {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'signing-it-'));
-  server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: dir,
-    vhostBuckets: false,
-    configureBuckets: [DEFAULT_BUCKET, ...CUSTOMER_BUCKETS].map((name) => ({ name })),
-  });
-  const { port } = await server.run();
-  endpoint = `http://127.0.0.1:${port}`;
-  savedEndpoint = process.env.AWS_ENDPOINT_URL_S3;
-  process.env.AWS_ENDPOINT_URL_S3 = endpoint;
-  platformAccount.createKeyPair(admin.accessKeyId, admin.secretAccessKey);
-  adminS3 = new S3Client({ region: 'us-east-1', credentials: admin, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  s3 = await startSignedS3rver({ buckets: [DEFAULT_BUCKET, ...CUSTOMER_BUCKETS], customerAccountId: '222222222222', dirPrefix: 'signing-it-' });
+  ({ endpoint, platformAccount, adminS3 } = s3);
 });
 
 afterAll(async () => {
-  adminS3?.destroy();
-  await server?.close();
-  if (savedEndpoint === undefined) delete process.env.AWS_ENDPOINT_URL_S3;
-  else process.env.AWS_ENDPOINT_URL_S3 = savedEndpoint;
-  rmSync(dir, { recursive: true, force: true });
+  await s3?.stop();
 });
 
 beforeEach(() => {
@@ -127,15 +95,7 @@ beforeEach(() => {
   records = {};
   clockOffsetMs = 0;
   ddb.on(GetCommand).callsFake((input: { Key: { pk: string } }) => ({ Item: records[input.Key.pk] }));
-  // A tiny STS: mint a key pair, register it with s3rver under the role's account, hand it out.
-  sts.on(AssumeRoleCommand).callsFake((input: { RoleArn: string }) => {
-    const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
-    const secretAccessKey = randomBytes(20).toString('base64');
-    (input.RoleArn.includes(':222222222222:') ? customerAccount : platformAccount).createKeyPair(accessKeyId, secretAccessKey);
-    return {
-      Credentials: { AccessKeyId: accessKeyId, SecretAccessKey: secretAccessKey, SessionToken: `token-${accessKeyId}`, Expiration: new Date(clock().getTime() + 3600_000) },
-    };
-  });
+  mintKeysOnAssumeRole(sts, s3, '222222222222', () => clock().getTime() + 3600_000);
 });
 
 async function put(url: string, body: string | Uint8Array): Promise<Response> {
