@@ -55,7 +55,7 @@ import { locationFor, locationSk, type LocationRecord } from '#shared/records/lo
 import { listLocations } from '#shared/records/location-read-sdk';
 import { releaseClaims } from '#shared/claims';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from '#shared/validation';
-import { INLINE_POLICY_NAME, platformRoleInlinePolicy } from '#shared/platform-role';
+import { INLINE_POLICY_NAME, allowedCustomerRoleArns, platformRoleInlinePolicy } from '#shared/platform-role';
 
 /** Secrets Manager's longest recovery window: the key can be restored for 30 days. */
 export const KEY_RECOVERY_WINDOW_DAYS = 30;
@@ -233,27 +233,18 @@ function candidatesOf(orgId: string, record: OrgRecord | undefined, items: Locat
 
 /**
  * The customer role ARNs the backend's platform role must still be able to assume once `offboarding` are
- * offboarded: the current route's, every retired (not offboarded) config's, a location item still `serving`,
- * and an in-progress pending config's. Computed here from the org item and the location items, on purpose
- * independent of `allowedCustomerRoleArns` in functions/shared/platform-role.ts.
+ * offboarded: platform-role.ts's rule (allowedCustomerRoleArns: every config not offboarded, the serving one, an
+ * in-progress pending one) applied to the records as they will be, plus the current route's role, which is never
+ * offboarded.
  */
 export function neededCustomerRoleArns(record: OrgRecord | undefined, items: LocationRecord[], roleName: string, offboarding: ReadonlySet<number> = new Set()): string[] {
-  const arns = new Set<string>();
   const backend = record?.backends?.[roleName];
   const route = currentRoute(record, roleName);
+  const after = items.map((i) => (i.roleName === roleName && offboarding.has(i.configVersion) ? { ...i, state: 'offboarded' as const } : i));
+  // A serving config that no longer routes and is being offboarded is not needed, whether or not it has an item yet.
+  const leaving = backend?.serving && backend.serving !== route && offboarding.has(backend.serving.configVersion);
+  const arns = new Set(allowedCustomerRoleArns(leaving ? { ...backend, serving: undefined } : backend, after));
   if (route) arns.add(route.upload.roleArn);
-  const pending = inProgress(backend);
-  if (pending) arns.add(pending.upload.roleArn);
-  const serving = backend?.serving;
-  const stored = new Set<number>();
-  for (const item of items) {
-    if (item.roleName !== roleName) continue;
-    stored.add(item.configVersion);
-    if (offboarding.has(item.configVersion)) continue;
-    if (item.state === 'serving' || item.state === 'retired') arns.add(item.upload.roleArn);
-  }
-  // A serving config that no longer routes and has no item yet counts as retired.
-  if (serving && !stored.has(serving.configVersion) && !offboarding.has(serving.configVersion)) arns.add(serving.upload.roleArn);
   return [...arns].sort();
 }
 
