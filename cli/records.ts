@@ -15,6 +15,7 @@ import {
   type DownloadConfig,
   listLocations,
   locationFor,
+  locationOfConfig,
   type LocationRecord,
 } from '../functions/public';
 
@@ -115,7 +116,7 @@ export function configsOfBackend(record: OrgRecord | undefined, backend: Backend
       configVersion: s.configVersion,
       // The signer reads a serving config without an item as retired unless it is the current route.
       state: record?.active === backend.roleName ? 'serving' : 'retired',
-      location: s.location ?? locationFor(backend.roleName, s.configVersion),
+      location: locationOfConfig(backend.roleName, s),
       ...storageOf(s.upload, s.download),
       requestedBy: s.requestedBy,
       executionName: s.executionName,

@@ -14,7 +14,7 @@ export { getOrgRecord } from '#shared/records/read-sdk';
 export type { AuditEvent, Backend, BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/records/model';
 // Storage locations (docs/locations.md): status lists them, history reads the audit trail, sign passes them on.
 export { orgPk } from '#shared/records/read';
-export { locationFor, type LocationRecord } from '#shared/records/location-read';
+export { locationFor, locationOfConfig, type LocationRecord } from '#shared/records/location-read';
 export { listLocations } from '#shared/records/location-read-sdk';
 export type { ApprovalRecord } from '#shared/approval';
 export {

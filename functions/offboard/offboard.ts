@@ -51,8 +51,9 @@ import {
 } from '#shared/errors';
 import { DetailType, emitEvent } from '#shared/events';
 import { platformRoleName } from '#shared/identifiers';
-import { locationFor, locationSk, type LocationRecord } from '#shared/records/location-read';
+import { locationOfConfig, type LocationRecord } from '#shared/records/location-read';
 import { listLocations } from '#shared/records/location-read-sdk';
+import { locationItem } from '#shared/records/locations';
 import { releaseClaims } from '#shared/claims';
 import { orgIdSchema, parseOrThrow, roleNameSchema } from '#shared/validation';
 import { INLINE_POLICY_NAME, allowedCustomerRoleArns, platformRoleInlinePolicy } from '#shared/platform-role';
@@ -198,26 +199,10 @@ function inProgress(backend: Backend | undefined): BackendConfig | undefined {
   return p && IN_PROGRESS_STATUSES.includes(p.status) ? p : undefined;
 }
 
-/** A location item for a config that served but has none yet, in the contract's shape (state retired). */
+/** A location item for a config that served but has none yet (locations.ts's shape), as retired. */
 function synthesise(orgId: string, backend: Backend, cfg: BackendConfig, now: string): LocationRecord {
-  const location = cfg.location ?? locationFor(backend.roleName, cfg.configVersion);
-  return {
-    pk: orgPk(orgId),
-    sk: locationSk(location),
-    orgId,
-    location,
-    roleName: backend.roleName,
-    configVersion: cfg.configVersion,
-    state: 'retired',
-    executionName: cfg.executionName,
-    requestedBy: cfg.requestedBy,
-    platformRoleArn: backend.platformRoleArn ?? '',
-    upload: cfg.upload,
-    download: cfg.download,
-    activatedAt: cfg.activatedAt ?? cfg.updatedAt,
-    createdAt: now,
-    updatedAt: now,
-  };
+  const item = locationItem({ orgId, roleName: backend.roleName, config: cfg, platformRoleArn: backend.platformRoleArn ?? '', now: new Date(now) });
+  return { ...item, state: 'retired', activatedAt: cfg.activatedAt ?? cfg.updatedAt };
 }
 
 /** Every config of the backend that has served: its location items plus a non-routing serving config without one. */
@@ -263,7 +248,7 @@ function connectedSecretUsers(record: OrgRecord | undefined, items: LocationReco
   for (const backend of Object.values(record?.backends ?? {})) {
     const serving = backend.serving;
     if (serving?.download.type === 'cloudfront') {
-      const location = serving.location ?? locationFor(backend.roleName, serving.configVersion);
+      const location = locationOfConfig(backend.roleName, serving);
       // A stored item speaks for itself (above); an unmaterialised one is connected unless offboarded now.
       if (!storedLocations.has(location) && !offboarding.has(location)) add(serving.download.privateKeySecretArn, location);
     }
@@ -362,7 +347,7 @@ export async function offboard(event: unknown, deps: OffboardDeps): Promise<Offb
     keysKept,
     stillConnected: [
       ...(route && !candidates.some((c) => c.item.configVersion === route.configVersion)
-        ? [{ location: route.location ?? locationFor(roleName, route.configVersion), state: 'serving' }]
+        ? [{ location: locationOfConfig(roleName, route), state: 'serving' }]
         : []),
       ...stillConnected.map((c) => ({ location: c.item.location, state: route?.configVersion === c.item.configVersion ? 'serving' : c.item.state })),
     ],

@@ -12,9 +12,9 @@ import { StaleExecutionError, TransientError, asTransientOr, awsErrorName } from
 import { externalIdFor, platformRoleName } from './identifiers';
 import { FINISHED_STATUSES, IN_PROGRESS_STATUSES, type Backend, type ExecutionRef, type OrgRecord, type RecordStore } from './records/model';
 import { getOrgRecord } from './records/read-sdk';
-import type { LocationRecord } from './records/location-read';
+import { locationOfConfig, type LocationRecord } from './records/location-read';
 import { listLocations } from './records/location-read-sdk';
-import { connectedCustomerRoleArns, locationOfConfig } from './records/locations';
+import { connectedCustomerRoleArns } from './records/locations';
 
 /** The name of the platform role's one inline policy. */
 export const INLINE_POLICY_NAME = 'assume-customer-role';

@@ -15,10 +15,10 @@
  * that time, and at one GetItem per org (and per location in use) per 30 s per container the table cost is
  * negligible. Concurrent misses for the same key share one GetItem.
  */
-import type { BackendConfig, DownloadConfig, OrgRecord, UploadConfig } from '#shared/records/model';
+import type { DownloadConfig, OrgRecord, UploadConfig } from '#shared/records/model';
 import { BackendNotFoundError, LocationOffboardedError, ValidationError } from '#shared/errors';
-import { DEFAULT_LOCATION, defaultStoragePrefix, locationFor } from '#shared/identifiers';
-import { getLocationRecord, type ItemReader, type LocationRecord } from '#shared/records/location-read';
+import { DEFAULT_LOCATION, defaultStoragePrefix } from '#shared/identifiers';
+import { getLocationRecord, locationOfConfig, type ItemReader, type LocationRecord } from '#shared/records/location-read';
 import { readOrgRecord } from '#shared/records/read';
 import { TtlCache } from '#shared/ttl-cache';
 
@@ -93,11 +93,6 @@ function customRoute(
   };
 }
 
-/** The location of a config that has served: its own field, else computed (records written before locations). */
-export function configLocation(roleName: string, config: BackendConfig): string {
-  return config.location ?? locationFor(roleName, config.configVersion);
-}
-
 /**
  * The route for an org record. Only `active` + its backend's `serving` config routes to custom storage.
  * An `active` that names no serving config is a broken record: rather than send the org to default
@@ -118,7 +113,7 @@ export function routeFor(orgId: string, record: OrgRecord | undefined, defaults:
     );
   }
   const roleName = backend.roleName ?? record.active;
-  return customRoute(configLocation(roleName, serving), roleName, serving.configVersion, backend.platformRoleArn, serving.upload, serving.download);
+  return customRoute(locationOfConfig(roleName, serving), roleName, serving.configVersion, backend.platformRoleArn, serving.upload, serving.download);
 }
 
 /**
@@ -158,7 +153,7 @@ export function legacyLocationRoute(orgId: string, record: OrgRecord | undefined
   for (const [name, backend] of Object.entries(record?.backends ?? {})) {
     const serving = backend.serving;
     const roleName = backend.roleName ?? name;
-    if (!serving || configLocation(roleName, serving) !== location) continue;
+    if (!serving || locationOfConfig(roleName, serving) !== location) continue;
     if (!backend.platformRoleArn) {
       throw new BackendNotFoundError(`Org ${orgId} backend "${roleName}" has no platform role ARN; refusing to sign`);
     }

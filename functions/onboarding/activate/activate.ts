@@ -31,10 +31,10 @@ import { writeAuditEvent } from '#shared/records/audit';
 import type { StepInput } from '#shared/records/workflow-context';
 import { activatePending, isFenced, type Activation } from '#shared/records/lifecycle-writes';
 import { DetailType, emitEvent } from '#shared/events';
+import { locationOfConfig } from '#shared/records/location-read';
 import { listLocations } from '#shared/records/location-read-sdk';
 import {
   currentLocationOf,
-  locationOfConfig,
   materializeLocations,
   putServingLocation,
   reconcileLocations,

@@ -16,10 +16,17 @@
  * client in a bundle), and the writes in locations.ts.
  * Nothing secret is stored: CloudFront keys are referenced by Secrets Manager ARN (+ version).
  */
-import type { DownloadConfig, ItemReader, UploadConfig } from './model';
+import type { BackendConfig, DownloadConfig, ItemReader, UploadConfig } from './model';
 import { orgPk } from './read';
 
+import { locationFor } from '../identifiers';
+
 export { DEFAULT_LOCATION, LOCATION_PATTERN, locationFor } from '../identifiers';
+
+/** The location of a config of backend `roleName`: the one stored on it, else computed (records from before locations). */
+export function locationOfConfig(roleName: string, config: Pick<BackendConfig, 'configVersion' | 'location'>): string {
+  return config.location ?? locationFor(roleName, config.configVersion);
+}
 
 export const LOCATION_SK_PREFIX = 'LOCATION#';
 

@@ -27,13 +27,8 @@ import type { BackendConfig, OrgRecord, RecordStore } from './model';
 import { asTransientOr, awsErrorName } from '../errors';
 import { orgPk } from './read';
 import { getOrgRecord } from './read-sdk';
-import { locationFor, locationSk, type LocationRecord, type RetiredReason } from './location-read';
+import { locationOfConfig, locationSk, type LocationRecord, type RetiredReason } from './location-read';
 import { listLocations } from './location-read-sdk';
-
-/** The location of a config of backend `roleName`: the one stored on it, else computed (records from before locations). */
-export function locationOfConfig(roleName: string, config: Pick<BackendConfig, 'configVersion' | 'location'>): string {
-  return config.location ?? locationFor(roleName, config.configVersion);
-}
 
 /** The org's current route as a location; undefined = default storage (no active backend, or it has no serving config). */
 export function currentLocationOf(record: Pick<OrgRecord, 'active' | 'backends'> | undefined): string | undefined {
