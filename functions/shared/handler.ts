@@ -50,12 +50,4 @@ export function handlerFor<Deps extends object, Result>(
   };
 }
 
-/**
- * `make()` on the first call only. The deployed handlers read their configuration on the first
- * invocation (so importing a handler module needs no environment) and keep it, with their clients and
- * caches, for the container's life.
- */
-export function once<T>(make: () => T): () => T {
-  let made: { value: T } | undefined;
-  return () => (made ??= { value: make() }).value;
-}
+export { once } from './once';

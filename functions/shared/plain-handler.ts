@@ -55,11 +55,4 @@ export function plainLambdaHandler<Event, Result>(fn: (event: Event, context: Co
   };
 }
 
-/**
- * `make()` on the first call only (handler.ts's `once`, here so the signer does not import handler.ts and
- * with it middy): configuration read on the first invocation, kept for the container's life.
- */
-export function once<T>(make: () => T): () => T {
-  let made: { value: T } | undefined;
-  return () => (made ??= { value: make() }).value;
-}
+export { once } from './once';
