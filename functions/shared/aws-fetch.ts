@@ -46,6 +46,7 @@ import { customEndpointFunctions, decideEndpoint } from '@smithy/core/endpoints'
 import { configuredEndpoint, envBoolean, type Env } from './aws-endpoint-env';
 import { backoffMs, retryClassOf, sleepReal, type RetryClass } from './aws-retry';
 import { TransientError } from './errors';
+import { rfc3986Encode } from './url-signers';
 
 customEndpointFunctions.aws ??= awsEndpointFunctions;
 
@@ -110,11 +111,6 @@ export interface AwsFetchOptions {
 export const DEFAULT_TIMEOUT_MS = 4_000;
 export const DEFAULT_MAX_ATTEMPTS = 3;
 
-/** RFC 3986 strict, as SigV4 canonicalises. */
-export function strictEncode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 const sha256 = Hash.bind(null, 'sha256');
 /** One SignatureV4 per (credentials object, service, region): the tiny clients reuse credentials objects. */
 const signers = new WeakMap<AwsFetchCredentials, Map<string, SignatureV4>>();
@@ -158,7 +154,7 @@ export async function awsFetch(req: AwsFetchRequest, options: AwsFetchOptions = 
   const path = `${basePath}${req.path ?? '/'}`;
   const query = req.query ?? {};
   const qs = Object.keys(query)
-    .map((k) => `${strictEncode(k)}=${strictEncode(query[k]!)}`)
+    .map((k) => `${rfc3986Encode(k)}=${rfc3986Encode(query[k]!)}`)
     .join('&');
   const url = `${base.protocol}//${base.host}${path}${qs ? `?${qs}` : ''}`;
   const signer = signerFor(req.credentials, req.signingName, req.region);

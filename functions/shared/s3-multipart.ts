@@ -21,7 +21,7 @@ import type { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentials } from './credential-broker';
 import { TransientError } from './errors';
 import { resolveS3Endpoint } from './s3-endpoint';
-import { newS3Signer } from './url-signers';
+import { newS3Signer, rfc3986Encode, s3KeyPath } from './url-signers';
 
 /** The calls, with the SDK's input and output member names (so callers and tests read the same). */
 export interface S3MultipartApi {
@@ -81,16 +81,6 @@ export function s3ErrorOf(body: string, status: number, requestId?: string): S3S
   return new S3ServiceError(code, xmlElement(body, 'Message') ?? code, status, requestId);
 }
 
-/** RFC 3986 strict, as SigV4 canonicalises. */
-export function strictEncode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/** An object key as an S3 URL path: each segment encoded strictly, `/` kept. */
-export function keyPath(key: string): string {
-  return key.split('/').map(strictEncode).join('/');
-}
-
 /** One S3 request: `key` undefined addresses the bucket itself (HeadBucket, the listings). */
 export interface S3HttpRequest {
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
@@ -136,14 +126,14 @@ export async function sendSignedS3(
     protocol: endpoint.protocol,
     hostname: endpoint.hostname,
     port: endpoint.port,
-    path: `${endpoint.basePath}/${req.key === undefined ? '' : keyPath(req.key)}`,
+    path: `${endpoint.basePath}/${req.key === undefined ? '' : s3KeyPath(req.key)}`,
     query,
     headers,
     body,
   });
   const signed = await signer.sign(request);
   const qs = Object.keys(query)
-    .map((k) => `${strictEncode(k)}=${strictEncode(query[k]!)}`)
+    .map((k) => `${rfc3986Encode(k)}=${rfc3986Encode(query[k]!)}`)
     .join('&');
   const url = `${endpoint.protocol}//${host}${signed.path}${qs ? `?${qs}` : ''}`;
   const sentHeaders = { ...(signed.headers as Record<string, string>) };

@@ -10,7 +10,8 @@
  * StsInvalidClientTokenError, TransientError).
  */
 import { bdd } from '@aws-sdk/client-sts/dist-es/endpoint/bdd.js';
-import { AwsServiceError, awsFetch, envCredentials, ruleSetEndpoint, strictEncode, type Env, type ServiceEndpoint } from './aws-fetch';
+import { AwsServiceError, awsFetch, envCredentials, ruleSetEndpoint, type Env, type ServiceEndpoint } from './aws-fetch';
+import { rfc3986Encode } from './url-signers';
 import { CHAINED_SESSION_SECONDS, incompleteCredentials, stsFailure, type AssumeRoleFn, type AwsCredentials } from './credential-broker';
 import { regionOf, type FetchClientOptions } from './dynamodb-fetch';
 import { xmlElement } from './s3-multipart';
@@ -52,7 +53,7 @@ export function fetchAssumeRole(options: FetchClientOptions = {}): AssumeRoleFn 
           endpoint: endpoint.url,
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: params.map(([k, v]) => `${k}=${strictEncode(v)}`).join('&'),
+          body: params.map(([k, v]) => `${k}=${rfc3986Encode(v)}`).join('&'),
           parseError: queryError,
           operation: 'STS AssumeRole',
         },
